@@ -1,0 +1,230 @@
+/**
+ * Configuration: parsed once from the environment (wrangler vars and secrets, or process.env
+ * for the Node-side tools) into typed values. A bad setting fails with its name.
+ */
+import * as v from "valibot";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(`invalid configuration: ${setting} ${message}`);
+    this.setting = setting;
+  }
+}
+
+export interface UsersTableConfig {
+  /** Table holding the application's users, optionally schema-qualified. Default `users`. */
+  table: string;
+  idColumn: string;
+  onlineColumn: string;
+  /** Empty when the table has no last-seen column. */
+  lastSeenColumn: string;
+  /** true: upsert rows on first connect; false: only update rows the application created. */
+  managed: boolean;
+}
+
+export interface Config {
+  jwt: {
+    secret: Uint8Array | null;
+    jwksUrl: URL | null;
+    issuer: string | null;
+    audience: string | null;
+    /** Claim holding the user id; null means `user_id`, then `sub`. */
+    userClaim: string | null;
+  };
+  apiKey: string | null;
+  /** Origins allowed to open sockets; null allows any (and requests without Origin always pass). */
+  allowedOrigins: string[] | null;
+  maxConnectionsPerUser: number;
+  /** Largest accepted frame in bytes. Default 65,536. */
+  maxFrameBytes: number;
+  rateLimit: { perSecond: number; burst: number };
+  /** How often clients should ping, in milliseconds. Default 25,000. */
+  heartbeatIntervalMs: number;
+  /** Delay before a user whose last socket closed is marked offline, in milliseconds. Default 5,000. */
+  presenceGraceMs: number;
+  mailbox: { max: number; ttlSeconds: number };
+  presenceShards: number;
+  groupPrefixes: string[];
+  publicGroupPrefixes: string[];
+  redis: { url: string; token: string; keyPrefix: string } | null;
+  postgres: { url: string; wsProxy: string | null; users: UsersTableConfig } | null;
+}
+
+/** What the parser reads: any record of strings (numbers and booleans from wrangler vars too). */
+export type RawEnv = Record<string, unknown>;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const QUALIFIED_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+
+function read(env: RawEnv, name: string): string | null {
+  const value = env[name];
+  if (value === undefined || value === null) return null;
+  const text = String(value).trim();
+  return text === "" ? null : text;
+}
+
+function parse<T>(name: string, schema: v.GenericSchema<string, T>, raw: string): T {
+  const result = v.safeParse(schema, raw);
+  if (!result.success) throw new ConfigError(name, result.issues[0].message);
+  return result.output;
+}
+
+function integer(env: RawEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === null) return fallback;
+  const schema = v.pipe(
+    v.string(),
+    v.regex(/^-?\d+$/, `must be an integer, got "${raw.slice(0, 32)}"`),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+  return parse(name, schema, raw);
+}
+
+function boolean(env: RawEnv, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === null) return fallback;
+  const schema = v.pipe(
+    v.string(),
+    v.toLowerCase(),
+    v.picklist(["true", "false", "1", "0", "yes", "no"], "must be true or false"),
+    v.transform((s) => s === "true" || s === "1" || s === "yes"),
+  );
+  return parse(name, schema, raw);
+}
+
+function list(env: RawEnv, name: string, fallback: string[]): string[] {
+  const raw = read(env, name);
+  if (raw === null) return fallback;
+  return raw
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function url(env: RawEnv, name: string): URL | null {
+  const raw = read(env, name);
+  if (raw === null) return null;
+  return parse(name, v.pipe(v.string(), v.url("must be an absolute URL"), v.transform((s) => new URL(s))), raw);
+}
+
+function identifier(env: RawEnv, name: string, fallback: string, pattern = IDENTIFIER): string {
+  const raw = read(env, name) ?? fallback;
+  return parse(name, v.pipe(v.string(), v.regex(pattern, "must be a plain SQL identifier")), raw);
+}
+
+export function parseConfig(env: RawEnv): Config {
+  const secretText = read(env, "JWT_SECRET");
+  if (secretText !== null && secretText.length < 16) {
+    throw new ConfigError("JWT_SECRET", "must be at least 16 characters");
+  }
+  const jwksUrl = url(env, "JWT_JWKS_URL");
+  if (secretText === null && jwksUrl === null) {
+    throw new ConfigError("JWT_SECRET", "or JWT_JWKS_URL must be set");
+  }
+  const userClaim = read(env, "JWT_USER_CLAIM");
+  if (userClaim !== null && !/^[A-Za-z0-9_.:-]{1,64}$/.test(userClaim)) {
+    throw new ConfigError("JWT_USER_CLAIM", "must be a claim name");
+  }
+
+  const groupPrefixes = list(env, "GROUP_PREFIXES", ["consultation_", "group_", "team_"]);
+  for (const prefix of groupPrefixes) {
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) {
+      throw new ConfigError("GROUP_PREFIXES", `has an invalid prefix "${prefix.slice(0, 32)}"`);
+    }
+  }
+  const publicGroupPrefixes = list(env, "PUBLIC_GROUP_PREFIXES", []);
+  for (const prefix of publicGroupPrefixes) {
+    if (!groupPrefixes.includes(prefix)) {
+      throw new ConfigError("PUBLIC_GROUP_PREFIXES", `lists "${prefix.slice(0, 32)}", which is not in GROUP_PREFIXES`);
+    }
+  }
+
+  const allowedOrigins = list(env, "ALLOWED_ORIGINS", []);
+  for (const origin of allowedOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError("ALLOWED_ORIGINS", `has "${origin.slice(0, 64)}"; use scheme://host[:port]`);
+    }
+  }
+
+  const redisUrl = url(env, "UPSTASH_REDIS_REST_URL");
+  const redisToken = read(env, "UPSTASH_REDIS_REST_TOKEN");
+  if (redisUrl !== null && redisToken === null) {
+    throw new ConfigError("UPSTASH_REDIS_REST_TOKEN", "must be set when UPSTASH_REDIS_REST_URL is");
+  }
+  const keyPrefix = read(env, "REDIS_KEY_PREFIX") ?? "";
+  if (!/^[A-Za-z0-9_.:-]{0,64}$/.test(keyPrefix)) {
+    throw new ConfigError("REDIS_KEY_PREFIX", "must be at most 64 characters of [A-Za-z0-9_.:-]");
+  }
+
+  const databaseUrl = read(env, "DATABASE_URL");
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL", "must be a postgres:// URL");
+  }
+  const wsProxy = read(env, "NEON_WS_PROXY");
+  if (wsProxy !== null && !/^[A-Za-z0-9.[\]:-]+(\/[A-Za-z0-9_./-]*)?$/.test(wsProxy)) {
+    throw new ConfigError("NEON_WS_PROXY", "must look like host:port/path");
+  }
+  const lastSeenRaw = read(env, "USERS_LAST_SEEN_COLUMN");
+
+  const perSecond = integer(env, "RATE_LIMIT_PER_SECOND", 20, 1, 100_000);
+  return {
+    jwt: {
+      secret: secretText === null ? null : new TextEncoder().encode(secretText),
+      jwksUrl,
+      issuer: read(env, "JWT_ISSUER"),
+      audience: read(env, "JWT_AUDIENCE"),
+      userClaim,
+    },
+    apiKey: read(env, "API_KEY"),
+    allowedOrigins: allowedOrigins.length === 0 || allowedOrigins.includes("*") ? null : allowedOrigins,
+    maxConnectionsPerUser: integer(env, "MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),
+    maxFrameBytes: integer(env, "MAX_FRAME_BYTES", 64 * 1024, 1024, 1024 * 1024),
+    rateLimit: { perSecond, burst: integer(env, "RATE_LIMIT_BURST", perSecond * 2, 1, 1_000_000) },
+    heartbeatIntervalMs: integer(env, "HEARTBEAT_INTERVAL_MS", 25_000, 1_000, 600_000),
+    presenceGraceMs: integer(env, "PRESENCE_GRACE_MS", 5_000, 0, 600_000),
+    mailbox: {
+      max: integer(env, "MAILBOX_MAX", 1_000, 1, 100_000),
+      ttlSeconds: integer(env, "MAILBOX_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
+    },
+    presenceShards: integer(env, "PRESENCE_SHARDS", 16, 1, 1024),
+    groupPrefixes,
+    publicGroupPrefixes,
+    redis:
+      redisUrl === null || redisToken === null
+        ? null
+        : { url: redisUrl.toString().replace(/\/$/, ""), token: redisToken, keyPrefix },
+    postgres:
+      databaseUrl === null
+        ? null
+        : {
+            url: databaseUrl,
+            wsProxy,
+            users: {
+              table: identifier(env, "USERS_TABLE", "users", QUALIFIED_IDENTIFIER),
+              idColumn: identifier(env, "USERS_ID_COLUMN", "id"),
+              onlineColumn: identifier(env, "USERS_ONLINE_COLUMN", "is_online"),
+              // "none" for an application table without a last-seen column.
+              lastSeenColumn:
+                lastSeenRaw === "none" ? "" : identifier(env, "USERS_LAST_SEEN_COLUMN", "last_seen"),
+              managed: boolean(env, "USERS_MANAGED", true),
+            },
+          },
+  };
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parse once per environment object (one per isolate in Workers). */
+export function loadConfig(env: object): Config {
+  let config = cache.get(env);
+  if (config === undefined) {
+    config = parseConfig(env as RawEnv);
+    cache.set(env, config);
+  }
+  return config;
+}

@@ -1,0 +1,35 @@
+import type { ClientCommand, CommandType, RequestId, ServerData, ServerType, UserStatus } from "../../protocol/messages.ts";
+import type { Config } from "../config.ts";
+import type { Connection } from "../connection.ts";
+import type { Principal } from "../auth.ts";
+
+/** What a command handler may ask of the actor that holds the socket. */
+export interface HubPort {
+  /** Live sockets of this user (local and leased). */
+  connectionCount(): number;
+  /** Status of other users, in the order asked. */
+  userStatuses(userIds: string[]): Promise<UserStatus[]>;
+  /** Verify a token for this connection's user (used by refresh_token and group subscriptions). */
+  verifyToken(token: string): Promise<Principal>;
+  /** Persist a changed connection (its attachment). */
+  saveConnection(connection: Connection): void;
+  /** Re-arm the actor's alarm after a deadline (token expiry) moved. */
+  reschedule(): Promise<void>;
+}
+
+export interface CommandContext {
+  readonly connection: Connection;
+  readonly config: Config;
+  readonly hub: HubPort;
+  readonly now: () => number;
+  /** Send a reply on this socket, echoing the request id. */
+  reply<K extends ServerType>(type: K, data: ServerData[K]): void;
+  readonly requestId: RequestId | undefined;
+}
+
+export type Handler<K extends CommandType> = (
+  ctx: CommandContext,
+  command: Extract<ClientCommand, { type: K }>,
+) => void | Promise<void>;
+
+export type HandlerTable = { [K in CommandType]: Handler<K> };

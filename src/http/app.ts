@@ -1,0 +1,45 @@
+/**
+ * The stateless front: parse, authenticate, route. It never holds a socket.
+ */
+import { Hono } from "hono";
+import { ConfigError, loadConfig } from "../core/config.ts";
+import { GatewayError, httpStatusOf, toGatewayError } from "../protocol/errors.ts";
+import type { AppEnv } from "./types.ts";
+import { userSocket } from "./ws-routes.ts";
+
+function errorResponse(error: GatewayError): Response {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (error.code === "upgrade_required") headers.Upgrade = "websocket";
+  if (error.retryAfterMs !== undefined) {
+    headers["Retry-After"] = String(Math.ceil(error.retryAfterMs / 1000));
+  }
+  return new Response(JSON.stringify({ error: error.toBody() }), {
+    status: httpStatusOf(error.code),
+    headers,
+  });
+}
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    c.set("config", loadConfig(c.env));
+    await next();
+  });
+
+  app.get("/health", (c) => c.json({ status: "ok", redis: "off", postgres: "off" }));
+  app.all("/ws/user", userSocket);
+  app.all("/ws/user/", userSocket);
+
+  app.notFound(() => errorResponse(new GatewayError("not_found", "no such route")));
+  app.onError((err) => {
+    if (err instanceof ConfigError) {
+      console.error(`worker: ${err.message}`);
+      return errorResponse(new GatewayError("internal", err.message));
+    }
+    const error = toGatewayError(err);
+    if (error.code === "internal") console.error("worker:onError", err);
+    return errorResponse(error);
+  });
+  return app;
+}

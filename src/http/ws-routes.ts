@@ -1,0 +1,43 @@
+/**
+ * Socket endpoints: check the upgrade, the origin and the token in the Worker, then hand the
+ * raw request to the actor that will hold the socket. Every refusal happens before any 101.
+ */
+import type { Context } from "hono";
+import { extractToken, verifyToken } from "../core/auth.ts";
+import type { Config } from "../core/config.ts";
+import { encodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import { GatewayError } from "../protocol/errors.ts";
+import type { AppEnv } from "./types.ts";
+
+function checkUpgrade(request: Request): void {
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new GatewayError("upgrade_required", "this endpoint only accepts WebSocket upgrades");
+  }
+}
+
+function checkOrigin(request: Request, config: Config): void {
+  const origin = request.headers.get("Origin");
+  // Non-browser clients send no Origin; browsers always do, and only they need this protection.
+  if (config.allowedOrigins === null || origin === null) return;
+  if (!config.allowedOrigins.includes(origin)) {
+    throw new GatewayError("forbidden", "origin not allowed");
+  }
+}
+
+/** Authenticate an upgrade and return the request to forward, carrying the verified identity. */
+export async function authenticateUpgrade(request: Request, config: Config) {
+  checkUpgrade(request);
+  checkOrigin(request, config);
+  const found = extractToken(request);
+  if (found === null) throw new GatewayError("unauthorized", "missing token");
+  const principal = await verifyToken(found.token, config);
+  const headers = new Headers(request.headers);
+  headers.delete(IDENTITY_HEADER);
+  headers.set(IDENTITY_HEADER, encodeIdentity(principal, found.source));
+  return { principal, forward: new Request(request, { headers }) };
+}
+
+export async function userSocket(c: Context<AppEnv>): Promise<Response> {
+  const { principal, forward } = await authenticateUpgrade(c.req.raw, c.get("config"));
+  return c.env.USER_HUB.getByName(principal.userId).fetch(forward);
+}

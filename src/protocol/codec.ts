@@ -1,0 +1,135 @@
+/**
+ * Frames in and out: an unknown WebSocket message becomes a typed command or a GatewayError.
+ *
+ * The order of checks decides which error a client sees, so it follows PROTOCOL.md:
+ * binary → size → JSON → envelope shape → known type → data.
+ */
+import * as v from "valibot";
+import { GatewayError } from "./errors.ts";
+import {
+  type ClientCommand,
+  COMMAND_DATA,
+  type CommandType,
+  RequestIdSchema,
+  type RequestId,
+  type ServerData,
+  type ServerType,
+} from "./messages.ts";
+
+/** Default frame limit (PROTOCOL.md): 64 KiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+function byteLengthOver(text: string, maxBytes: number): boolean {
+  if (text.length * 3 <= maxBytes) return false;
+  if (text.length > maxBytes) return true;
+  return encoder.encode(text).byteLength > maxBytes;
+}
+
+export interface DecodeFailure {
+  error: GatewayError;
+  /** The request id when it could be read, so the error reply can echo it. */
+  id?: RequestId;
+}
+
+export type DecodeResult = { ok: true; command: ClientCommand } | ({ ok: false } & DecodeFailure);
+
+function fail(error: GatewayError, id?: RequestId): DecodeResult {
+  return id === undefined ? { ok: false, error } : { ok: false, error, id };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The dotted path of the first failing field, e.g. `data.target_user_id`. */
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  const keys = (issue.path ?? []).map((item) => String(item.key));
+  return ["data", ...keys].join(".");
+}
+
+export function decodeFrame(
+  raw: string | ArrayBuffer,
+  maxBytes: number = DEFAULT_MAX_FRAME_BYTES,
+): DecodeResult {
+  if (typeof raw !== "string") {
+    if (raw.byteLength > maxBytes) {
+      return fail(new GatewayError("message_too_large", `frame exceeds ${maxBytes} bytes`));
+    }
+    return fail(new GatewayError("invalid_message", "binary frames are not supported"));
+  }
+  if (byteLengthOver(raw, maxBytes)) {
+    return fail(
+      new GatewayError("message_too_large", `frame exceeds ${maxBytes} bytes`, {
+        details: { max_bytes: maxBytes },
+      }),
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail(new GatewayError("invalid_json", "frame is not valid JSON"));
+  }
+  if (!isRecord(parsed)) {
+    return fail(new GatewayError("invalid_message", "frame must be a JSON object"));
+  }
+  let id: RequestId | undefined;
+  if (parsed.id !== undefined && parsed.id !== null) {
+    const idResult = v.safeParse(RequestIdSchema, parsed.id);
+    if (!idResult.success) {
+      return fail(
+        new GatewayError("validation_failed", "id must be a string (max 128) or a number", {
+          details: { field: "id" },
+        }),
+      );
+    }
+    id = idResult.output;
+  }
+  const type = parsed.type;
+  if (typeof type !== "string" || type.length === 0) {
+    return fail(new GatewayError("invalid_message", "frame has no string `type`"), id);
+  }
+  if (!Object.hasOwn(COMMAND_DATA, type)) {
+    return fail(
+      new GatewayError("unknown_type", `unknown message type`, { details: { type: type.slice(0, 64) } }),
+      id,
+    );
+  }
+  const commandType = type as CommandType; // checked against COMMAND_DATA's own keys just above
+  const schema = COMMAND_DATA[commandType];
+  // A command without data may also send `null`; valibot's optional() only admits undefined.
+  const data = parsed.data === null ? undefined : parsed.data;
+  const result = v.safeParse(schema, data);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const field = issue.path === undefined && data === undefined ? "data" : issuePath(issue);
+    return fail(
+      new GatewayError("validation_failed", `${field}: ${issue.message}`, {
+        details: { field, reason: issue.message },
+      }),
+      id,
+    );
+  }
+  const command = { type: commandType, data: result.output } as ClientCommand;
+  if (id !== undefined) command.id = id;
+  return { ok: true, command };
+}
+
+/** The one place server frames are serialized. */
+export function encodeFrame<K extends ServerType>(
+  type: K,
+  data: ServerData[K],
+  extra: { id?: RequestId | undefined; seq?: number | undefined; ts?: string } = {},
+): string {
+  const frame: Record<string, unknown> = { type, data };
+  if (extra.id !== undefined) frame.id = extra.id;
+  if (extra.seq !== undefined) frame.seq = extra.seq;
+  frame.ts = extra.ts ?? new Date().toISOString();
+  return JSON.stringify(frame);
+}
+
+export function encodeError(error: GatewayError, id?: RequestId): string {
+  return encodeFrame("error", error.toBody(), { id });
+}

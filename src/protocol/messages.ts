@@ -1,0 +1,239 @@
+/**
+ * The wire protocol (PROTOCOL.md) as schemas and types.
+ *
+ * Client commands are valibot schemas, because they arrive as untrusted JSON and must be
+ * parsed; server frames are plain types, because the gateway builds them itself. Both are
+ * shared with the client SDK, so nothing here imports a runtime.
+ */
+import * as v from "valibot";
+
+/** `message` text: 1–8,192 characters (JavaScript string length). */
+export const MAX_MESSAGE_CHARS = 8192;
+/** User ids: 1–64 of `[A-Za-z0-9_.:-]`; numbers (as seed clients send them) become strings. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export const UserIdSchema = v.pipe(
+  v.union([v.string(), v.pipe(v.number(), v.integer())], "must be a string or an integer"),
+  v.transform(String),
+  v.regex(USER_ID_PATTERN, "must be 1-64 characters of [A-Za-z0-9_.:-]"),
+);
+
+export const MessageTextSchema = v.pipe(
+  v.string("must be a string"),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
+);
+
+const MessageTypeSchema = v.pipe(
+  v.string("must be a string"),
+  v.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1-64 characters of [A-Za-z0-9_.:-]"),
+);
+
+/** Group names are checked by the group policy (prefixes are configuration), not here. */
+const GroupNameSchema = v.pipe(v.string("must be a string"), v.maxLength(1024, "is too long"));
+
+/** A client request id, echoed on the reply: a string of at most 128 characters or a number. */
+export const RequestIdSchema = v.union(
+  [v.pipe(v.string(), v.maxLength(128)), v.pipe(v.number(), v.finite())],
+  "must be a string of at most 128 characters or a number",
+);
+export type RequestId = v.InferOutput<typeof RequestIdSchema>;
+
+/** The `data` schema of each client command; a command without data accepts none or `{}`. */
+export const COMMAND_DATA = {
+  ping: v.optional(v.object({})),
+  get_status: v.optional(
+    v.object({
+      user_ids: v.optional(v.pipe(v.array(UserIdSchema), v.maxLength(100, "at most 100 ids"))),
+    }),
+  ),
+  send_message: v.object({
+    target_user_id: UserIdSchema,
+    message: MessageTextSchema,
+    message_type: v.optional(MessageTypeSchema, "chat_message"),
+  }),
+  broadcast: v.object({
+    message: MessageTextSchema,
+    message_type: v.optional(MessageTypeSchema, "system_broadcast"),
+  }),
+  join_group: v.object({
+    group_name: GroupNameSchema,
+    token: v.optional(v.pipe(v.string(), v.maxLength(8192))),
+  }),
+  leave_group: v.object({ group_name: GroupNameSchema }),
+  group_message: v.object({
+    group_name: GroupNameSchema,
+    message: MessageTextSchema,
+    message_type: v.optional(MessageTypeSchema, "group_message"),
+  }),
+  consultation_message: v.object({ message: MessageTextSchema }),
+  resume: v.object({
+    since_seq: v.pipe(v.number("must be a number"), v.integer("must be an integer"), v.minValue(0)),
+  }),
+  refresh_token: v.object({ token: v.pipe(v.string("must be a string"), v.minLength(1)) }),
+} as const;
+
+export type CommandType = keyof typeof COMMAND_DATA;
+export const COMMAND_TYPES = Object.keys(COMMAND_DATA) as CommandType[];
+
+/** A parsed client command: `{ type, data, id? }` narrowed by `type`. */
+export type ClientCommand = {
+  [K in CommandType]: { type: K; data: v.InferOutput<(typeof COMMAND_DATA)[K]>; id?: RequestId };
+}[CommandType];
+
+export type CommandOf<K extends CommandType> = Extract<ClientCommand, { type: K }>;
+
+// ---------------------------------------------------------------------------------------------
+// Server → client
+
+export interface ConnectionEstablished {
+  connection_id: string;
+  user_id: string;
+  username: string;
+  is_online: true;
+  connection_count: number;
+  last_seq: number;
+  heartbeat_interval_ms: number;
+}
+
+export interface UserStatus {
+  user_id: string;
+  is_online: boolean;
+  last_seen: string | null;
+}
+
+export interface StatusResponse {
+  user_id: string;
+  is_online: boolean;
+  connection_count: number;
+  connection_id: string;
+  groups: string[];
+  users?: UserStatus[];
+}
+
+export interface StatusChanged {
+  user_id: string;
+  is_online: boolean;
+  connection_count: number;
+  last_seen: string | null;
+}
+
+export interface UserMessage {
+  message_id: string;
+  from_user_id: string;
+  from_username: string;
+  message: string;
+  message_type: string;
+  sent_at: string;
+}
+
+export interface NotificationMessage {
+  notification_id: string;
+  title: string;
+  message: string;
+  data: unknown;
+  created_at: string;
+}
+
+export interface SystemBroadcast {
+  message_id: string;
+  message: string;
+  message_type: string;
+  from_user_id: string;
+  sent_at: string;
+}
+
+export interface GroupMessage {
+  message_id: string;
+  group_name: string;
+  from_user_id: string;
+  message_type: string;
+  message?: string;
+  data?: unknown;
+  sent_at: string;
+}
+
+export interface ConsultationMessage {
+  message_id: string;
+  consultation_id: string;
+  from_user_id: string;
+  from_username: string;
+  message: string;
+  sent_at: string;
+}
+
+export interface ConsultationState {
+  consultation_id: string;
+  participants: { user_id: string; username: string; is_online: boolean }[];
+}
+
+export interface MessageSent {
+  message_id: string;
+  target_user_id?: string;
+  group_name?: string;
+  recipients: number;
+  delivered: boolean;
+  sent_at: string;
+}
+
+export interface GroupMembership {
+  group_name: string;
+  member_count: number;
+}
+
+export interface Resumed {
+  from_seq: number;
+  to_seq: number;
+  complete: boolean;
+}
+
+export interface ErrorData {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  retry_after_ms?: number;
+}
+
+/** The `data` of every server frame, by type. */
+export interface ServerData {
+  connection_established: ConnectionEstablished;
+  pong: { server_time: string } | undefined;
+  status_response: StatusResponse;
+  status_changed: StatusChanged;
+  user_message: UserMessage;
+  notification: NotificationMessage;
+  system_broadcast: SystemBroadcast;
+  group_message: GroupMessage;
+  consultation_message: ConsultationMessage;
+  consultation_state: ConsultationState;
+  message_sent: MessageSent;
+  group_joined: GroupMembership;
+  group_left: GroupMembership;
+  resumed: Resumed;
+  token_refreshed: { expires_at: string };
+  error: ErrorData;
+}
+
+export type ServerType = keyof ServerData;
+
+/** Frames stored in a mailbox carry a `seq`. */
+export const MAILBOX_TYPES = [
+  "user_message",
+  "notification",
+  "system_broadcast",
+  "group_message",
+  "consultation_message",
+] as const satisfies readonly ServerType[];
+export type MailboxType = (typeof MAILBOX_TYPES)[number];
+
+export type ServerFrame = {
+  [K in ServerType]: {
+    type: K;
+    data: ServerData[K];
+    id?: RequestId;
+    seq?: number;
+    ts: string;
+  };
+}[ServerType];
+
+export type FrameOf<K extends ServerType> = Extract<ServerFrame, { type: K }>;
