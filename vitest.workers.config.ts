@@ -1,0 +1,24 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+import { TEST_JWT_SECRET } from "./test/helpers/secrets.ts";
+
+// Actor tests inside workerd: real sockets, hibernation, alarms and storage.
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          JWT_SECRET: TEST_JWT_SECRET,
+          API_KEY: "test-api-key-0123456789",
+          MAX_CONNECTIONS_PER_USER: "5",
+          PRESENCE_GRACE_MS: "0",
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/workers/**/*.test.ts"],
+    testTimeout: 20_000,
+  },
+});
