@@ -10,7 +10,11 @@ export interface Frame {
   ts?: string;
 }
 
-type Waiter = { match: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (e: Error) => void };
+type Waiter = {
+  match: (f: Frame) => boolean;
+  resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
+};
 
 export class FrameQueue {
   readonly received: Frame[] = [];
@@ -49,7 +53,11 @@ export class FrameQueue {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         const label = typeof type === "string" ? type : "matching frame";
-        reject(new Error(`no ${label} within ${timeoutMs} ms; pending: ${JSON.stringify(this.pending.map((f) => f.type))}`));
+        reject(
+          new Error(
+            `no ${label} within ${timeoutMs} ms; pending: ${JSON.stringify(this.pending.map((f) => f.type))}`,
+          ),
+        );
       }, timeoutMs);
       waiter.resolve = (f) => {
         clearTimeout(timer);
@@ -67,7 +75,10 @@ export class FrameQueue {
   waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`socket not closed within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`socket not closed within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.closeWaiters.push((c) => {
         clearTimeout(timer);
         resolve(c);
@@ -79,7 +90,11 @@ export class FrameQueue {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until `check` returns a truthy value (or throw with the last value seen). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -90,7 +105,10 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `condition not met within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await sleep(everyMs);
   }
 }

@@ -16,7 +16,10 @@ export interface TokenOptions {
   useSub?: boolean;
 }
 
-export async function mintToken(userId: string | number, options: TokenOptions = {}): Promise<string> {
+export async function mintToken(
+  userId: string | number,
+  options: TokenOptions = {},
+): Promise<string> {
   const payload: Record<string, unknown> = {
     token_type: "access",
     ...(options.useSub ? {} : { user_id: userId }),

@@ -1,8 +1,8 @@
-import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { connectAs, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
 import { mintToken } from "../helpers/tokens.ts";
+import { connectAs, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
 
 describe("UserHub sockets", () => {
   it("sends connection_established first, with the user's identity and count", async () => {
@@ -89,7 +89,11 @@ describe("UserHub sockets", () => {
 
   it("names the failing field in validation errors and echoes the request id", async () => {
     const socket = await connectAs(uniqueUser());
-    socket.send({ type: "send_message", id: "m1", data: { target_user_id: "bad id!", message: "hi" } });
+    socket.send({
+      type: "send_message",
+      id: "m1",
+      data: { target_user_id: "bad id!", message: "hi" },
+    });
     const error = await socket.frames.next("error");
     expect(error.id).toBe("m1");
     expect(error.data.details.field).toBe("data.target_user_id");
@@ -164,12 +168,20 @@ describe("UserHub token expiry", () => {
   it("refresh_token with a later exp for the same user moves the expiry", async () => {
     const user = uniqueUser();
     const socket = await connectAs(user, { expiresIn: 60 });
-    socket.send({ type: "refresh_token", id: "r", data: { token: await mintToken(user, { expiresIn: 7200 }) } });
+    socket.send({
+      type: "refresh_token",
+      id: "r",
+      data: { token: await mintToken(user, { expiresIn: 7200 }) },
+    });
     const refreshed = await socket.frames.next("token_refreshed");
     expect(refreshed.id).toBe("r");
     expect(Date.parse(refreshed.data.expires_at)).toBeGreaterThan(Date.now() + 7000_000);
 
-    socket.send({ type: "refresh_token", id: "x", data: { token: await mintToken("someone-else", { expiresIn: 9000 }) } });
+    socket.send({
+      type: "refresh_token",
+      id: "x",
+      data: { token: await mintToken("someone-else", { expiresIn: 9000 }) },
+    });
     const refused = await socket.frames.next("error");
     expect(refused).toMatchObject({ id: "x", data: { code: "unauthorized" } });
   });
