@@ -7,7 +7,12 @@ import { createApp } from "./http/app.ts";
 
 // Parse configuration at start-up, so a bad setting fails loudly with its name before the
 // first request rather than on it.
-loadConfig(env);
+const config = loadConfig(env);
+console.log(
+  `realtime gateway: redis mirror ${config.redis ? "on" : "off (UPSTASH_REDIS_REST_URL unset)"}, ` +
+    `postgres mirror ${config.postgres ? "on" : "off (DATABASE_URL unset)"}`,
+);
 
+export { MirrorMonitor } from "./actors/mirror-monitor.ts";
 export { UserHub } from "./actors/user-hub.ts";
 export default createApp();

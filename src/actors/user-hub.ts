@@ -12,7 +12,9 @@ import { type Config, loadConfig } from "../core/config.ts";
 import { type Connection, newConnection, parseConnection } from "../core/connection.ts";
 import { type CommandContext, DEFAULT_HANDLERS, dispatch } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import { PresenceKeeper } from "../core/presence-keeper.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
+import { createMirrors } from "../mirrors/index.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import type { ServerData, ServerType, UserStatus } from "../protocol/messages.ts";
@@ -20,6 +22,9 @@ import type { ServerData, ServerType, UserStatus } from "../protocol/messages.ts
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
 export const AUTO_PONG = '{"type":"pong"}';
+
+/** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
+const PRESENCE_REFRESH_MS = 4 * 60_000;
 
 export interface UserSnapshot extends UserStatus {
   connection_count: number;
@@ -31,11 +36,22 @@ export class UserHub extends DurableObject<Env> {
   private readonly buckets = new Map<string, TokenBucket>();
   /** Parsed attachments, rebuilt lazily after a wake. */
   private readonly connections = new WeakMap<WebSocket, Connection>();
+  private readonly presence: PresenceKeeper;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = loadConfig(env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
+    this.presence = new PresenceKeeper({
+      storage: ctx.storage,
+      mirrors: createMirrors(this.config),
+      reportLag: (target, userId, since) =>
+        env.MIRROR_MONITOR.getByName("global").report(target, userId, since),
+      connectionIds: () => this.connectionIds(),
+      graceMs: this.config.presenceGraceMs,
+      refreshMs: PRESENCE_REFRESH_MS,
+      log: (message) => console.warn(`UserHub:presence: ${message}`),
+    });
   }
 
   // --- platform hooks -------------------------------------------------------------------------
@@ -60,7 +76,12 @@ export class UserHub extends DurableObject<Env> {
       return new Response(null, { status: 101, webSocket: client, headers });
     }
 
-    await this.rememberUser(principal);
+    await this.presence.rememberProfile({
+      userId: principal.userId,
+      username: principal.username,
+      isStaff: principal.isStaff,
+      isSuperuser: principal.isSuperuser,
+    });
     const connection = newConnection({
       connectionId: crypto.randomUUID(),
       userId: principal.userId,
@@ -86,6 +107,7 @@ export class UserHub extends DurableObject<Env> {
       heartbeat_interval_ms: this.config.heartbeatIntervalMs,
     });
     this.announceCount(server);
+    await this.presence.connectionsChanged();
     await this.reschedule();
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -149,6 +171,7 @@ export class UserHub extends DurableObject<Env> {
         await this.socketGone(ws);
       }
     }
+    await this.presence.onAlarm();
     await this.reschedule();
   }
 
@@ -156,10 +179,13 @@ export class UserHub extends DurableObject<Env> {
 
   /** This user's status, as other actors and the HTTP API see it. */
   async status(): Promise<UserSnapshot> {
-    const userId = (await this.ctx.storage.get<string>("user_id")) ?? "";
-    const lastSeen = (await this.ctx.storage.get<string>("last_seen")) ?? null;
-    const count = this.openSockets().length;
-    return { user_id: userId, is_online: count > 0, connection_count: count, last_seen: lastSeen };
+    const snapshot = await this.presence.snapshot();
+    return {
+      user_id: snapshot.userId,
+      is_online: snapshot.isOnline,
+      connection_count: snapshot.connectionCount,
+      last_seen: snapshot.lastSeen,
+    };
   }
 
   // --- internals ------------------------------------------------------------------------------
@@ -181,9 +207,13 @@ export class UserHub extends DurableObject<Env> {
     );
   }
 
-  private async rememberUser(principal: Principal): Promise<void> {
-    const stored = await this.ctx.storage.get<string>("user_id");
-    if (stored !== principal.userId) await this.ctx.storage.put("user_id", principal.userId);
+  private connectionIds(): string[] {
+    const ids: string[] = [];
+    for (const ws of this.openSockets()) {
+      const connection = this.connectionOf(ws);
+      if (connection) ids.push(connection.connectionId);
+    }
+    return ids;
   }
 
   /** Sockets that are open; `getWebSockets()` may still list CLOSING ones (PLATFORM-NOTES). */
@@ -228,9 +258,7 @@ export class UserHub extends DurableObject<Env> {
     const connection = this.connections.get(ws) ?? parseConnection(ws.deserializeAttachment());
     if (connection) this.buckets.delete(connection.connectionId);
     this.announceCount(ws);
-    if (this.openSockets(ws).length === 0) {
-      await this.ctx.storage.put("last_seen", new Date().toISOString());
-    }
+    await this.presence.connectionsChanged();
     await this.reschedule();
   }
 
@@ -252,7 +280,8 @@ export class UserHub extends DurableObject<Env> {
     let next = Number.POSITIVE_INFINITY;
     for (const ws of this.openSockets()) {
       const connection = this.connectionOf(ws);
-      if (connection) next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
+      if (connection)
+        next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
     }
     if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

@@ -4,9 +4,9 @@
  */
 import {
   createRemoteJWKSet,
-  errors as joseErrors,
   type JWTPayload,
   type JWTVerifyGetKey,
+  errors as joseErrors,
   jwtVerify,
 } from "jose";
 import * as v from "valibot";
@@ -55,7 +55,8 @@ export function extractToken(request: Request): { token: string; source: TokenSo
   const protocols = request.headers.get("Sec-WebSocket-Protocol");
   if (protocols) {
     const [first, second] = protocols.split(",").map((p) => p.trim());
-    if (first?.toLowerCase() === "bearer" && second) return { token: second, source: "subprotocol" };
+    if (first?.toLowerCase() === "bearer" && second)
+      return { token: second, source: "subprotocol" };
   }
   const authorization = request.headers.get("Authorization");
   const match = authorization?.match(/^Bearer\s+(\S+)$/i);
@@ -74,10 +75,7 @@ function keyResolver(config: Config): { key: JWTVerifyGetKey; algorithms: string
     remote = remoteKeySets.get(href) ?? createRemoteJWKSet(jwksUrl);
     remoteKeySets.set(href, remote);
   }
-  const algorithms = [
-    ...(secret ? HMAC_ALGORITHMS : []),
-    ...(remote ? ASYMMETRIC_ALGORITHMS : []),
-  ];
+  const algorithms = [...(secret ? HMAC_ALGORITHMS : []), ...(remote ? ASYMMETRIC_ALGORITHMS : [])];
   const key: JWTVerifyGetKey = async (header, token) => {
     if (HMAC_ALGORITHMS.includes(header.alg) && secret) return secret;
     if (remote) return remote(header, token);
@@ -89,7 +87,8 @@ function keyResolver(config: Config): { key: JWTVerifyGetKey; algorithms: string
 function reasonOf(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return "token expired";
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "bad token signature";
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${err.claim} is invalid`;
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return `token claim ${err.claim} is invalid`;
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token algorithm not allowed";
   if (err instanceof joseErrors.JWKSNoMatchingKey) return "no key matches the token";
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) {
@@ -163,7 +162,9 @@ export async function verifySubscriptionToken(
 ): Promise<boolean> {
   try {
     const payload = await verifyPayload(token, config);
-    return payload.sub === userId && payload.group === groupName && payload.token_type !== "refresh";
+    return (
+      payload.sub === userId && payload.group === groupName && payload.token_type !== "refresh"
+    );
   } catch {
     return false;
   }

@@ -109,7 +109,15 @@ function list(env: RawEnv, name: string, fallback: string[]): string[] {
 function url(env: RawEnv, name: string): URL | null {
   const raw = read(env, name);
   if (raw === null) return null;
-  return parse(name, v.pipe(v.string(), v.url("must be an absolute URL"), v.transform((s) => new URL(s))), raw);
+  return parse(
+    name,
+    v.pipe(
+      v.string(),
+      v.url("must be an absolute URL"),
+      v.transform((s) => new URL(s)),
+    ),
+    raw,
+  );
 }
 
 function identifier(env: RawEnv, name: string, fallback: string, pattern = IDENTIFIER): string {
@@ -140,14 +148,20 @@ export function parseConfig(env: RawEnv): Config {
   const publicGroupPrefixes = list(env, "PUBLIC_GROUP_PREFIXES", []);
   for (const prefix of publicGroupPrefixes) {
     if (!groupPrefixes.includes(prefix)) {
-      throw new ConfigError("PUBLIC_GROUP_PREFIXES", `lists "${prefix.slice(0, 32)}", which is not in GROUP_PREFIXES`);
+      throw new ConfigError(
+        "PUBLIC_GROUP_PREFIXES",
+        `lists "${prefix.slice(0, 32)}", which is not in GROUP_PREFIXES`,
+      );
     }
   }
 
   const allowedOrigins = list(env, "ALLOWED_ORIGINS", []);
   for (const origin of allowedOrigins) {
     if (origin !== "*" && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError("ALLOWED_ORIGINS", `has "${origin.slice(0, 64)}"; use scheme://host[:port]`);
+      throw new ConfigError(
+        "ALLOWED_ORIGINS",
+        `has "${origin.slice(0, 64)}"; use scheme://host[:port]`,
+      );
     }
   }
 
@@ -181,7 +195,8 @@ export function parseConfig(env: RawEnv): Config {
       userClaim,
     },
     apiKey: read(env, "API_KEY"),
-    allowedOrigins: allowedOrigins.length === 0 || allowedOrigins.includes("*") ? null : allowedOrigins,
+    allowedOrigins:
+      allowedOrigins.length === 0 || allowedOrigins.includes("*") ? null : allowedOrigins,
     maxConnectionsPerUser: integer(env, "MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),
     maxFrameBytes: integer(env, "MAX_FRAME_BYTES", 64 * 1024, 1024, 1024 * 1024),
     rateLimit: { perSecond, burst: integer(env, "RATE_LIMIT_BURST", perSecond * 2, 1, 1_000_000) },
@@ -210,7 +225,9 @@ export function parseConfig(env: RawEnv): Config {
               onlineColumn: identifier(env, "USERS_ONLINE_COLUMN", "is_online"),
               // "none" for an application table without a last-seen column.
               lastSeenColumn:
-                lastSeenRaw === "none" ? "" : identifier(env, "USERS_LAST_SEEN_COLUMN", "last_seen"),
+                lastSeenRaw === "none"
+                  ? ""
+                  : identifier(env, "USERS_LAST_SEEN_COLUMN", "last_seen"),
               managed: boolean(env, "USERS_MANAGED", true),
             },
           },

@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, httpStatusOf, toGatewayError } from "../protocol/errors.ts";
+import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
 import { userSocket } from "./ws-routes.ts";
 
@@ -27,7 +28,7 @@ export function createApp(): Hono<AppEnv> {
     await next();
   });
 
-  app.get("/health", (c) => c.json({ status: "ok", redis: "off", postgres: "off" }));
+  app.get("/health", health);
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);
 

@@ -10,8 +10,8 @@ import {
   type ClientCommand,
   COMMAND_DATA,
   type CommandType,
-  RequestIdSchema,
   type RequestId,
+  RequestIdSchema,
   type ServerData,
   type ServerType,
 } from "./messages.ts";
@@ -93,7 +93,9 @@ export function decodeFrame(
   }
   if (!Object.hasOwn(COMMAND_DATA, type)) {
     return fail(
-      new GatewayError("unknown_type", `unknown message type`, { details: { type: type.slice(0, 64) } }),
+      new GatewayError("unknown_type", `unknown message type`, {
+        details: { type: type.slice(0, 64) },
+      }),
       id,
     );
   }

@@ -1,7 +1,14 @@
-import type { ClientCommand, CommandType, RequestId, ServerData, ServerType, UserStatus } from "../../protocol/messages.ts";
+import type {
+  ClientCommand,
+  CommandType,
+  RequestId,
+  ServerData,
+  ServerType,
+  UserStatus,
+} from "../../protocol/messages.ts";
+import type { Principal } from "../auth.ts";
 import type { Config } from "../config.ts";
 import type { Connection } from "../connection.ts";
-import type { Principal } from "../auth.ts";
 
 /** What a command handler may ask of the actor that holds the socket. */
 export interface HubPort {

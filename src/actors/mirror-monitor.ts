@@ -1,0 +1,48 @@
+/**
+ * MirrorMonitor: one Durable Object for the whole deployment that knows which users' mirrors
+ * are behind, so `/health` can say `behind` and how old the oldest unwritten change is.
+ * UserHubs only call it when a mirror starts failing for them and when it caught up again,
+ * so a healthy system never calls it.
+ */
+import { DurableObject } from "cloudflare:workers";
+
+export interface MirrorLag {
+  /** Users whose latest change this mirror does not have yet. */
+  users: number;
+  /** When the oldest of those changes happened (ms since epoch), or null. */
+  oldestSince: number | null;
+}
+
+export class MirrorMonitor extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS lag (
+         target TEXT NOT NULL, user_id TEXT NOT NULL, since INTEGER NOT NULL,
+         PRIMARY KEY (target, user_id))`,
+    );
+  }
+
+  /** `since` null: the user's mirror caught up. */
+  report(target: string, userId: string, since: number | null): void {
+    if (since === null) {
+      this.ctx.storage.sql.exec("DELETE FROM lag WHERE target = ? AND user_id = ?", target, userId);
+    } else {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO lag (target, user_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        target,
+        userId,
+        since,
+      );
+    }
+  }
+
+  lag(): Record<string, MirrorLag> {
+    const result: Record<string, MirrorLag> = {};
+    const rows = this.ctx.storage.sql.exec<{ target: string; users: number; oldest: number }>(
+      "SELECT target, count(*) AS users, min(since) AS oldest FROM lag GROUP BY target",
+    );
+    for (const row of rows) result[row.target] = { users: row.users, oldestSince: row.oldest };
+    return result;
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Keeps one user's presence and its mirrors: applies the presence rules when the connection
+ * set changes, records what the mirrors still need in the outbox, and flushes it when the
+ * actor's alarm fires, retrying with backoff until each mirror has the latest state.
+ *
+ * Runtime-agnostic: storage, mirrors, the health monitor and the clock are injected, so the
+ * UserHub only wires it (and unit tests drive it with in-memory twins).
+ */
+import {
+  dueTargets,
+  flushFailed,
+  flushSucceeded,
+  markDirty,
+  nextFlushAt,
+  type Outbox,
+} from "./outbox.ts";
+import {
+  connectionsChanged,
+  type Flip,
+  graceElapsed,
+  INITIAL_PRESENCE,
+  type PresenceSnapshot,
+  type PresenceState,
+} from "./presence.ts";
+
+export type MirrorTarget = "redis" | "postgres";
+
+/** The subset of Durable Object storage this needs (any async key-value store fits). */
+export interface KeyValueStore {
+  get<T>(key: string): Promise<T | undefined>;
+  put<T>(key: string, value: T): Promise<void>;
+}
+
+export interface UserProfile {
+  userId: string;
+  username: string;
+  isStaff: boolean;
+  isSuperuser: boolean;
+}
+
+export interface PresenceKeeperOptions {
+  storage: KeyValueStore;
+  /** The configured mirrors; a missing one is off. */
+  mirrors: Partial<Record<MirrorTarget, (snapshot: PresenceSnapshot) => Promise<void>>>;
+  /** Told when a mirror falls behind (with since) and when it caught up again (null). */
+  reportLag?: (target: MirrorTarget, userId: string, since: number | null) => Promise<void>;
+  /** Live connection ids right now (local sockets and leases). */
+  connectionIds: () => string[];
+  /** Delay before an offline flip, in milliseconds. */
+  graceMs: number;
+  /** While online, how often the Redis TTL is refreshed and the set reconciled, in ms. */
+  refreshMs: number;
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+const PRESENCE_KEY = "presence";
+const OUTBOX_KEY = "outbox";
+const PROFILE_KEY = "profile";
+const REFRESH_KEY = "refresh_at";
+
+export class PresenceKeeper {
+  private readonly options: PresenceKeeperOptions;
+  private readonly now: () => number;
+
+  constructor(options: PresenceKeeperOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  async presence(): Promise<PresenceState> {
+    return (await this.options.storage.get<PresenceState>(PRESENCE_KEY)) ?? INITIAL_PRESENCE;
+  }
+
+  async profile(): Promise<UserProfile | undefined> {
+    return this.options.storage.get<UserProfile>(PROFILE_KEY);
+  }
+
+  async outbox(): Promise<Outbox<MirrorTarget>> {
+    return (await this.options.storage.get<Outbox<MirrorTarget>>(OUTBOX_KEY)) ?? {};
+  }
+
+  async rememberProfile(profile: UserProfile): Promise<void> {
+    const stored = await this.profile();
+    if (
+      stored?.userId !== profile.userId ||
+      stored.username !== profile.username ||
+      stored.isStaff !== profile.isStaff ||
+      stored.isSuperuser !== profile.isSuperuser
+    ) {
+      await this.options.storage.put(PROFILE_KEY, profile);
+    }
+  }
+
+  /** The connection set changed: apply the rules and queue the mirrors. */
+  async connectionsChanged(): Promise<Flip> {
+    const now = this.now();
+    const count = this.options.connectionIds().length;
+    const { state, flip } = connectionsChanged(
+      await this.presence(),
+      count,
+      now,
+      this.options.graceMs,
+    );
+    await this.save(state, now);
+    if (flip === "online")
+      await this.options.storage.put(REFRESH_KEY, now + this.options.refreshMs);
+    return flip;
+  }
+
+  /**
+   * The alarm fired: flip offline after the grace period, refresh the mirrors of an online
+   * user periodically, and flush what is due. Returns the flip that happened, if any.
+   */
+  async onAlarm(): Promise<Flip> {
+    const now = this.now();
+    const count = this.options.connectionIds().length;
+    const presence = await this.presence();
+    let flip: Flip = null;
+    const elapsed = graceElapsed(presence, count, now);
+    if (elapsed.flip !== null || elapsed.state !== presence) {
+      await this.save(elapsed.state, now);
+      flip = elapsed.flip;
+    } else if (presence.isOnline && count === 0 && presence.offlineAt === null) {
+      // A close event that never arrived: the sockets are gone but we still say online.
+      flip = await this.connectionsChanged();
+    }
+    const refreshAt = await this.options.storage.get<number>(REFRESH_KEY);
+    if ((await this.presence()).isOnline && refreshAt !== undefined && refreshAt <= now) {
+      await this.queue(["redis"], now);
+      await this.options.storage.put(REFRESH_KEY, now + this.options.refreshMs);
+    }
+    await this.flush();
+    return flip;
+  }
+
+  /** The next time the alarm must fire for presence work, or null. */
+  async nextWakeAt(): Promise<number | null> {
+    const times: number[] = [];
+    const presence = await this.presence();
+    if (presence.offlineAt !== null) times.push(presence.offlineAt);
+    const flushAt = nextFlushAt(await this.outbox());
+    if (flushAt !== null) times.push(flushAt);
+    const refreshAt = await this.options.storage.get<number>(REFRESH_KEY);
+    if (presence.isOnline && refreshAt !== undefined) times.push(refreshAt);
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  async snapshot(): Promise<PresenceSnapshot> {
+    const presence = await this.presence();
+    const profile = await this.profile();
+    const connectionIds = this.options.connectionIds();
+    return {
+      userId: profile?.userId ?? "",
+      isOnline: presence.isOnline,
+      connectionIds,
+      connectionCount: connectionIds.length,
+      lastSeen: presence.lastSeen,
+      version: presence.version,
+      ...(profile
+        ? { username: profile.username, isStaff: profile.isStaff, isSuperuser: profile.isSuperuser }
+        : {}),
+    };
+  }
+
+  /** Write every due mirror once; failures are rescheduled with backoff. */
+  async flush(): Promise<void> {
+    const due = dueTargets(await this.outbox(), this.now());
+    if (due.length === 0) return;
+    const snapshot = await this.snapshot();
+    await Promise.all(
+      due.map(async ({ target, generation }) => {
+        const write = this.options.mirrors[target];
+        if (write === undefined) {
+          await this.update((outbox) => flushSucceeded(outbox, target, generation, this.now()));
+          return;
+        }
+        try {
+          await write(snapshot);
+          const entry = (await this.outbox())[target];
+          await this.update((outbox) => flushSucceeded(outbox, target, generation, this.now()));
+          if (entry?.reported) {
+            this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
+            await this.report(target, snapshot.userId, null);
+          }
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          const outbox = await this.update((o) => flushFailed(o, target, this.now()));
+          const entry = outbox[target];
+          this.options.log?.(
+            `presence mirror ${target} write failed for user ${snapshot.userId} (attempt ${entry?.attempts ?? "?"}, retrying): ${message}`,
+          );
+          if (entry && !entry.reported) {
+            await this.update((o) =>
+              o[target] ? { ...o, [target]: { ...o[target], reported: true } } : o,
+            );
+            await this.report(target, snapshot.userId, entry.since);
+          }
+        }
+      }),
+    );
+  }
+
+  private async report(target: MirrorTarget, userId: string, since: number | null): Promise<void> {
+    try {
+      await this.options.reportLag?.(target, userId, since);
+    } catch (err) {
+      this.options.log?.(
+        `presence lag report failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+
+  private async queue(targets: MirrorTarget[], now: number): Promise<void> {
+    const configured = targets.filter((t) => this.options.mirrors[t] !== undefined);
+    if (configured.length > 0) await this.update((outbox) => markDirty(outbox, configured, now));
+  }
+
+  private async save(state: PresenceState, now: number): Promise<void> {
+    await this.options.storage.put(PRESENCE_KEY, state);
+    await this.queue(["redis", "postgres"], now);
+  }
+
+  /** Read-modify-write of the outbox; always from storage, since a flush awaits in between. */
+  private async update(
+    change: (outbox: Outbox<MirrorTarget>) => Outbox<MirrorTarget>,
+  ): Promise<Outbox<MirrorTarget>> {
+    const next = change(await this.outbox());
+    await this.options.storage.put(OUTBOX_KEY, next);
+    return next;
+  }
+}
