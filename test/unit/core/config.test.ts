@@ -1,0 +1,241 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseConfig, type RawEnv } from "../../../src/core/config.ts";
+import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
+
+const base: RawEnv = { JWT_SECRET: TEST_JWT_SECRET };
+const POSTGRES = "postgres://postgres@127.0.0.1:5432/test";
+
+/** The ConfigError that parsing `env` (on top of a valid secret) throws. */
+function configError(env: RawEnv, withBase = true): ConfigError {
+  try {
+    parseConfig(withBase ? { ...base, ...env } : env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe("parseConfig: defaults", () => {
+  it("fills in every default from PROTOCOL.md with only a secret set", () => {
+    const config = parseConfig(base);
+    expect(config).toMatchObject({
+      apiKey: null,
+      allowedOrigins: null,
+      maxConnectionsPerUser: 20,
+      maxFrameBytes: 65_536,
+      rateLimit: { perSecond: 20, burst: 40 },
+      heartbeatIntervalMs: 25_000,
+      presenceGraceMs: 5_000,
+      mailbox: { max: 1_000, ttlSeconds: 7 * 24 * 3600 },
+      presenceShards: 16,
+      groupPrefixes: ["consultation_", "group_", "team_"],
+      publicGroupPrefixes: [],
+      redis: null,
+      postgres: null,
+    });
+    expect(config.jwt).toEqual({
+      secret: new TextEncoder().encode(TEST_JWT_SECRET),
+      jwksUrl: null,
+      issuer: null,
+      audience: null,
+      userClaim: null,
+    });
+  });
+
+  it("treats empty and blank settings as unset", () => {
+    const config = parseConfig({
+      ...base,
+      MAX_CONNECTIONS_PER_USER: "",
+      JWT_ISSUER: "  ",
+      API_KEY: "",
+    });
+    expect(config.maxConnectionsPerUser).toBe(20);
+    expect(config.jwt.issuer).toBeNull();
+    expect(config.apiKey).toBeNull();
+  });
+
+  it("reads numbers given as numbers, as wrangler vars may be", () => {
+    expect(parseConfig({ ...base, MAX_CONNECTIONS_PER_USER: 5 }).maxConnectionsPerUser).toBe(5);
+  });
+
+  it("defaults the burst to twice the rate", () => {
+    expect(parseConfig({ ...base, RATE_LIMIT_PER_SECOND: "7" }).rateLimit).toEqual({
+      perSecond: 7,
+      burst: 14,
+    });
+    expect(
+      parseConfig({ ...base, RATE_LIMIT_PER_SECOND: "7", RATE_LIMIT_BURST: "9" }).rateLimit,
+    ).toEqual({
+      perSecond: 7,
+      burst: 9,
+    });
+  });
+
+  it("accepts a JWKS URL instead of a secret", () => {
+    const config = parseConfig({ JWT_JWKS_URL: "https://auth.example.com/.well-known/jwks.json" });
+    expect(config.jwt.secret).toBeNull();
+    expect(config.jwt.jwksUrl?.href).toBe("https://auth.example.com/.well-known/jwks.json");
+  });
+
+  it("lists allowed origins, and * allows any", () => {
+    expect(
+      parseConfig({ ...base, ALLOWED_ORIGINS: "https://a.example.com, http://localhost:5173" })
+        .allowedOrigins,
+    ).toEqual(["https://a.example.com", "http://localhost:5173"]);
+    expect(
+      parseConfig({ ...base, ALLOWED_ORIGINS: "https://a.example.com,*" }).allowedOrigins,
+    ).toBeNull();
+  });
+
+  it("configures Redis when both URL and token are set, without a trailing slash", () => {
+    const config = parseConfig({
+      ...base,
+      UPSTASH_REDIS_REST_URL: "https://eu1-redis.upstash.io/",
+      UPSTASH_REDIS_REST_TOKEN: "tok",
+      REDIS_KEY_PREFIX: "rt:",
+    });
+    expect(config.redis).toEqual({
+      url: "https://eu1-redis.upstash.io",
+      token: "tok",
+      keyPrefix: "rt:",
+    });
+  });
+
+  it("configures Postgres with the default users table", () => {
+    expect(parseConfig({ ...base, DATABASE_URL: POSTGRES }).postgres).toEqual({
+      url: POSTGRES,
+      wsProxy: null,
+      users: {
+        table: "users",
+        idColumn: "id",
+        onlineColumn: "is_online",
+        lastSeenColumn: "last_seen",
+        managed: true,
+      },
+    });
+  });
+
+  it("points at an existing application's table, schema-qualified", () => {
+    const users = parseConfig({
+      ...base,
+      DATABASE_URL: "postgresql://app@db/app",
+      USERS_TABLE: "accounts.app_user",
+      USERS_ID_COLUMN: "uuid",
+      USERS_ONLINE_COLUMN: "online",
+      USERS_LAST_SEEN_COLUMN: "seen_at",
+      USERS_MANAGED: "false",
+    }).postgres?.users;
+    expect(users).toEqual({
+      table: "accounts.app_user",
+      idColumn: "uuid",
+      onlineColumn: "online",
+      lastSeenColumn: "seen_at",
+      managed: false,
+    });
+  });
+
+  it('reads USERS_LAST_SEEN_COLUMN "none" as a table without a last-seen column', () => {
+    const config = parseConfig({ ...base, DATABASE_URL: POSTGRES, USERS_LAST_SEEN_COLUMN: "none" });
+    expect(config.postgres?.users.lastSeenColumn).toBe("");
+  });
+
+  it("reads the local Neon proxy setting", () => {
+    const config = parseConfig({
+      ...base,
+      DATABASE_URL: POSTGRES,
+      NEON_WS_PROXY: "127.0.0.1:5488/v1",
+    });
+    expect(config.postgres?.wsProxy).toBe("127.0.0.1:5488/v1");
+  });
+});
+
+describe("parseConfig: a bad setting fails with its name", () => {
+  it("requires JWT_SECRET when there is no JWKS URL", () => {
+    expect(configError({}, false).setting).toBe("JWT_SECRET");
+  });
+
+  it("refuses a JWT_SECRET shorter than 16 characters without echoing it", () => {
+    const error = configError({ JWT_SECRET: "short-secret" });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.setting).toBe("JWT_SECRET");
+    expect(error.message).not.toContain("short-secret");
+  });
+
+  it.each<[string, RawEnv]>([
+    ["MAX_CONNECTIONS_PER_USER", { MAX_CONNECTIONS_PER_USER: "twenty" }],
+    ["MAX_CONNECTIONS_PER_USER", { MAX_CONNECTIONS_PER_USER: "2.5" }],
+    ["MAX_CONNECTIONS_PER_USER", { MAX_CONNECTIONS_PER_USER: "0" }],
+    ["MAX_CONNECTIONS_PER_USER", { MAX_CONNECTIONS_PER_USER: "-3" }],
+    ["MAX_FRAME_BYTES", { MAX_FRAME_BYTES: "100" }],
+    ["RATE_LIMIT_PER_SECOND", { RATE_LIMIT_PER_SECOND: "0" }],
+    ["RATE_LIMIT_BURST", { RATE_LIMIT_BURST: "1e3" }],
+    ["HEARTBEAT_INTERVAL_MS", { HEARTBEAT_INTERVAL_MS: "10" }],
+    ["MAILBOX_TTL_SECONDS", { MAILBOX_TTL_SECONDS: "59" }],
+    ["PRESENCE_SHARDS", { PRESENCE_SHARDS: "2048" }],
+    ["JWT_JWKS_URL", { JWT_JWKS_URL: "not a url" }],
+    ["JWT_USER_CLAIM", { JWT_USER_CLAIM: "user id" }],
+    ["GROUP_PREFIXES", { GROUP_PREFIXES: "group_,bad prefix" }],
+    ["PUBLIC_GROUP_PREFIXES", { PUBLIC_GROUP_PREFIXES: "lobby_" }],
+    ["PUBLIC_GROUP_PREFIXES", { GROUP_PREFIXES: "room_", PUBLIC_GROUP_PREFIXES: "group_" }],
+    ["ALLOWED_ORIGINS", { ALLOWED_ORIGINS: "app.example.com" }],
+    ["ALLOWED_ORIGINS", { ALLOWED_ORIGINS: "https://app.example.com/" }],
+    ["ALLOWED_ORIGINS", { ALLOWED_ORIGINS: "https://ok.example.com,ftp://files.example.com" }],
+    [
+      "UPSTASH_REDIS_REST_URL",
+      { UPSTASH_REDIS_REST_URL: "eu1-redis", UPSTASH_REDIS_REST_TOKEN: "t" },
+    ],
+    ["UPSTASH_REDIS_REST_TOKEN", { UPSTASH_REDIS_REST_URL: "https://eu1-redis.upstash.io" }],
+    ["REDIS_KEY_PREFIX", { REDIS_KEY_PREFIX: "rt prefix" }],
+    ["DATABASE_URL", { DATABASE_URL: "mysql://root@db/app" }],
+    ["NEON_WS_PROXY", { DATABASE_URL: POSTGRES, NEON_WS_PROXY: "ws://proxy?x=1" }],
+    ["USERS_TABLE", { DATABASE_URL: POSTGRES, USERS_TABLE: "users; drop table x" }],
+    ["USERS_TABLE", { DATABASE_URL: POSTGRES, USERS_TABLE: '"users"' }],
+    ["USERS_TABLE", { DATABASE_URL: POSTGRES, USERS_TABLE: "a.b.c" }],
+    ["USERS_ID_COLUMN", { DATABASE_URL: POSTGRES, USERS_ID_COLUMN: "id) --" }],
+    ["USERS_ONLINE_COLUMN", { DATABASE_URL: POSTGRES, USERS_ONLINE_COLUMN: "1online" }],
+    ["USERS_LAST_SEEN_COLUMN", { DATABASE_URL: POSTGRES, USERS_LAST_SEEN_COLUMN: "last seen" }],
+    ["USERS_MANAGED", { DATABASE_URL: POSTGRES, USERS_MANAGED: "maybe" }],
+  ])("names %s for %j", (setting, env) => {
+    const error = configError(env);
+    expect(error.setting).toBe(setting);
+    expect(error.message).toContain(setting);
+  });
+
+  it("accepts each spelling of a boolean", () => {
+    for (const [raw, value] of [
+      ["TRUE", true],
+      ["1", true],
+      ["yes", true],
+      ["False", false],
+      ["0", false],
+      ["no", false],
+    ] as const) {
+      expect(
+        parseConfig({ ...base, DATABASE_URL: POSTGRES, USERS_MANAGED: raw }).postgres?.users
+          .managed,
+      ).toBe(value);
+    }
+  });
+});
+
+describe("loadConfig", () => {
+  it("parses once per environment object", () => {
+    const env = { ...base };
+    const first = loadConfig(env);
+    expect(loadConfig(env)).toBe(first);
+  });
+
+  it("parses another environment object on its own", () => {
+    const a = loadConfig({ ...base, MAX_CONNECTIONS_PER_USER: "3" });
+    const b = loadConfig({ ...base, MAX_CONNECTIONS_PER_USER: "4" });
+    expect(a).not.toBe(b);
+    expect([a.maxConnectionsPerUser, b.maxConnectionsPerUser]).toEqual([3, 4]);
+  });
+
+  it("does not cache a failure: a bad environment throws every time", () => {
+    const env = { JWT_SECRET: "short" };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+  });
+});

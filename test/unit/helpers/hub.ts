@@ -1,0 +1,105 @@
+/**
+ * An in-memory HubPort and a CommandContext around it, so handlers run without an actor.
+ */
+import { verifyToken } from "../../../src/core/auth.ts";
+import type { Config } from "../../../src/core/config.ts";
+import { type Connection, newConnection } from "../../../src/core/connection.ts";
+import type { CommandContext, HubPort } from "../../../src/core/handlers/index.ts";
+import { decodeFrame } from "../../../src/protocol/codec.ts";
+import type {
+  ClientCommand,
+  ServerData,
+  ServerType,
+  UserStatus,
+} from "../../../src/protocol/messages.ts";
+
+export interface FakeHub extends HubPort {
+  /** Other users' statuses that `userStatuses` answers from; unknown ids are offline. */
+  statuses: Map<string, UserStatus>;
+  /** Every `userStatuses` call, with the ids it was asked for. */
+  statusQueries: string[][];
+  /** Connections passed to `saveConnection`, as snapshots. */
+  saved: Connection[];
+  reschedules: number;
+  count: number;
+}
+
+export function fakeHub(config: Config): FakeHub {
+  const hub: FakeHub = {
+    statuses: new Map(),
+    statusQueries: [],
+    saved: [],
+    reschedules: 0,
+    count: 1,
+    connectionCount: () => hub.count,
+    async userStatuses(userIds) {
+      hub.statusQueries.push([...userIds]);
+      return userIds.map(
+        (id) => hub.statuses.get(id) ?? { user_id: id, is_online: false, last_seen: null },
+      );
+    },
+    verifyToken: (token) => verifyToken(token, config),
+    saveConnection(connection) {
+      hub.saved.push(structuredClone(connection));
+    },
+    async reschedule() {
+      hub.reschedules += 1;
+    },
+  };
+  return hub;
+}
+
+export interface SentReply {
+  type: ServerType;
+  data: unknown;
+}
+
+export interface TestContext extends CommandContext {
+  readonly hub: FakeHub;
+  readonly replies: SentReply[];
+}
+
+export function connectionOf(
+  userId: string,
+  fields: Partial<Omit<Connection, "v" | "userId">> = {},
+): Connection {
+  const connection = newConnection({
+    connectionId: `conn-${userId}`,
+    userId,
+    username: userId,
+    isStaff: false,
+    isSuperuser: false,
+    grants: [],
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    connectedAt: Date.now(),
+    ...fields,
+  });
+  if (fields.groups) connection.groups = [...fields.groups];
+  return connection;
+}
+
+export function commandContext(
+  config: Config,
+  connection: Connection,
+  options: { now?: () => number; hub?: FakeHub } = {},
+): TestContext {
+  const replies: SentReply[] = [];
+  return {
+    connection,
+    config,
+    hub: options.hub ?? fakeHub(config),
+    now: options.now ?? Date.now,
+    requestId: undefined,
+    replies,
+    reply<K extends ServerType>(type: K, data: ServerData[K]) {
+      replies.push({ type, data });
+    },
+  };
+}
+
+/** A command as the codec would hand it to dispatch; throws when the frame does not decode. */
+export function command(frame: Record<string, unknown>): ClientCommand {
+  const decoded = decodeFrame(JSON.stringify(frame));
+  if (!decoded.ok) throw new Error(`test frame does not decode: ${decoded.error.code}`);
+  return decoded.command;
+}
