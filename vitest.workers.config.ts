@@ -13,6 +13,8 @@ export default defineConfig({
           API_KEY: "test-api-key-0123456789",
           MAX_CONNECTIONS_PER_USER: "5",
           PRESENCE_GRACE_MS: "0",
+          MAILBOX_MAX: "10",
+          PRESENCE_SHARDS: "4",
         },
       },
     }),

@@ -14,5 +14,6 @@ console.log(
 );
 
 export { MirrorMonitor } from "./actors/mirror-monitor.ts";
+export { PresenceShard } from "./actors/presence-shard.ts";
 export { UserHub } from "./actors/user-hub.ts";
 export default createApp();

@@ -1,23 +1,33 @@
 /**
  * UserHub: one Durable Object per user, holding every socket of that user with the
- * Hibernation API. It moves frames between sockets, storage and the core; protocol rules live
- * in src/core and src/protocol.
+ * Hibernation API. It moves frames between sockets, storage and the core; protocol rules
+ * live in src/core and src/protocol.
  *
  * Everything in memory here is a cache that can vanish at any moment (hibernation, eviction):
- * the sockets themselves (`ctx.getWebSockets()`) and their attachments are the truth.
+ * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
-import { CLOCK_TOLERANCE_SECONDS, type Principal, verifyToken } from "../core/auth.ts";
+import { CLOCK_TOLERANCE_SECONDS, verifyToken } from "../core/auth.ts";
+import { broadcastToShards } from "../core/broadcast.ts";
 import { type Config, loadConfig } from "../core/config.ts";
-import { type Connection, newConnection, parseConnection } from "../core/connection.ts";
-import { type CommandContext, DEFAULT_HANDLERS, dispatch } from "../core/handlers/index.ts";
+import { newConnection } from "../core/connection.ts";
+import { type Delivery, type DeliveryResult, deliver } from "../core/delivery.ts";
+import {
+  type CommandContext,
+  DEFAULT_HANDLERS,
+  dispatch,
+  type HubPort,
+} from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import { Mailbox } from "../core/mailbox.ts";
 import { PresenceKeeper } from "../core/presence-keeper.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
-import { createMirrors } from "../mirrors/index.ts";
+import { shardName, shardOf } from "../core/sharding.ts";
+import { createMirrors, createUserDirectory } from "../mirrors/index.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
-import type { ServerData, ServerType, UserStatus } from "../protocol/messages.ts";
+import type { UserStatus } from "../protocol/messages.ts";
+import { SocketSet } from "./socket-set.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
@@ -25,6 +35,8 @@ export const AUTO_PONG = '{"type":"pong"}';
 
 /** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
 const PRESENCE_REFRESH_MS = 4 * 60_000;
+/** How long "this user does not exist" is believed before asking the user table again. */
+const UNKNOWN_USER_TTL_MS = 30_000;
 
 export interface UserSnapshot extends UserStatus {
   connection_count: number;
@@ -32,22 +44,36 @@ export interface UserSnapshot extends UserStatus {
 
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
+  private readonly sockets: SocketSet;
+  private readonly presence: PresenceKeeper;
+  private readonly mailbox: Mailbox;
+  private readonly userExists: ((userId: string) => Promise<boolean>) | null;
   /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
   private readonly buckets = new Map<string, TokenBucket>();
-  /** Parsed attachments, rebuilt lazily after a wake. */
-  private readonly connections = new WeakMap<WebSocket, Connection>();
-  private readonly presence: PresenceKeeper;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = loadConfig(env);
+    this.sockets = new SocketSet(ctx, "UserHub");
+    this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
+    this.userExists = createUserDirectory(this.config);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
     this.presence = new PresenceKeeper({
       storage: ctx.storage,
-      mirrors: createMirrors(this.config),
-      reportLag: (target, userId, since) =>
-        env.MIRROR_MONITOR.getByName("global").report(target, userId, since),
-      connectionIds: () => this.connectionIds(),
+      mirrors: {
+        ...createMirrors(this.config),
+        shard: async (s) => {
+          const shard = env.PRESENCE_SHARD.getByName(
+            shardName(shardOf(s.userId, this.config.presenceShards)),
+          );
+          await shard.update(s.userId, s.isOnline, s.connectionCount, s.version);
+        },
+      },
+      reportLag: async (target, userId, since) => {
+        if (target !== "shard")
+          await env.MIRROR_MONITOR.getByName("global").report(target, userId, since);
+      },
+      connectionIds: () => this.sockets.entries().map((e) => e.connection.connectionId),
       graceMs: this.config.presenceGraceMs,
       refreshMs: PRESENCE_REFRESH_MS,
       log: (message) => console.warn(`UserHub:presence: ${message}`),
@@ -64,70 +90,63 @@ export class UserHub extends DurableObject<Env> {
     }
     const { principal, source } = identity;
     const headers = source === "subprotocol" ? { "Sec-WebSocket-Protocol": "bearer" } : undefined;
-    const pair = new WebSocketPair();
-    const [client, server] = [pair[0], pair[1]];
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 
-    if (this.openSockets().length >= this.config.maxConnectionsPerUser) {
+    if (this.sockets.open().length >= this.config.maxConnectionsPerUser) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
-      const error = new GatewayError("too_many_connections", "too many connections for this user");
-      server.send(encodeError(error));
+      server.send(
+        encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
+      );
       server.close(CloseCode.tooManyConnections, "too many connections");
       return new Response(null, { status: 101, webSocket: client, headers });
     }
 
-    await this.presence.rememberProfile({
-      userId: principal.userId,
-      username: principal.username,
-      isStaff: principal.isStaff,
-      isSuperuser: principal.isSuperuser,
-    });
+    const { userId, username, isStaff, isSuperuser } = principal;
+    await this.presence.rememberProfile({ userId, username, isStaff, isSuperuser });
     const connection = newConnection({
       connectionId: crypto.randomUUID(),
-      userId: principal.userId,
-      username: principal.username,
-      isStaff: principal.isStaff,
-      isSuperuser: principal.isSuperuser,
+      userId,
+      username,
+      isStaff,
+      isSuperuser,
       grants: principal.groups,
       expiresAt: principal.expiresAt,
       connectedAt: Date.now(),
     });
-    this.ctx.acceptWebSocket(server, [connection.connectionId]);
-    server.serializeAttachment(connection);
-    this.connections.set(server, connection);
-
-    const count = this.openSockets().length;
-    this.sendTo(server, "connection_established", {
-      connection_id: connection.connectionId,
-      user_id: principal.userId,
-      username: principal.username,
-      is_online: true,
-      connection_count: count,
-      last_seq: 0,
-      heartbeat_interval_ms: this.config.heartbeatIntervalMs,
-    });
-    this.announceCount(server);
-    await this.presence.connectionsChanged();
-    await this.reschedule();
+    this.sockets.accept(server, connection);
+    SocketSet.send(
+      server,
+      encodeFrame("connection_established", {
+        connection_id: connection.connectionId,
+        user_id: userId,
+        username,
+        is_online: true,
+        connection_count: this.sockets.open().length,
+        last_seq: this.mailbox.lastSeq(),
+        heartbeat_interval_ms: this.config.heartbeatIntervalMs,
+      }),
+    );
+    await this.connectionsChanged(server);
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const connection = this.connectionOf(ws);
+    const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     const now = Date.now();
-    const taken = this.bucketOf(connection, now).take(now);
+    const taken = this.bucketOf(connection.connectionId, now).take(now);
     if (!taken.ok) {
       const error = new GatewayError("rate_limited", "too many frames", {
         retryAfterMs: taken.retryAfterMs,
       });
-      this.send(ws, encodeError(error));
-      if (taken.abusive) this.closeSocket(ws, CloseCode.policyViolation, "rate limit abuse");
+      SocketSet.send(ws, encodeError(error));
+      if (taken.abusive) SocketSet.close(ws, CloseCode.policyViolation, "rate limit abuse");
       return;
     }
     const decoded = decodeFrame(message, this.config.maxFrameBytes);
     if (!decoded.ok) {
-      this.send(ws, encodeError(decoded.error, decoded.id));
+      SocketSet.send(ws, encodeError(decoded.error, decoded.id));
       return;
     }
     const { command } = decoded;
@@ -137,37 +156,35 @@ export class UserHub extends DurableObject<Env> {
       hub: this.port,
       now: Date.now,
       requestId: command.id,
-      reply: (type, data) => this.sendTo(ws, type, data, command.id),
+      send: (frame) => SocketSet.send(ws, frame),
+      reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
     };
     try {
       await dispatch(DEFAULT_HANDLERS, ctx, command);
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === "internal") console.error(`UserHub:webSocketMessage:${command.type}`, err);
-      this.send(ws, encodeError(error, command.id));
+      SocketSet.send(ws, encodeError(error, command.id));
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // The runtime does not answer a peer's close frame by itself here (PLATFORM-NOTES): without
-    // this the client waits for its own timeout and ends with 1006. 1005/1006 cannot be sent.
-    this.closeSocket(ws, code === 1005 || code === 1006 ? CloseCode.normal : code, reason);
+    SocketSet.reciprocate(ws, code, reason);
     await this.socketGone(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     console.warn("UserHub:webSocketError", error instanceof Error ? error.message : String(error));
-    this.closeSocket(ws, CloseCode.internalError, "socket error");
+    SocketSet.close(ws, CloseCode.internalError, "socket error");
     await this.socketGone(ws);
   }
 
   override async alarm(): Promise<void> {
     const nowSeconds = Date.now() / 1000;
-    for (const ws of this.openSockets()) {
-      const connection = this.connectionOf(ws);
-      if (connection && connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= nowSeconds) {
-        this.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
-        this.closeSocket(ws, CloseCode.tokenInvalid, "token expired");
+    for (const { ws, connection } of this.sockets.entries()) {
+      if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= nowSeconds) {
+        SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
+        SocketSet.close(ws, CloseCode.tokenInvalid, "token expired");
         await this.socketGone(ws);
       }
     }
@@ -188,14 +205,39 @@ export class UserHub extends DurableObject<Env> {
     };
   }
 
+  /** Store and push a message to this user (direct, notification, broadcast, group). */
+  async deliver(userId: string, delivery: Delivery): Promise<DeliveryResult> {
+    return deliver(
+      {
+        mailbox: this.mailbox,
+        sockets: () =>
+          this.sockets.entries().map(({ ws, connection }) => ({
+            groups: connection.groups,
+            send: (frame: string) => SocketSet.send(ws, frame),
+          })),
+        isKnownUser: () => this.isKnownUser(userId),
+        now: Date.now,
+      },
+      delivery,
+    );
+  }
+
   // --- internals ------------------------------------------------------------------------------
 
-  private readonly port = {
-    connectionCount: () => this.openSockets().length,
-    userStatuses: (userIds: string[]) => this.userStatuses(userIds),
-    verifyToken: (token: string): Promise<Principal> => verifyToken(token, this.config),
-    saveConnection: (connection: Connection) => this.saveConnection(connection),
+  private readonly port: HubPort = {
+    connectionCount: () => this.sockets.open().length,
+    userStatuses: (userIds) => this.userStatuses(userIds),
+    verifyToken: (token) => verifyToken(token, this.config),
+    saveConnection: (connection) => this.sockets.save(connection),
     reschedule: () => this.reschedule(),
+    deliverTo: (userId, delivery) => this.env.USER_HUB.getByName(userId).deliver(userId, delivery),
+    broadcast: (delivery) =>
+      broadcastToShards(
+        this.config.presenceShards,
+        (index) => this.env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery),
+        { log: (message) => console.warn(`UserHub:${message}`) },
+      ),
+    replay: (sinceSeq) => this.mailbox.replay(sinceSeq, Date.now()),
   };
 
   private async userStatuses(userIds: string[]): Promise<UserStatus[]> {
@@ -207,108 +249,67 @@ export class UserHub extends DurableObject<Env> {
     );
   }
 
-  private connectionIds(): string[] {
-    const ids: string[] = [];
-    for (const ws of this.openSockets()) {
-      const connection = this.connectionOf(ws);
-      if (connection) ids.push(connection.connectionId);
+  /** A user who ever connected here exists; otherwise ask the application's user table. */
+  private async isKnownUser(userId: string): Promise<boolean> {
+    if ((await this.presence.profile()) !== undefined) return true;
+    const now = Date.now();
+    const cached = await this.ctx.storage.get<{ known: boolean; at: number }>("known_user");
+    if (cached?.known) return true;
+    if (cached && now - cached.at < UNKNOWN_USER_TTL_MS) return false;
+    if (this.userExists === null) return false;
+    let known: boolean;
+    try {
+      known = await this.userExists(userId);
+    } catch (err) {
+      console.warn(`UserHub:isKnownUser: user table unavailable: ${String(err)}`);
+      throw new GatewayError("unavailable", "cannot tell whether the user exists right now");
     }
-    return ids;
+    await this.ctx.storage.put("known_user", { known, at: now });
+    return known;
   }
 
-  /** Sockets that are open; `getWebSockets()` may still list CLOSING ones (PLATFORM-NOTES). */
-  private openSockets(except?: WebSocket): WebSocket[] {
-    return this.ctx
-      .getWebSockets()
-      .filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
-  }
-
-  private connectionOf(ws: WebSocket): Connection | null {
-    const cached = this.connections.get(ws);
-    if (cached) return cached;
-    const parsed = parseConnection(ws.deserializeAttachment());
-    if (parsed === null) {
-      // An attachment we cannot read (older format, corruption): the client reconnects cleanly.
-      console.warn("UserHub:connectionOf: unreadable attachment, closing socket");
-      this.closeSocket(ws, CloseCode.internalError, "session lost");
-      return null;
-    }
-    this.connections.set(ws, parsed);
-    return parsed;
-  }
-
-  private saveConnection(connection: Connection): void {
-    const [ws] = this.ctx.getWebSockets(connection.connectionId);
-    if (ws) {
-      ws.serializeAttachment(connection);
-      this.connections.set(ws, connection);
-    }
-  }
-
-  private bucketOf(connection: Connection, now: number): TokenBucket {
-    let bucket = this.buckets.get(connection.connectionId);
+  private bucketOf(connectionId: string, now: number): TokenBucket {
+    let bucket = this.buckets.get(connectionId);
     if (bucket === undefined) {
       bucket = new TokenBucket(this.config.rateLimit, now);
-      this.buckets.set(connection.connectionId, bucket);
+      this.buckets.set(connectionId, bucket);
     }
     return bucket;
   }
 
   private async socketGone(ws: WebSocket): Promise<void> {
-    const connection = this.connections.get(ws) ?? parseConnection(ws.deserializeAttachment());
+    const connection = this.sockets.connectionOf(ws);
     if (connection) this.buckets.delete(connection.connectionId);
-    this.announceCount(ws);
+    await this.connectionsChanged(ws);
+  }
+
+  /** The socket `changed` opened or closed: tell the other tabs, apply presence, re-arm. */
+  private async connectionsChanged(changed: WebSocket): Promise<void> {
+    const others = this.sockets.open(changed);
+    const count = changed.readyState === WebSocket.OPEN ? others.length + 1 : others.length;
+    const profile = await this.presence.profile();
+    const presence = await this.presence.presence();
+    const frame = encodeFrame("status_changed", {
+      user_id: profile?.userId ?? "",
+      is_online: count > 0 || presence.isOnline,
+      connection_count: count,
+      last_seen: presence.lastSeen,
+    });
+    for (const ws of others) SocketSet.send(ws, frame);
     await this.presence.connectionsChanged();
     await this.reschedule();
   }
 
-  /** `status_changed` to this user's other sockets whenever the count changes. */
-  private announceCount(changed: WebSocket): void {
-    const others = this.openSockets(changed);
-    const count = changed.readyState === WebSocket.OPEN ? others.length + 1 : others.length;
-    const frame = encodeFrame("status_changed", {
-      user_id: this.connectionOf(changed)?.userId ?? "",
-      is_online: count > 0,
-      connection_count: count,
-      last_seen: null,
-    });
-    for (const ws of others) this.send(ws, frame);
-  }
-
-  /** The next deadline: the earliest token expiry (plus tolerance) among open sockets. */
+  /** One alarm serves every deadline: token expiries, the presence grace, mirror flushes. */
   private async reschedule(): Promise<void> {
-    let next = Number.POSITIVE_INFINITY;
-    for (const ws of this.openSockets()) {
-      const connection = this.connectionOf(ws);
-      if (connection)
-        next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
+    let next = (await this.presence.nextWakeAt()) ?? Number.POSITIVE_INFINITY;
+    for (const { connection } of this.sockets.entries()) {
+      next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
     }
-    if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(next);
-  }
-
-  private sendTo<K extends ServerType>(
-    ws: WebSocket,
-    type: K,
-    data: ServerData[K],
-    id?: string | number,
-  ): void {
-    this.send(ws, encodeFrame(type, data, { id }));
-  }
-
-  private send(ws: WebSocket, frame: string): void {
-    try {
-      ws.send(frame);
-    } catch {
-      // The socket closed between our check and the send; its close event cleans up.
+    if (next === Number.POSITIVE_INFINITY) {
+      await this.ctx.storage.deleteAlarm();
+      return;
     }
-  }
-
-  private closeSocket(ws: WebSocket, code: number, reason: string): void {
-    try {
-      ws.close(code, reason);
-    } catch {
-      // Already closed.
-    }
+    if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
   }
 }

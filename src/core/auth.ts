@@ -94,7 +94,6 @@ function reasonOf(err: unknown): string {
   if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) {
     return "malformed token";
   }
-  if (err instanceof joseErrors.JWKSTimeout) return "key set unavailable";
   return "invalid token";
 }
 
@@ -111,6 +110,10 @@ async function verifyPayload(token: string, config: Config): Promise<JWTPayload>
     });
     return payload;
   } catch (err) {
+    // The identity provider's key set being unreachable is an outage, not a bad token.
+    if (err instanceof joseErrors.JWKSTimeout || err instanceof TypeError) {
+      throw new GatewayError("unavailable", "key set unavailable", { cause: err });
+    }
     throw new GatewayError("unauthorized", reasonOf(err), { cause: err });
   }
 }

@@ -23,7 +23,8 @@ import {
   type PresenceState,
 } from "./presence.ts";
 
-export type MirrorTarget = "redis" | "postgres";
+/** Where presence is mirrored: the two external stores and the PresenceShard of the user. */
+export type MirrorTarget = "redis" | "postgres" | "shard";
 
 /** The subset of Durable Object storage this needs (any async key-value store fits). */
 export interface KeyValueStore {
@@ -218,7 +219,7 @@ export class PresenceKeeper {
 
   private async save(state: PresenceState, now: number): Promise<void> {
     await this.options.storage.put(PRESENCE_KEY, state);
-    await this.queue(["redis", "postgres"], now);
+    await this.queue(["redis", "postgres", "shard"], now);
   }
 
   /** Read-modify-write of the outbox; always from storage, since a flush awaits in between. */

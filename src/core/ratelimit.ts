@@ -36,8 +36,9 @@ export class TokenBucket {
 
   /** Take one token at time `now` (milliseconds). */
   take(now: number): TakeResult {
+    // A clock that stepped back must not count the same time twice.
     const elapsed = Math.max(0, now - this.updatedAt);
-    this.updatedAt = now;
+    this.updatedAt = Math.max(this.updatedAt, now);
     this.tokens = Math.min(this.burst, this.tokens + elapsed * this.perMs);
     this.strikes = Math.max(0, this.strikes - elapsed * this.perMs);
     if (this.tokens >= 1) {

@@ -14,3 +14,11 @@ export function createMirrors(_config: Config): MirrorWriters {
   // TEMPORARY until src/mirrors/{redis,postgres}.ts land (issue 3).
   return {};
 }
+
+/** Whether a user exists in the application's user table; null when Postgres is off. */
+export function createUserDirectory(
+  _config: Config,
+): ((userId: string) => Promise<boolean>) | null {
+  // TEMPORARY until src/mirrors/postgres.ts lands (issue 3).
+  return null;
+}

@@ -103,6 +103,15 @@ export function decodeFrame(
   const schema = COMMAND_DATA[commandType];
   // A command without data may also send `null`; valibot's optional() only admits undefined.
   const data = parsed.data === null ? undefined : parsed.data;
+  // valibot's object() would accept an array; the protocol's data is always an object.
+  if (data !== undefined && !isRecord(data)) {
+    return fail(
+      new GatewayError("validation_failed", "data: must be an object", {
+        details: { field: "data", reason: "must be an object" },
+      }),
+      id,
+    );
+  }
   const result = v.safeParse(schema, data);
   if (!result.success) {
     const issue = result.issues[0];

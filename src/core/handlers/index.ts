@@ -4,9 +4,12 @@
  */
 import { GatewayError } from "../../protocol/errors.ts";
 import type { ClientCommand } from "../../protocol/messages.ts";
+import { broadcast } from "./broadcast.ts";
 import { getStatus } from "./get-status.ts";
 import { ping } from "./ping.ts";
 import { refreshToken } from "./refresh-token.ts";
+import { resume } from "./resume.ts";
+import { sendMessage } from "./send-message.ts";
 import type { CommandContext, Handler, HandlerTable } from "./types.ts";
 
 const notAvailable = (_ctx: CommandContext, command: ClientCommand): never => {
@@ -17,13 +20,13 @@ export const DEFAULT_HANDLERS: HandlerTable = {
   ping,
   get_status: getStatus,
   refresh_token: refreshToken,
-  send_message: notAvailable,
-  broadcast: notAvailable,
+  send_message: sendMessage,
+  broadcast,
   join_group: notAvailable,
   leave_group: notAvailable,
   group_message: notAvailable,
   consultation_message: notAvailable,
-  resume: notAvailable,
+  resume,
 };
 
 export function dispatch(

@@ -15,7 +15,11 @@ export const refreshToken: Handler<"refresh_token"> = async (ctx, command) => {
     throw new GatewayError("unauthorized", "token does not extend the current expiry");
   }
   ctx.connection.expiresAt = principal.expiresAt;
+  // Rights follow the newest token: a demoted user loses staff rights at the refresh.
   ctx.connection.grants = boundGrants(principal.groups);
+  ctx.connection.isStaff = principal.isStaff;
+  ctx.connection.isSuperuser = principal.isSuperuser;
+  ctx.connection.username = principal.username;
   ctx.hub.saveConnection(ctx.connection);
   await ctx.hub.reschedule();
   ctx.reply("token_refreshed", { expires_at: new Date(principal.expiresAt * 1000).toISOString() });

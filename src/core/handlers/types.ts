@@ -9,6 +9,8 @@ import type {
 import type { Principal } from "../auth.ts";
 import type { Config } from "../config.ts";
 import type { Connection } from "../connection.ts";
+import type { Delivery, DeliveryResult } from "../delivery.ts";
+import type { ReplayResult } from "../mailbox.ts";
 
 /** What a command handler may ask of the actor that holds the socket. */
 export interface HubPort {
@@ -22,6 +24,12 @@ export interface HubPort {
   saveConnection(connection: Connection): void;
   /** Re-arm the actor's alarm after a deadline (token expiry) moved. */
   reschedule(): Promise<void>;
+  /** Deliver to another user's hub (one RPC). */
+  deliverTo(userId: string, delivery: Delivery): Promise<DeliveryResult>;
+  /** Deliver to every online user; resolves with the number of users reached. */
+  broadcast(delivery: Delivery): Promise<number>;
+  /** This user's mailbox after `sinceSeq`. */
+  replay(sinceSeq: number): ReplayResult;
 }
 
 export interface CommandContext {
@@ -29,6 +37,8 @@ export interface CommandContext {
   readonly config: Config;
   readonly hub: HubPort;
   readonly now: () => number;
+  /** Send an already encoded frame on this socket. */
+  send(frame: string): void;
   /** Send a reply on this socket, echoing the request id. */
   reply<K extends ServerType>(type: K, data: ServerData[K]): void;
   readonly requestId: RequestId | undefined;

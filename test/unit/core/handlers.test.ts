@@ -137,7 +137,7 @@ describe("refresh_token", () => {
 
   // Bug: the handler takes the new token's groups but keeps isStaff/isSuperuser from the old one,
   // so a user demoted since connecting keeps staff rights (broadcast, any group) by refreshing.
-  it.fails("takes staff and superuser rights from the new token, as it does the grants", async () => {
+  it("takes staff and superuser rights from the new token, as it does the grants", async () => {
     const ctx = commandContext(
       config,
       connectionOf("42", { expiresAt: nowSeconds() + 60, isStaff: true, isSuperuser: true }),
@@ -206,18 +206,116 @@ describe("refresh_token", () => {
 
 describe("commands not built yet", () => {
   it.each<[string, Record<string, unknown>]>([
-    ["send_message", { target_user_id: "43", message: "hi" }],
-    ["broadcast", { message: "hi" }],
     ["join_group", { group_name: "group_a" }],
     ["leave_group", { group_name: "group_a" }],
     ["group_message", { group_name: "group_a", message: "hi" }],
     ["consultation_message", { message: "hi" }],
-    ["resume", { since_seq: 0 }],
   ])("%s answers unavailable instead of silence", async (type, data) => {
     const ctx = commandContext(config, connectionOf("42"));
     const error = await refusal(ctx, { type, data });
     expect(error.code).toBe("unavailable");
     expect(error.temporary).toBe(true);
     expect(ctx.replies).toEqual([]);
+  });
+});
+
+describe("send_message", () => {
+  it("delivers one user_message to the target and reports the sockets reached", async () => {
+    const ctx = commandContext(config, connectionOf("42", { username: "ann" }));
+    ctx.hub.deliveryResult = { status: "delivered", seq: 7, sockets: 3, connectionCount: 3 };
+    await run(ctx, { type: "send_message", data: { target_user_id: 43, message: "hello" } });
+    expect(ctx.hub.deliveries).toHaveLength(1);
+    const [{ userId, delivery }] = ctx.hub.deliveries as [{ userId: string; delivery: any }];
+    expect(userId).toBe("43");
+    expect(delivery.type).toBe("user_message");
+    expect(delivery.data).toMatchObject({
+      from_user_id: "42",
+      from_username: "ann",
+      message: "hello",
+      message_type: "chat_message",
+    });
+    expect(ctx.replies).toEqual([
+      {
+        type: "message_sent",
+        data: {
+          message_id: delivery.messageId,
+          target_user_id: "43",
+          recipients: 3,
+          delivered: true,
+          sent_at: delivery.data.sent_at,
+        },
+      },
+    ]);
+  });
+
+  it("says delivered false when the target is offline but known", async () => {
+    const ctx = commandContext(config, connectionOf("42"));
+    ctx.hub.deliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
+    await run(ctx, { type: "send_message", data: { target_user_id: "43", message: "later" } });
+    expect(ctx.replies[0]?.data).toMatchObject({ recipients: 0, delivered: false });
+  });
+
+  it("answers user_not_found for an unknown target", async () => {
+    const ctx = commandContext(config, connectionOf("42"));
+    ctx.hub.deliveryResult = { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
+    const error = await refusal(ctx, {
+      type: "send_message",
+      data: { target_user_id: "nobody", message: "x" },
+    });
+    expect(error.code).toBe("user_not_found");
+    expect(ctx.replies).toEqual([]);
+  });
+});
+
+describe("broadcast", () => {
+  it("is forbidden to a user who is neither staff nor superuser", async () => {
+    const ctx = commandContext(config, connectionOf("42"));
+    expect((await refusal(ctx, { type: "broadcast", data: { message: "hi" } })).code).toBe(
+      "forbidden",
+    );
+    expect(ctx.hub.broadcasts).toEqual([]);
+  });
+
+  it.each([
+    ["staff", { isStaff: true }],
+    ["superuser", { isSuperuser: true }],
+  ] as const)("reaches the online users for %s and reports how many", async (_label, rights) => {
+    const ctx = commandContext(config, connectionOf("admin", rights));
+    ctx.hub.broadcastReach = 250;
+    await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
+    expect(ctx.hub.broadcasts[0]?.data).toMatchObject({
+      message: "maintenance at 10",
+      message_type: "system_broadcast",
+      from_user_id: "admin",
+    });
+    expect(ctx.replies[0]).toMatchObject({
+      type: "message_sent",
+      data: { recipients: 250, delivered: true },
+    });
+  });
+});
+
+describe("resume", () => {
+  it("replays the stored messages in order with their seq, then says which range it covered", async () => {
+    const ctx = commandContext(config, connectionOf("42"));
+    ctx.hub.replayResult = {
+      messages: [
+        { seq: 5, type: "user_message", data: { message: "a" }, createdAt: NOW.getTime() },
+        { seq: 6, type: "notification", data: { title: "b" }, createdAt: NOW.getTime() + 1 },
+      ],
+      fromSeq: 4,
+      toSeq: 6,
+      complete: false,
+    };
+    await run(ctx, { type: "resume", data: { since_seq: 4 } });
+    const frames = ctx.sent.map((f) => JSON.parse(f));
+    expect(frames.map((f) => [f.type, f.seq])).toEqual([
+      ["user_message", 5],
+      ["notification", 6],
+    ]);
+    expect(frames[0].ts).toBe(NOW.toISOString());
+    expect(ctx.replies).toEqual([
+      { type: "resumed", data: { from_seq: 4, to_seq: 6, complete: false } },
+    ]);
   });
 });

@@ -118,7 +118,7 @@ describe("TokenBucket", () => {
 
   // Bug: take() stores `now` even when it is earlier than the last update, so a clock that steps
   // back and then returns counts the same interval twice and hands out tokens nobody earned.
-  it.fails("does not hand out tokens for time counted twice after the clock stepped back", () => {
+  it("does not hand out tokens for time counted twice after the clock stepped back", () => {
     const bucket = new TokenBucket({ perSecond: 1, burst: 10 }, 0);
     send(bucket, 10, 10_000, 0); // empties the bucket at t = 10 s
     bucket.take(0); // the clock steps back 10 s

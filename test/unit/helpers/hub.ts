@@ -4,7 +4,9 @@
 import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
+import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
 import type { CommandContext, HubPort } from "../../../src/core/handlers/index.ts";
+import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import type {
   ClientCommand,
@@ -22,6 +24,15 @@ export interface FakeHub extends HubPort {
   saved: Connection[];
   reschedules: number;
   count: number;
+  /** Every `deliverTo` call. */
+  deliveries: { userId: string; delivery: Delivery }[];
+  /** What `deliverTo` answers. */
+  deliveryResult: DeliveryResult;
+  broadcasts: Delivery[];
+  /** How many users `broadcast` reports reached. */
+  broadcastReach: number;
+  /** What `replay` answers. */
+  replayResult: ReplayResult;
 }
 
 export function fakeHub(config: Config): FakeHub {
@@ -45,6 +56,20 @@ export function fakeHub(config: Config): FakeHub {
     async reschedule() {
       hub.reschedules += 1;
     },
+    deliveries: [],
+    deliveryResult: { status: "delivered", seq: 1, sockets: 1, connectionCount: 1 },
+    async deliverTo(userId, delivery) {
+      hub.deliveries.push({ userId, delivery });
+      return hub.deliveryResult;
+    },
+    broadcasts: [],
+    broadcastReach: 0,
+    async broadcast(delivery) {
+      hub.broadcasts.push(delivery);
+      return hub.broadcastReach;
+    },
+    replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
+    replay: () => hub.replayResult,
   };
   return hub;
 }
@@ -57,6 +82,8 @@ export interface SentReply {
 export interface TestContext extends CommandContext {
   readonly hub: FakeHub;
   readonly replies: SentReply[];
+  /** Raw frames sent with `send` (replayed mailbox messages). */
+  readonly sent: string[];
 }
 
 export function connectionOf(
@@ -84,7 +111,10 @@ export function commandContext(
   options: { now?: () => number; hub?: FakeHub } = {},
 ): TestContext {
   const replies: SentReply[] = [];
+  const sent: string[] = [];
   return {
+    sent,
+    send: (frame) => sent.push(frame),
     connection,
     config,
     hub: options.hub ?? fakeHub(config),

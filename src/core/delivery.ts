@@ -1,0 +1,84 @@
+/**
+ * Delivering a message to one user: store it in their mailbox (with a seq) and push it to
+ * their sockets. Which sockets receive it and when it is stored are rules of the protocol
+ * ("Mailbox scope"), kept here in one table.
+ */
+import { encodeFrame } from "../protocol/codec.ts";
+import type { MailboxType, ServerData } from "../protocol/messages.ts";
+import type { Mailbox } from "./mailbox.ts";
+
+export type Delivery = {
+  [K in MailboxType]: {
+    type: K;
+    data: ServerData[K];
+    /** Idempotency key: a retried delivery of the same id is stored and sent once. */
+    messageId: string;
+    /** Group deliveries reach only the sockets that joined this group. */
+    group?: string;
+  };
+}[MailboxType];
+
+interface Rule {
+  /** Direct messages and notifications wait in the mailbox of an offline user. */
+  store: "always" | "if_reached";
+  /** Refuse with user_not_found when the user is unknown and has no live socket. */
+  requireKnownUser: boolean;
+}
+
+const RULES: Record<MailboxType, Rule> = {
+  user_message: { store: "always", requireKnownUser: true },
+  notification: { store: "always", requireKnownUser: true },
+  system_broadcast: { store: "if_reached", requireKnownUser: false },
+  group_message: { store: "if_reached", requireKnownUser: false },
+  consultation_message: { store: "if_reached", requireKnownUser: false },
+};
+
+export interface DeliverySocket {
+  send(frame: string): void;
+  readonly groups: readonly string[];
+}
+
+export interface DeliveryPorts {
+  mailbox: Mailbox;
+  /** The user's open sockets right now. */
+  sockets(): DeliverySocket[];
+  /** Whether the user exists even though no socket is open (seen before, or in the app's table). */
+  isKnownUser(): Promise<boolean>;
+  now(): number;
+}
+
+export type DeliveryResult =
+  | {
+      status: "delivered" | "stored" | "duplicate" | "dropped";
+      seq: number | null;
+      sockets: number;
+      connectionCount: number;
+    }
+  | { status: "not_found"; seq: null; sockets: 0; connectionCount: 0 };
+
+export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise<DeliveryResult> {
+  const rule = RULES[delivery.type];
+  const all = ports.sockets();
+  if (rule.requireKnownUser && all.length === 0 && !(await ports.isKnownUser())) {
+    return { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
+  }
+  const { group } = delivery;
+  const targets = group === undefined ? all : all.filter((socket) => socket.groups.includes(group));
+  const connectionCount = all.length;
+  const existing = ports.mailbox.seqOf(delivery.messageId);
+  if (existing !== null) {
+    return { status: "duplicate", seq: existing, sockets: 0, connectionCount };
+  }
+  if (rule.store === "if_reached" && targets.length === 0) {
+    return { status: "dropped", seq: null, sockets: 0, connectionCount };
+  }
+  const seq = ports.mailbox.append(delivery.messageId, delivery.type, delivery.data, ports.now());
+  const frame = encodeFrame(delivery.type, delivery.data, { seq: seq ?? undefined });
+  for (const socket of targets) socket.send(frame);
+  return {
+    status: targets.length > 0 ? "delivered" : "stored",
+    seq,
+    sockets: targets.length,
+    connectionCount,
+  };
+}

@@ -1,0 +1,20 @@
+import { encodeFrame } from "../../protocol/codec.ts";
+import type { Handler } from "./types.ts";
+
+/** Replay the mailbox after `since_seq`, in order, then say what range was covered. */
+export const resume: Handler<"resume"> = (ctx, command) => {
+  const result = ctx.hub.replay(command.data.since_seq);
+  for (const message of result.messages) {
+    ctx.send(
+      encodeFrame(message.type, message.data as never, {
+        seq: message.seq,
+        ts: new Date(message.createdAt).toISOString(),
+      }),
+    );
+  }
+  ctx.reply("resumed", {
+    from_seq: result.fromSeq,
+    to_seq: result.toSeq,
+    complete: result.complete,
+  });
+};
