@@ -20,13 +20,14 @@ import {
 } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { Mailbox } from "../core/mailbox.ts";
+import { NotificationOutbox, type NotificationWriter } from "../core/notification-outbox.ts";
 import { PresenceKeeper } from "../core/presence-keeper.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import { shardName, shardOf } from "../core/sharding.ts";
-import { createMirrors, createUserDirectory } from "../mirrors/index.ts";
+import { createMirrors, createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
-import type { UserStatus } from "../protocol/messages.ts";
+import type { NotificationMessage, UserStatus } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
@@ -48,6 +49,8 @@ export class UserHub extends DurableObject<Env> {
   private readonly presence: PresenceKeeper;
   private readonly mailbox: Mailbox;
   private readonly userExists: ((userId: string) => Promise<boolean>) | null;
+  private readonly notifications: NotificationOutbox;
+  private readonly writeNotifications: NotificationWriter | null;
   /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
   private readonly buckets = new Map<string, TokenBucket>();
 
@@ -57,6 +60,8 @@ export class UserHub extends DurableObject<Env> {
     this.sockets = new SocketSet(ctx, "UserHub");
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.userExists = createUserDirectory(this.config);
+    this.notifications = new NotificationOutbox(ctx.storage.sql);
+    this.writeNotifications = createNotificationWriter(this.config);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
     this.presence = new PresenceKeeper({
       storage: ctx.storage,
@@ -189,6 +194,7 @@ export class UserHub extends DurableObject<Env> {
       }
     }
     await this.presence.onAlarm();
+    await this.flushNotifications();
     await this.reschedule();
   }
 
@@ -203,6 +209,11 @@ export class UserHub extends DurableObject<Env> {
       connection_count: snapshot.connectionCount,
       last_seen: snapshot.lastSeen,
     };
+  }
+
+  /** Whether this user exists: has a socket, connected before, or is in the application's table. */
+  async exists(userId: string): Promise<boolean> {
+    return this.sockets.open().length > 0 || (await this.isKnownUser(userId));
   }
 
   /** Store and push a message to this user (direct, notification, broadcast, group). */
@@ -222,7 +233,54 @@ export class UserHub extends DurableObject<Env> {
     );
   }
 
+  /**
+   * A notification: stored and pushed like any mailbox message, and recorded in Postgres
+   * (through the notification outbox) so the application keeps a durable inbox.
+   */
+  async notify(userId: string, notification: NotificationMessage): Promise<DeliveryResult> {
+    const result = await this.deliver(userId, {
+      type: "notification",
+      messageId: notification.notification_id,
+      data: notification,
+    });
+    if ((result.status === "delivered" || result.status === "stored") && this.writeNotifications) {
+      this.notifications.add(
+        {
+          id: notification.notification_id,
+          userId,
+          title: notification.title,
+          message: notification.message,
+          data: notification.data,
+          createdAt: notification.created_at,
+          deliveredAt: result.sockets > 0 ? new Date().toISOString() : null,
+        },
+        Date.now(),
+      );
+      await this.reschedule();
+    }
+    return result;
+  }
+
   // --- internals ------------------------------------------------------------------------------
+
+  private async flushNotifications(): Promise<void> {
+    if (!this.writeNotifications) return;
+    const lagKey = `${(await this.presence.profile())?.userId ?? this.ctx.id.toString()}#notifications`;
+    const monitor = this.env.MIRROR_MONITOR.getByName("global");
+    const wasBehind = (await this.ctx.storage.get<number>("notifications_behind")) ?? null;
+    const error = await this.notifications.flush(this.writeNotifications, Date.now());
+    if (error !== null) {
+      console.warn(`UserHub:notifications: postgres write failed, retrying: ${error}`);
+      if (wasBehind === null) {
+        const since = Date.now();
+        await this.ctx.storage.put("notifications_behind", since);
+        await monitor.report("postgres", lagKey, since).catch(() => undefined);
+      }
+    } else if (wasBehind !== null && this.notifications.size() === 0) {
+      await this.ctx.storage.delete("notifications_behind");
+      await monitor.report("postgres", lagKey, null).catch(() => undefined);
+    }
+  }
 
   private readonly port: HubPort = {
     connectionCount: () => this.sockets.open().length,
@@ -302,7 +360,10 @@ export class UserHub extends DurableObject<Env> {
 
   /** One alarm serves every deadline: token expiries, the presence grace, mirror flushes. */
   private async reschedule(): Promise<void> {
-    let next = (await this.presence.nextWakeAt()) ?? Number.POSITIVE_INFINITY;
+    let next = Math.min(
+      (await this.presence.nextWakeAt()) ?? Number.POSITIVE_INFINITY,
+      (this.writeNotifications && this.notifications.nextFlushAt()) || Number.POSITIVE_INFINITY,
+    );
     for (const { connection } of this.sockets.entries()) {
       next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
     }

@@ -3,6 +3,7 @@
  * off (and said so once at start by the Worker).
  */
 import type { Config } from "../core/config.ts";
+import type { NotificationWriter } from "../core/notification-outbox.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
 import type { MirrorTarget } from "../core/presence-keeper.ts";
 
@@ -19,6 +20,12 @@ export function createMirrors(_config: Config): MirrorWriters {
 export function createUserDirectory(
   _config: Config,
 ): ((userId: string) => Promise<boolean>) | null {
+  // TEMPORARY until src/mirrors/postgres.ts lands (issue 3).
+  return null;
+}
+
+/** Records notifications in Postgres; null when Postgres is off. */
+export function createNotificationWriter(_config: Config): NotificationWriter | null {
   // TEMPORARY until src/mirrors/postgres.ts lands (issue 3).
   return null;
 }
