@@ -9,6 +9,8 @@
 // from several actors; we raise it. Things to know: a connection holding a transaction open
 // makes every other connection wait, so never wait on a second connection from inside a
 // transaction; and PGlite has no authentication, so any user and password are accepted.
+// pglite-socket also leaves a connection open after the client's Terminate, which makes the Neon
+// driver's end() hang; clients therefore reach it through dev/pg-terminate-front.ts.
 //
 // Run on its own: node dev/embedded-postgres.ts  (PGLITE_DIR, PGLITE_PORT are optional).
 
@@ -16,6 +18,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { startTerminateFront } from "./pg-terminate-front.ts";
 
 export interface EmbeddedPostgresOptions {
   /** Folder holding the database files, created when missing (e.g. ".data/pglite"). */
@@ -74,29 +77,40 @@ export async function startEmbeddedPostgres(
   const dataDir = resolve(options.dataDir);
   mkdirSync(dirname(dataDir), { recursive: true });
   const unlock = lockDataDir(dataDir);
+  const host = options.host ?? "127.0.0.1";
   let db: PGlite | undefined;
+  let server: PGLiteSocketServer | undefined;
   try {
     db = await PGlite.create({ dataDir });
-    const server = new PGLiteSocketServer({
+    // Internal listener on a free loopback port; clients connect to the front below.
+    server = new PGLiteSocketServer({
       db,
-      host: options.host ?? "127.0.0.1",
-      port: options.port,
+      host: "127.0.0.1",
+      port: 0,
       maxConnections: options.maxConnections ?? 32,
     });
     await server.start();
-    // getServerConn() reports the bound port once started, also when 0 was asked for.
-    const port = Number(server.getServerConn().split(":").at(-1));
-    const database = db;
+    // getServerConn() reports the bound port once started.
+    const internalPort = Number(server.getServerConn().split(":").at(-1));
+    const front = await startTerminateFront({
+      host,
+      port: options.port,
+      target: { host: "127.0.0.1", port: internalPort },
+    });
+    const [database, socketServer] = [db, server];
+    const urlHost = host.includes(":") ? `[${host}]` : host;
     return {
-      url: `postgres://postgres@${options.host ?? "127.0.0.1"}:${port}/postgres`,
-      port,
+      url: `postgres://postgres@${urlHost}:${front.port}/postgres`,
+      port: front.port,
       async close() {
-        await server.stop();
+        await front.close();
+        await socketServer.stop();
         await database.close();
         unlock();
       },
     };
   } catch (err) {
+    await server?.stop().catch(() => {});
     await db?.close().catch(() => {});
     unlock();
     throw err;

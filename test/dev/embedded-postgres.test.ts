@@ -8,7 +8,8 @@ import {
   startEmbeddedPostgres,
 } from "../../dev/embedded-postgres.ts";
 import { type NeonProxy, startNeonProxy } from "../../dev/neon-proxy.ts";
-import { withNeonClient } from "../../src/mirrors/neon.ts";
+import { migrate } from "../../scripts/migrate.ts";
+import { createNeonClient, withNeonClient } from "../../src/mirrors/neon.ts";
 import { proxiedPool } from "./helpers/neon.ts";
 
 describe("embedded Postgres (PGlite) behind the Neon proxy", () => {
@@ -38,6 +39,16 @@ describe("embedded Postgres (PGlite) behind the Neon proxy", () => {
 
   it("answers the Neon Client with parameters bound", async () => {
     expect(await query("select $1::text || '!' as shout", ["hi"])).toEqual([{ shout: "hi!" }]);
+  });
+
+  it("hangs up after the client's Terminate, so the Neon client's end() returns at once", async () => {
+    const client = createNeonClient({ databaseUrl: pg.url, neonWsProxy: proxy.wsProxy });
+    client.on("error", () => {});
+    await client.connect();
+    await client.query("select 1");
+    const started = performance.now();
+    await client.end();
+    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it("keeps data across a restart on the same folder", async () => {
@@ -114,5 +125,17 @@ describe("embedded Postgres (PGlite) behind the Neon proxy", () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it("takes the project's migrations, idempotently", async () => {
+    const options = { neonWsProxy: proxy.wsProxy };
+    const first = await migrate(pg.url, options);
+    expect(first.applied).toHaveLength(3);
+    expect(await migrate(pg.url, options)).toEqual({
+      applied: [],
+      unchanged: first.applied,
+      skipped: [],
+    });
+    expect(await query("select count(*)::int as n from realtime_presence")).toEqual([{ n: 0 }]);
   });
 });
