@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "../../../scripts/migrate.ts";
+import { InvalidIdentifierError } from "../../../src/mirrors/identifiers.ts";
+import { MemoryPostgresMirror } from "../../../src/mirrors/memory.ts";
+import { NeonPostgresMirror, type UsersTableSettings } from "../../../src/mirrors/postgres.ts";
+import { MirrorWriteError } from "../../../src/mirrors/types.ts";
+import { type PostgresTestContext, startPostgresTestContext } from "../../dev/helpers/postgres.ts";
+import { type PostgresProbe, postgresMirrorContract } from "./postgres-contract.ts";
+import { offline, snapshot } from "./snapshots.ts";
+
+let pg: PostgresTestContext;
+
+beforeAll(async () => {
+  pg = await startPostgresTestContext();
+  await migrate(pg.databaseUrl, { neonWsProxy: pg.neonWsProxy, schema: pg.schema });
+});
+afterAll(async () => {
+  await pg?.close();
+});
+
+function mirrorFor(users: Partial<UsersTableSettings> = {}): NeonPostgresMirror {
+  return new NeonPostgresMirror({
+    databaseUrl: pg.databaseUrl,
+    neonWsProxy: pg.neonWsProxy,
+    schema: pg.schema,
+    users: { table: `${pg.schema}.users`, ...users },
+  });
+}
+
+const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : null);
+
+postgresMirrorContract("NeonPostgresMirror against Postgres", () => ({
+  mirror: mirrorFor(),
+  probe: {
+    async presence(userId) {
+      const [row] = await pg.query<Record<string, unknown>>(
+        "select is_online, connection_count, last_seen, version from realtime_presence where user_id = $1",
+        [userId],
+      );
+      return row
+        ? {
+            isOnline: row.is_online as boolean,
+            connectionCount: row.connection_count as number,
+            lastSeen: iso(row.last_seen),
+            version: Number(row.version),
+          }
+        : null;
+    },
+    async user(userId) {
+      const [row] = await pg.query<Record<string, unknown>>(
+        "select username, is_staff, is_online, last_seen from users where id = $1",
+        [userId],
+      );
+      return row
+        ? {
+            username: row.username as string | null,
+            isStaff: row.is_staff as boolean,
+            isOnline: row.is_online as boolean,
+            lastSeen: iso(row.last_seen),
+          }
+        : null;
+    },
+    async notificationIds(userId) {
+      const rows = await pg.query<{ id: string }>(
+        "select id from notifications where user_id = $1",
+        [userId],
+      );
+      return rows.map((row) => row.id);
+    },
+  } satisfies PostgresProbe,
+}));
+
+const twin = new MemoryPostgresMirror();
+postgresMirrorContract("MemoryPostgresMirror", () => ({
+  mirror: twin,
+  probe: {
+    presence: async (userId) => {
+      const row = twin.presence.get(userId);
+      return row
+        ? {
+            isOnline: row.isOnline,
+            connectionCount: row.connectionCount,
+            lastSeen: row.lastSeen,
+            version: row.version,
+          }
+        : null;
+    },
+    user: async (userId) => {
+      const row = twin.users.get(userId);
+      return row
+        ? {
+            username: row.username,
+            isStaff: row.isStaff,
+            isOnline: row.isOnline,
+            lastSeen: row.lastSeen,
+          }
+        : null;
+    },
+    notificationIds: async (userId) =>
+      [...twin.notifications.values()].filter((n) => n.userId === userId).map((n) => n.id),
+  },
+}));
+
+describe("NeonPostgresMirror with an existing application's table (USERS_MANAGED=false)", () => {
+  /** Shaped like Django's custom user model table: bigint id and many columns of its own. */
+  const djangoTable = () => `${pg.schema}.users_user`;
+  const columns = async () =>
+    (
+      await pg.query<{ column_name: string }>(
+        `select column_name from information_schema.columns
+         where table_schema = $1 and table_name = 'users_user' order by ordinal_position`,
+        [pg.schema],
+      )
+    ).map((c) => c.column_name);
+
+  beforeAll(async () => {
+    await pg.query(`create table users_user (
+      id bigserial primary key,
+      password varchar(128) not null,
+      last_login timestamptz,
+      is_superuser boolean not null default false,
+      username varchar(150) not null unique,
+      email varchar(254) not null default '',
+      is_staff boolean not null default false,
+      date_joined timestamptz not null default now(),
+      is_online boolean not null default false,
+      last_seen timestamptz
+    )`);
+    await pg.query(
+      "insert into users_user (id, password, username) values (42, 'x', 'ada'), (43, 'x', 'bob')",
+    );
+  });
+
+  it("updates the flag and last seen of the existing row, matched on the bigint id", async () => {
+    const before = await columns();
+    const mirror = mirrorFor({ table: djangoTable(), managed: false });
+    expect(await mirror.write(snapshot("42", 1))).toEqual({ applied: true, userRows: 1 });
+    let [ada] = await pg.query<Record<string, unknown>>(
+      "select is_online, last_seen from users_user where id = 42",
+    );
+    expect(ada?.is_online).toBe(true);
+    await mirror.write(offline("42", 2, "2026-11-25T10:30:00.000Z"));
+    [ada] = await pg.query("select is_online, last_seen from users_user where id = 42");
+    expect(ada).toEqual({ is_online: false, last_seen: new Date("2026-11-25T10:30:00.000Z") });
+    const [bob] = await pg.query("select is_online from users_user where id = 43");
+    expect(bob).toEqual({ is_online: false });
+    expect(await columns()).toEqual(before);
+  });
+
+  it("never inserts a row for an unknown user, numeric or not, and does not fail", async () => {
+    const mirror = mirrorFor({ table: djangoTable(), managed: false });
+    expect(await mirror.write(snapshot("999", 1))).toEqual({ applied: true, userRows: 0 });
+    expect(await mirror.write(snapshot("not-a-number", 1))).toEqual({ applied: true, userRows: 0 });
+    const [count] = await pg.query<{ n: number }>("select count(*)::int as n from users_user");
+    expect(count).toEqual({ n: 2 });
+    expect(await mirror.userExists("42")).toBe(true);
+    expect(await mirror.userExists("999")).toBe(false);
+    expect(await mirror.userExists("not-a-number")).toBe(false);
+  });
+
+  it("writes the application's table only when the flag actually changes", async () => {
+    await pg.query("insert into users_user (id, password, username) values (44, 'x', 'cy')");
+    const mirror = mirrorFor({ table: djangoTable(), managed: false });
+    expect((await mirror.write(snapshot("44", 1, { connectionIds: ["a"] }))).userRows).toBe(1);
+    expect((await mirror.write(snapshot("44", 2, { connectionIds: ["a", "b"] }))).userRows).toBe(0);
+    const [row] = await pg.query<{ connection_count: number }>(
+      "select connection_count from realtime_presence where user_id = '44'",
+    );
+    expect(row).toEqual({ connection_count: 2 });
+  });
+
+  it("works without a last-seen column when USERS_LAST_SEEN_COLUMN is empty", async () => {
+    await pg.query(
+      "create table accounts (uid text primary key, online boolean not null default false)",
+    );
+    await pg.query("insert into accounts values ('ann')");
+    const mirror = mirrorFor({
+      table: `${pg.schema}.accounts`,
+      idColumn: "uid",
+      onlineColumn: "online",
+      lastSeenColumn: "",
+      managed: false,
+    });
+    expect(await mirror.write(snapshot("ann", 1))).toEqual({ applied: true, userRows: 1 });
+    expect(await pg.query("select online from accounts")).toEqual([{ online: true }]);
+  });
+
+  it("matches uuid ids by their text form", async () => {
+    await pg.query(
+      "create table members (id uuid primary key, is_online boolean not null default false)",
+    );
+    const id = "5f0c6a1e-8d3b-4f57-9a55-3f1f2b0e9c11";
+    await pg.query("insert into members (id) values ($1)", [id]);
+    const mirror = mirrorFor({ table: `${pg.schema}.members`, lastSeenColumn: "", managed: false });
+    expect((await mirror.write(snapshot(id, 1))).userRows).toBe(1);
+    expect((await mirror.write(snapshot("nope", 1))).userRows).toBe(0);
+  });
+});
+
+describe("NeonPostgresMirror transactions and failures", () => {
+  it("writes the presence row and the user flag in one transaction", async () => {
+    await pg.query(
+      `create table locked_users (id text primary key, is_online boolean, last_seen timestamptz)`,
+    );
+    await pg.query("insert into locked_users values ('tx', false, null)");
+    await pg.query(`create function refuse_update() returns trigger language plpgsql as
+      $$ begin raise exception 'application table refuses writes'; end $$`);
+    await pg.query(`create trigger refuse before update on locked_users
+      for each row execute function refuse_update()`);
+    const mirror = mirrorFor({ table: `${pg.schema}.locked_users`, managed: false });
+
+    const failure = await mirror.write(snapshot("tx", 1)).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(MirrorWriteError);
+    expect(String((failure as Error).message)).toMatch(/refuses writes/);
+    // The presence row went back with the failed user update.
+    expect(await pg.query("select * from realtime_presence where user_id = 'tx'")).toEqual([]);
+
+    await pg.query("drop trigger refuse on locked_users");
+    expect(await mirror.write(snapshot("tx", 1))).toEqual({ applied: true, userRows: 1 });
+  });
+
+  it("reports an unreachable database as a temporary MirrorWriteError", async () => {
+    const mirror = new NeonPostgresMirror({
+      databaseUrl: "postgres://postgres@127.0.0.1:1/test",
+      neonWsProxy: pg.neonWsProxy,
+    });
+    const failure = await mirror.write(snapshot("x", 1)).catch((err: unknown) => err);
+    expect(failure).toMatchObject({
+      name: "MirrorWriteError",
+      mirror: "postgres",
+      temporary: true,
+    });
+  });
+
+  it("names the setting when USERS_TABLE points at a table that does not exist", async () => {
+    const mirror = mirrorFor({ table: `${pg.schema}.nothing_here`, managed: false });
+    await expect(mirror.write(snapshot("x", 1))).rejects.toThrow(/USERS_TABLE/);
+  });
+});
+
+describe("NeonPostgresMirror identifier settings", () => {
+  const build = (users: Partial<UsersTableSettings>) => () =>
+    new NeonPostgresMirror({ databaseUrl: "postgres://x@127.0.0.1/db", users });
+
+  it.each([
+    ["USERS_TABLE", { table: "users; drop table users" }],
+    ["USERS_TABLE", { table: "a.b.c" }],
+    ["USERS_TABLE", { table: '"users"' }],
+    ["USERS_TABLE", { table: "" }],
+    ["USERS_ID_COLUMN", { idColumn: "id--" }],
+    ["USERS_ONLINE_COLUMN", { onlineColumn: "is-online" }],
+    ["USERS_LAST_SEEN_COLUMN", { lastSeenColumn: "last seen" }],
+  ] as const)("refuses a bad %s when built", (setting, users) => {
+    const attempt = build(users);
+    expect(attempt).toThrow(InvalidIdentifierError);
+    expect(attempt).toThrow(new RegExp(`^${setting} `));
+  });
+
+  it("accepts schema-qualified tables and plain identifiers", () => {
+    expect(
+      build({ table: "public.users_user", idColumn: "_id2", onlineColumn: "Online" }),
+    ).not.toThrow();
+  });
+});
