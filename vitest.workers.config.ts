@@ -15,6 +15,7 @@ export default defineConfig({
           PRESENCE_GRACE_MS: "0",
           MAILBOX_MAX: "10",
           PRESENCE_SHARDS: "4",
+          PUBLIC_GROUP_PREFIXES: "team_",
         },
       },
     }),

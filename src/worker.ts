@@ -15,5 +15,7 @@ console.log(
 
 export { MirrorMonitor } from "./actors/mirror-monitor.ts";
 export { PresenceShard } from "./actors/presence-shard.ts";
+export { RoomHub } from "./actors/room-hub.ts";
 export { UserHub } from "./actors/user-hub.ts";
+export { RealtimeService } from "./service.ts";
 export default createApp();

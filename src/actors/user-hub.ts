@@ -7,8 +7,7 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
-import { CLOCK_TOLERANCE_SECONDS, verifyToken } from "../core/auth.ts";
-import { broadcastToShards } from "../core/broadcast.ts";
+import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, deliver } from "../core/delivery.ts";
@@ -19,23 +18,22 @@ import {
   type HubPort,
 } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
-import { NotificationOutbox, type NotificationWriter } from "../core/notification-outbox.ts";
-import { PresenceKeeper } from "../core/presence-keeper.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
-import { shardName, shardOf } from "../core/sharding.ts";
-import { createMirrors, createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
+import { createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
-import type { NotificationMessage, UserStatus } from "../protocol/messages.ts";
+import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
+import { UserConnections } from "./user-connections.ts";
+import { UserNotifications } from "./user-notifications.ts";
+import { createUserPort } from "./user-port.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
 export const AUTO_PONG = '{"type":"pong"}';
 
-/** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
-const PRESENCE_REFRESH_MS = 4 * 60_000;
 /** How long "this user does not exist" is believed before asking the user table again. */
 const UNKNOWN_USER_TTL_MS = 30_000;
 
@@ -46,43 +44,31 @@ export interface UserSnapshot extends UserStatus {
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
   private readonly sockets: SocketSet;
-  private readonly presence: PresenceKeeper;
+  private readonly connections: UserConnections;
   private readonly mailbox: Mailbox;
+  private readonly notifications: UserNotifications;
   private readonly userExists: ((userId: string) => Promise<boolean>) | null;
-  private readonly notifications: NotificationOutbox;
-  private readonly writeNotifications: NotificationWriter | null;
   /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly port: HubPort;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.config = loadConfig(env);
     this.sockets = new SocketSet(ctx, "UserHub");
+    this.connections = new UserConnections(ctx, env, this.config, this.sockets);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
+    this.notifications = new UserNotifications(ctx, env, createNotificationWriter(this.config));
     this.userExists = createUserDirectory(this.config);
-    this.notifications = new NotificationOutbox(ctx.storage.sql);
-    this.writeNotifications = createNotificationWriter(this.config);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
-    this.presence = new PresenceKeeper({
-      storage: ctx.storage,
-      mirrors: {
-        ...createMirrors(this.config),
-        shard: async (s) => {
-          const shard = env.PRESENCE_SHARD.getByName(
-            shardName(shardOf(s.userId, this.config.presenceShards)),
-          );
-          await shard.update(s.userId, s.isOnline, s.connectionCount, s.version);
-        },
-      },
-      reportLag: async (target, userId, since) => {
-        if (target !== "shard")
-          await env.MIRROR_MONITOR.getByName("global").report(target, userId, since);
-      },
-      connectionIds: () => this.sockets.entries().map((e) => e.connection.connectionId),
-      graceMs: this.config.presenceGraceMs,
-      refreshMs: PRESENCE_REFRESH_MS,
-      log: (message) => console.warn(`UserHub:presence: ${message}`),
+    this.port = createUserPort({
+      env,
+      config: this.config,
+      sockets: this.sockets,
+      connections: this.connections,
+      mailbox: this.mailbox,
+      reschedule: () => this.reschedule(),
     });
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
   }
 
   // --- platform hooks -------------------------------------------------------------------------
@@ -97,7 +83,7 @@ export class UserHub extends DurableObject<Env> {
     const headers = source === "subprotocol" ? { "Sec-WebSocket-Protocol": "bearer" } : undefined;
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 
-    if (this.sockets.open().length >= this.config.maxConnectionsPerUser) {
+    if (this.connections.count() >= this.config.maxConnectionsPerUser) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
       server.send(
@@ -108,7 +94,7 @@ export class UserHub extends DurableObject<Env> {
     }
 
     const { userId, username, isStaff, isSuperuser } = principal;
-    await this.presence.rememberProfile({ userId, username, isStaff, isSuperuser });
+    await this.connections.presence.rememberProfile({ userId, username, isStaff, isSuperuser });
     const connection = newConnection({
       connectionId: crypto.randomUUID(),
       userId,
@@ -127,12 +113,13 @@ export class UserHub extends DurableObject<Env> {
         user_id: userId,
         username,
         is_online: true,
-        connection_count: this.sockets.open().length,
+        connection_count: this.connections.count(),
         last_seq: this.mailbox.lastSeq(),
         heartbeat_interval_ms: this.config.heartbeatIntervalMs,
       }),
     );
-    await this.connectionsChanged(server);
+    await this.connections.changed({ opened: server });
+    await this.reschedule();
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
@@ -185,16 +172,18 @@ export class UserHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    const nowSeconds = Date.now() / 1000;
+    const now = Date.now();
     for (const { ws, connection } of this.sockets.entries()) {
-      if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= nowSeconds) {
+      if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
         SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
         SocketSet.close(ws, CloseCode.tokenInvalid, "token expired");
         await this.socketGone(ws);
       }
     }
-    await this.presence.onAlarm();
-    await this.flushNotifications();
+    await this.connections.expireLeases(now);
+    await this.connections.presence.onAlarm();
+    const profile = await this.connections.presence.profile();
+    await this.notifications.flush(profile?.userId ?? this.ctx.id.toString());
     await this.reschedule();
   }
 
@@ -202,7 +191,7 @@ export class UserHub extends DurableObject<Env> {
 
   /** This user's status, as other actors and the HTTP API see it. */
   async status(): Promise<UserSnapshot> {
-    const snapshot = await this.presence.snapshot();
+    const snapshot = await this.connections.presence.snapshot();
     return {
       user_id: snapshot.userId,
       is_online: snapshot.isOnline,
@@ -213,7 +202,7 @@ export class UserHub extends DurableObject<Env> {
 
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
   async exists(userId: string): Promise<boolean> {
-    return this.sockets.open().length > 0 || (await this.isKnownUser(userId));
+    return this.connections.count() > 0 || (await this.isKnownUser(userId));
   }
 
   /** Store and push a message to this user (direct, notification, broadcast, group). */
@@ -243,73 +232,68 @@ export class UserHub extends DurableObject<Env> {
       messageId: notification.notification_id,
       data: notification,
     });
-    if ((result.status === "delivered" || result.status === "stored") && this.writeNotifications) {
-      this.notifications.add(
-        {
-          id: notification.notification_id,
-          userId,
-          title: notification.title,
-          message: notification.message,
-          data: notification.data,
-          createdAt: notification.created_at,
-          deliveredAt: result.sockets > 0 ? new Date().toISOString() : null,
-        },
-        Date.now(),
-      );
-      await this.reschedule();
-    }
+    if (this.notifications.record(userId, notification, result)) await this.reschedule();
     return result;
+  }
+
+  /** A RoomHub lends one of its consultation sockets to this user's presence. */
+  async attachRemote(
+    userId: string,
+    lease: Lease,
+  ): Promise<{ accepted: boolean; connectionCount: number }> {
+    if (this.connections.count() >= this.config.maxConnectionsPerUser) {
+      return { accepted: false, connectionCount: this.connections.count() };
+    }
+    const presence = this.connections.presence;
+    if ((await presence.profile()) === undefined) {
+      await presence.rememberProfile({
+        userId,
+        username: userId,
+        isStaff: false,
+        isSuperuser: false,
+      });
+    }
+    await this.connections.lease(lease);
+    await this.reschedule();
+    return { accepted: true, connectionCount: this.connections.count() };
+  }
+
+  async renewLeases(
+    _userId: string,
+    room: string,
+    connectionIds: string[],
+    expiresAt: number,
+  ): Promise<void> {
+    this.connections.leases.renew(room, connectionIds, expiresAt);
+    await this.reschedule();
+  }
+
+  async detachRemote(_userId: string, connectionId: string): Promise<void> {
+    await this.connections.endLease(connectionId);
+    await this.reschedule();
+  }
+
+  /** Connection ids of this user's open sockets that joined `groupName` (room reconciliation). */
+  joinedConnections(groupName: string): string[] {
+    return this.sockets
+      .entries()
+      .filter((e) => e.connection.groups.includes(groupName))
+      .map((e) => e.connection.connectionId);
+  }
+
+  /** A co-member flipped: tell each socket of this user that joined a shared group, once. */
+  pushStatus(status: StatusChanged, groups: string[]): void {
+    const frame = encodeFrame("status_changed", status);
+    for (const { ws, connection } of this.sockets.entries()) {
+      if (connection.groups.some((g) => groups.includes(g))) SocketSet.send(ws, frame);
+    }
   }
 
   // --- internals ------------------------------------------------------------------------------
 
-  private async flushNotifications(): Promise<void> {
-    if (!this.writeNotifications) return;
-    const lagKey = `${(await this.presence.profile())?.userId ?? this.ctx.id.toString()}#notifications`;
-    const monitor = this.env.MIRROR_MONITOR.getByName("global");
-    const wasBehind = (await this.ctx.storage.get<number>("notifications_behind")) ?? null;
-    const error = await this.notifications.flush(this.writeNotifications, Date.now());
-    if (error !== null) {
-      console.warn(`UserHub:notifications: postgres write failed, retrying: ${error}`);
-      if (wasBehind === null) {
-        const since = Date.now();
-        await this.ctx.storage.put("notifications_behind", since);
-        await monitor.report("postgres", lagKey, since).catch(() => undefined);
-      }
-    } else if (wasBehind !== null && this.notifications.size() === 0) {
-      await this.ctx.storage.delete("notifications_behind");
-      await monitor.report("postgres", lagKey, null).catch(() => undefined);
-    }
-  }
-
-  private readonly port: HubPort = {
-    connectionCount: () => this.sockets.open().length,
-    userStatuses: (userIds) => this.userStatuses(userIds),
-    verifyToken: (token) => verifyToken(token, this.config),
-    saveConnection: (connection) => this.sockets.save(connection),
-    reschedule: () => this.reschedule(),
-    deliverTo: (userId, delivery) => this.env.USER_HUB.getByName(userId).deliver(userId, delivery),
-    broadcast: (delivery) =>
-      broadcastToShards(
-        this.config.presenceShards,
-        (index) => this.env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery),
-        { log: (message) => console.warn(`UserHub:${message}`) },
-      ),
-    replay: (sinceSeq) => this.mailbox.replay(sinceSeq, Date.now()),
-  };
-
-  private async userStatuses(userIds: string[]): Promise<UserStatus[]> {
-    return Promise.all(
-      userIds.map(async (userId) => {
-        const snapshot = await this.env.USER_HUB.getByName(userId).status();
-        return { user_id: userId, is_online: snapshot.is_online, last_seen: snapshot.last_seen };
-      }),
-    );
-  }
-
   /** A user who ever connected here exists; otherwise ask the application's user table. */
   private async isKnownUser(userId: string): Promise<boolean> {
-    if ((await this.presence.profile()) !== undefined) return true;
+    if ((await this.connections.presence.profile()) !== undefined) return true;
     const now = Date.now();
     const cached = await this.ctx.storage.get<{ known: boolean; at: number }>("known_user");
     if (cached?.known) return true;
@@ -335,34 +319,30 @@ export class UserHub extends DurableObject<Env> {
     return bucket;
   }
 
+  /** A socket closed: it leaves its groups, and the user's connection set changed. */
   private async socketGone(ws: WebSocket): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
-    if (connection) this.buckets.delete(connection.connectionId);
-    await this.connectionsChanged(ws);
-  }
-
-  /** The socket `changed` opened or closed: tell the other tabs, apply presence, re-arm. */
-  private async connectionsChanged(changed: WebSocket): Promise<void> {
-    const others = this.sockets.open(changed);
-    const count = changed.readyState === WebSocket.OPEN ? others.length + 1 : others.length;
-    const profile = await this.presence.profile();
-    const presence = await this.presence.presence();
-    const frame = encodeFrame("status_changed", {
-      user_id: profile?.userId ?? "",
-      is_online: count > 0 || presence.isOnline,
-      connection_count: count,
-      last_seen: presence.lastSeen,
-    });
-    for (const ws of others) SocketSet.send(ws, frame);
-    await this.presence.connectionsChanged();
+    if (connection === null) return;
+    this.buckets.delete(connection.connectionId);
+    await Promise.all(
+      connection.groups.map((group) =>
+        this.env.ROOM_HUB.getByName(`room:${group}`)
+          .leave(group, connection.userId, connection.connectionId)
+          .catch((err: unknown) => {
+            // The room drops the ghost membership at its next send or reconciliation.
+            console.warn(`UserHub:socketGone: leaving ${group} failed: ${String(err)}`);
+          }),
+      ),
+    );
+    await this.connections.changed({ leftGroups: connection.groups });
     await this.reschedule();
   }
 
-  /** One alarm serves every deadline: token expiries, the presence grace, mirror flushes. */
+  /** One alarm serves every deadline: token expiries, presence, leases, mirror flushes. */
   private async reschedule(): Promise<void> {
     let next = Math.min(
-      (await this.presence.nextWakeAt()) ?? Number.POSITIVE_INFINITY,
-      (this.writeNotifications && this.notifications.nextFlushAt()) || Number.POSITIVE_INFINITY,
+      (await this.connections.nextWakeAt()) ?? Number.POSITIVE_INFINITY,
+      this.notifications.nextWakeAt() ?? Number.POSITIVE_INFINITY,
     );
     for (const { connection } of this.sockets.entries()) {
       next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);

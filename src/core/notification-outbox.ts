@@ -43,14 +43,18 @@ export class NotificationOutbox {
   }
 
   size(): number {
-    const [row] = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM pending_notifications").toArray();
+    const [row] = this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM pending_notifications")
+      .toArray();
     return row?.n ?? 0;
   }
 
   /** When the next flush is due (ms since epoch), or null when nothing waits. */
   nextFlushAt(): number | null {
     const [oldest] = this.sql
-      .exec<{ created_at: number }>("SELECT created_at FROM pending_notifications ORDER BY created_at LIMIT 1")
+      .exec<{ created_at: number }>(
+        "SELECT created_at FROM pending_notifications ORDER BY created_at LIMIT 1",
+      )
       .toArray();
     if (!oldest) return null;
     const [state] = this.sql
@@ -64,7 +68,10 @@ export class NotificationOutbox {
     const due = this.nextFlushAt();
     if (due === null || due > now) return null;
     const rows = this.sql
-      .exec<{ record: string }>("SELECT record FROM pending_notifications ORDER BY created_at LIMIT ?", BATCH)
+      .exec<{ record: string }>(
+        "SELECT record FROM pending_notifications ORDER BY created_at LIMIT ?",
+        BATCH,
+      )
       .toArray();
     const records = rows.map((row) => JSON.parse(row.record) as NotificationRecord);
     try {
@@ -82,7 +89,8 @@ export class NotificationOutbox {
       );
       return err instanceof Error ? err.message : String(err);
     }
-    for (const record of records) this.sql.exec("DELETE FROM pending_notifications WHERE id = ?", record.id);
+    for (const record of records)
+      this.sql.exec("DELETE FROM pending_notifications WHERE id = ?", record.id);
     this.sql.exec("DELETE FROM pending_notifications_state WHERE id = 1");
     return null;
   }

@@ -24,7 +24,7 @@ import {
 } from "./presence.ts";
 
 /** Where presence is mirrored: the two external stores and the PresenceShard of the user. */
-export type MirrorTarget = "redis" | "postgres" | "shard";
+export type MirrorTarget = "redis" | "postgres" | "shard" | "rooms";
 
 /** The subset of Durable Object storage this needs (any async key-value store fits). */
 export interface KeyValueStore {
@@ -219,7 +219,7 @@ export class PresenceKeeper {
 
   private async save(state: PresenceState, now: number): Promise<void> {
     await this.options.storage.put(PRESENCE_KEY, state);
-    await this.queue(["redis", "postgres", "shard"], now);
+    await this.queue(["redis", "postgres", "shard", "rooms"], now);
   }
 
   /** Read-modify-write of the outbox; always from storage, since a flush awaits in between. */

@@ -4,9 +4,10 @@
 import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, httpStatusOf, toGatewayError } from "../protocol/errors.ts";
+import { api } from "./api.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
-import { userSocket } from "./ws-routes.ts";
+import { consultationSocket, userSocket } from "./ws-routes.ts";
 
 function errorResponse(error: GatewayError): Response {
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -29,8 +30,11 @@ export function createApp(): Hono<AppEnv> {
   });
 
   app.get("/health", health);
+  app.route("/api/v1", api);
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);
+  app.all("/ws/consultation/:id", consultationSocket);
+  app.all("/ws/consultation/:id/", consultationSocket);
 
   app.notFound(() => errorResponse(new GatewayError("not_found", "no such route")));
   app.onError((err) => {

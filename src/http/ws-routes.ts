@@ -5,7 +5,8 @@
 import type { Context } from "hono";
 import { extractToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
-import { encodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import { consultationGroup, mayJoin } from "../core/groups.ts";
+import { encodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -33,11 +34,32 @@ export async function authenticateUpgrade(request: Request, config: Config) {
   const principal = await verifyToken(found.token, config);
   const headers = new Headers(request.headers);
   headers.delete(IDENTITY_HEADER);
+  headers.delete(ROOM_HEADER);
   headers.set(IDENTITY_HEADER, encodeIdentity(principal, found.source));
-  return { principal, forward: new Request(request, { headers }) };
+  return { principal, headers };
 }
 
 export async function userSocket(c: Context<AppEnv>): Promise<Response> {
-  const { principal, forward } = await authenticateUpgrade(c.req.raw, c.get("config"));
-  return c.env.USER_HUB.getByName(principal.userId).fetch(forward);
+  const { principal, headers } = await authenticateUpgrade(c.req.raw, c.get("config"));
+  return c.env.USER_HUB.getByName(principal.userId).fetch(new Request(c.req.raw, { headers }));
+}
+
+/**
+ * `/ws/consultation/{id}/`: the room `consultation_{id}` holds the socket. Allowed when the
+ * token's `groups` claim covers the room, or for staff; otherwise 403 before the upgrade.
+ */
+export async function consultationSocket(c: Context<AppEnv>): Promise<Response> {
+  const config = c.get("config");
+  const { principal, headers } = await authenticateUpgrade(c.req.raw, config);
+  const room = consultationGroup(c.req.param("id") ?? "");
+  const rights = {
+    isStaff: principal.isStaff,
+    isSuperuser: principal.isSuperuser,
+    grants: principal.groups,
+  };
+  if (!mayJoin(rights, room, config)) {
+    throw new GatewayError("forbidden", "not allowed in this consultation");
+  }
+  headers.set(ROOM_HEADER, room);
+  return c.env.ROOM_HUB.getByName(`room:${room}`).fetch(new Request(c.req.raw, { headers }));
 }

@@ -5,7 +5,7 @@ export const getStatus: Handler<"get_status"> = async (ctx, command) => {
   const response: StatusResponse = {
     user_id: ctx.connection.userId,
     is_online: true,
-    connection_count: ctx.hub.connectionCount(),
+    connection_count: await ctx.hub.connectionCount(),
     connection_id: ctx.connection.connectionId,
     groups: [...ctx.connection.groups],
   };

@@ -1,20 +1,15 @@
 /**
- * Dispatch: one handler per command type. A command whose feature is not built yet answers
- * a typed error, never silence.
+ * Dispatch: one handler per command type.
  */
-import { GatewayError } from "../../protocol/errors.ts";
 import type { ClientCommand } from "../../protocol/messages.ts";
 import { broadcast } from "./broadcast.ts";
 import { getStatus } from "./get-status.ts";
+import { consultationOnly, groupMessage, joinGroup, leaveGroup } from "./groups.ts";
 import { ping } from "./ping.ts";
 import { refreshToken } from "./refresh-token.ts";
 import { resume } from "./resume.ts";
 import { sendMessage } from "./send-message.ts";
 import type { CommandContext, Handler, HandlerTable } from "./types.ts";
-
-const notAvailable = (_ctx: CommandContext, command: ClientCommand): never => {
-  throw new GatewayError("unavailable", `${command.type} is not available on this gateway yet`);
-};
 
 export const DEFAULT_HANDLERS: HandlerTable = {
   ping,
@@ -22,10 +17,10 @@ export const DEFAULT_HANDLERS: HandlerTable = {
   refresh_token: refreshToken,
   send_message: sendMessage,
   broadcast,
-  join_group: notAvailable,
-  leave_group: notAvailable,
-  group_message: notAvailable,
-  consultation_message: notAvailable,
+  join_group: joinGroup,
+  leave_group: leaveGroup,
+  group_message: groupMessage,
+  consultation_message: consultationOnly,
   resume,
 };
 
@@ -40,4 +35,4 @@ export function dispatch(
   return handler(ctx, command as never);
 }
 
-export type { CommandContext, HandlerTable, HubPort } from "./types.ts";
+export type { CommandContext, HandlerTable, HubPort, RoomPublish } from "./types.ts";

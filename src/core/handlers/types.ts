@@ -15,7 +15,7 @@ import type { ReplayResult } from "../mailbox.ts";
 /** What a command handler may ask of the actor that holds the socket. */
 export interface HubPort {
   /** Live sockets of this user (local and leased). */
-  connectionCount(): number;
+  connectionCount(): number | Promise<number>;
   /** Status of other users, in the order asked. */
   userStatuses(userIds: string[]): Promise<UserStatus[]>;
   /** Verify a token for this connection's user (used by refresh_token and group subscriptions). */
@@ -30,6 +30,28 @@ export interface HubPort {
   broadcast(delivery: Delivery): Promise<number>;
   /** This user's mailbox after `sinceSeq`. */
   replay(sinceSeq: number): ReplayResult;
+  /** Whether `token` is a valid subscription token for this user and group. */
+  verifySubscription(token: string, groupName: string): Promise<boolean>;
+  /** Add this connection to the group's room; resolves with the member count. */
+  joinRoom(groupName: string, connectionId: string): Promise<number>;
+  leaveRoom(groupName: string, connectionId: string): Promise<number>;
+  publishToRoom(groupName: string, message: RoomPublish): Promise<{ recipients: number }>;
+  /** A consultation message from this consultation socket to its room. */
+  postConsultation(
+    connection: Connection,
+    message: string,
+  ): Promise<{ messageId: string; groupName: string; recipients: number; sentAt: string }>;
+}
+
+/** A message sent to a group, from a socket (`message`) or the HTTP API (`data`). */
+export interface RoomPublish {
+  messageId: string;
+  /** null for server-side sends. */
+  fromUserId: string | null;
+  messageType: string;
+  message?: string;
+  data?: unknown;
+  sentAt: string;
 }
 
 export interface CommandContext {

@@ -5,7 +5,7 @@ import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
-import type { CommandContext, HubPort } from "../../../src/core/handlers/index.ts";
+import type { CommandContext, HubPort, RoomPublish } from "../../../src/core/handlers/index.ts";
 import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import type {
@@ -33,6 +33,12 @@ export interface FakeHub extends HubPort {
   broadcastReach: number;
   /** What `replay` answers. */
   replayResult: ReplayResult;
+  /** What `verifySubscription` answers. */
+  subscriptionValid: boolean;
+  /** Group name → connection ids joined through `joinRoom`. */
+  rooms: Map<string, Set<string>>;
+  published: { groupName: string; message: RoomPublish }[];
+  publishReach: number;
 }
 
 export function fakeHub(config: Config): FakeHub {
@@ -70,6 +76,31 @@ export function fakeHub(config: Config): FakeHub {
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
     replay: () => hub.replayResult,
+    subscriptionValid: false,
+    async verifySubscription() {
+      return hub.subscriptionValid;
+    },
+    rooms: new Map(),
+    async joinRoom(groupName, connectionId) {
+      const members = hub.rooms.get(groupName) ?? new Set<string>();
+      members.add(connectionId);
+      hub.rooms.set(groupName, members);
+      return members.size;
+    },
+    async leaveRoom(groupName, connectionId) {
+      const members = hub.rooms.get(groupName) ?? new Set<string>();
+      members.delete(connectionId);
+      return members.size;
+    },
+    published: [],
+    publishReach: 0,
+    async publishToRoom(groupName, message) {
+      hub.published.push({ groupName, message });
+      return { recipients: hub.publishReach };
+    },
+    async postConsultation() {
+      throw new Error("not a consultation socket");
+    },
   };
   return hub;
 }

@@ -1,0 +1,257 @@
+/**
+ * RoomHub: one Durable Object per group (`room:{name}`). It keeps the members (user id →
+ * connection ids that joined from user sockets), fans group messages out to the members'
+ * UserHubs, and for consultations holds the consultation sockets itself, leasing each one to
+ * its user's UserHub so presence counts it.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { mapBounded } from "../core/bounded.ts";
+import { loadConfig } from "../core/config.ts";
+import type { Connection } from "../core/connection.ts";
+import type { Delivery } from "../core/delivery.ts";
+import { consultationIdOf } from "../core/groups.ts";
+import type { RoomPublish } from "../core/handlers/index.ts";
+import { Mailbox } from "../core/mailbox.ts";
+import { encodeFrame } from "../protocol/codec.ts";
+import type { StatusChanged } from "../protocol/messages.ts";
+import { ConsultationSockets } from "./consultation-sockets.ts";
+import { SocketSet } from "./socket-set.ts";
+
+/** UserHub deliveries one group message keeps in flight. */
+const FANOUT_CONCURRENCY = 64;
+/** How often members are checked against their UserHubs, removing ghosts: 10 minutes. */
+const RECONCILE_MS = 10 * 60_000;
+
+export class RoomHub extends DurableObject<Env> {
+  private readonly consultation: ConsultationSockets;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const config = loadConfig(env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS members (
+      user_id TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (user_id, connection_id))`);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS room (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    );
+    this.consultation = new ConsultationSockets({
+      ctx,
+      env,
+      config,
+      history: new Mailbox(ctx.storage.sql, config.mailbox),
+      roomName: () => this.name(),
+      post: (connection, message) => this.postConsultation(connection, message),
+      reschedule: () => this.reschedule(),
+    });
+  }
+
+  // --- consultation sockets (platform hooks) --------------------------------------------------
+
+  override fetch(request: Request): Promise<Response> {
+    return this.consultation.accept(request, (name) => this.remember(name));
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    return this.consultation.message(ws, message);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    SocketSet.reciprocate(ws, code, reason);
+    return this.consultation.gone(ws);
+  }
+
+  override webSocketError(ws: WebSocket): Promise<void> {
+    return this.consultation.gone(ws);
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    await this.consultation.onAlarm(now);
+    const reconcileAt = Number(this.meta("reconcile_at") ?? 0);
+    if (reconcileAt !== 0 && reconcileAt <= now) await this.reconcile();
+    await this.reschedule();
+  }
+
+  // --- RPC from UserHubs and the API ---------------------------------------------------------
+
+  async join(groupName: string, userId: string, connectionId: string): Promise<number> {
+    this.remember(groupName);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO members (user_id, connection_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      userId,
+      connectionId,
+    );
+    if (this.meta("reconcile_at") === null) {
+      this.setMeta("reconcile_at", String(Date.now() + RECONCILE_MS));
+      await this.reschedule();
+    }
+    return this.memberCount();
+  }
+
+  async leave(groupName: string, userId: string, connectionId: string): Promise<number> {
+    this.remember(groupName);
+    this.ctx.storage.sql.exec(
+      "DELETE FROM members WHERE user_id = ? AND connection_id = ?",
+      userId,
+      connectionId,
+    );
+    return this.memberCount();
+  }
+
+  /** Users in the room: members who joined from user sockets and consultation participants online. */
+  memberCount(): number {
+    const members = this.memberIds();
+    for (const userId of this.consultation.onlineUserIds()) members.add(userId);
+    return members.size;
+  }
+
+  /** A group message to every member; resolves with the number of users reached. */
+  async publish(groupName: string, publish: RoomPublish): Promise<{ recipients: number }> {
+    this.remember(groupName);
+    const data = {
+      message_id: publish.messageId,
+      group_name: groupName,
+      from_user_id: publish.fromUserId ?? "system",
+      message_type: publish.messageType,
+      ...(publish.message === undefined ? {} : { message: publish.message }),
+      ...(publish.data === undefined ? {} : { data: publish.data }),
+      sent_at: publish.sentAt,
+    };
+    const reached = await this.fanOut({
+      type: "group_message",
+      messageId: publish.messageId,
+      group: groupName,
+      data,
+    });
+    return { recipients: reached.size };
+  }
+
+  /**
+   * A member flipped online or offline: tell the room's consultation sockets of other users,
+   * and return the other members' user ids so the caller can tell their user sockets.
+   */
+  announce(groupName: string, status: StatusChanged): string[] {
+    this.remember(groupName);
+    this.consultation.broadcast(encodeFrame("status_changed", status), status.user_id);
+    const members = this.memberIds();
+    members.delete(status.user_id);
+    return [...members];
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  private async postConsultation(connection: Connection, message: string) {
+    const groupName = this.name();
+    const messageId = crypto.randomUUID();
+    const sentAt = new Date().toISOString();
+    const consultationId = consultationIdOf(groupName) ?? groupName;
+    const data = {
+      message_id: messageId,
+      consultation_id: consultationId,
+      from_user_id: connection.userId,
+      from_username: connection.username,
+      message,
+      sent_at: sentAt,
+    };
+    const reached = new Set(this.consultation.post(messageId, data));
+    for (const userId of await this.fanOut({
+      type: "consultation_message",
+      messageId,
+      group: groupName,
+      data,
+    })) {
+      reached.add(userId);
+    }
+    return { messageId, groupName, recipients: reached.size, sentAt };
+  }
+
+  /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
+  private async fanOut(delivery: Delivery): Promise<Set<string>> {
+    const reached = new Set<string>();
+    await mapBounded([...this.memberIds()], FANOUT_CONCURRENCY, async (userId) => {
+      try {
+        const result = await this.env.USER_HUB.getByName(userId).deliver(userId, delivery);
+        if (result.status === "delivered" || result.status === "duplicate") reached.add(userId);
+        // No socket of theirs has joined: a membership whose leave never arrived.
+        else if (result.status === "dropped") this.dropMember(userId);
+      } catch (err) {
+        console.warn(`RoomHub:fanOut: delivery to ${userId} failed: ${String(err)}`);
+      }
+    });
+    return reached;
+  }
+
+  /** Keep only memberships whose sockets still exist and still have the group joined. */
+  private async reconcile(): Promise<void> {
+    const name = this.name();
+    await mapBounded([...this.memberIds()], FANOUT_CONCURRENCY, async (userId) => {
+      const live = new Set(await this.env.USER_HUB.getByName(userId).joinedConnections(name));
+      const rows = this.ctx.storage.sql
+        .exec<{ connection_id: string }>(
+          "SELECT connection_id FROM members WHERE user_id = ?",
+          userId,
+        )
+        .toArray();
+      for (const { connection_id } of rows) {
+        if (!live.has(connection_id)) {
+          this.ctx.storage.sql.exec(
+            "DELETE FROM members WHERE user_id = ? AND connection_id = ?",
+            userId,
+            connection_id,
+          );
+        }
+      }
+    });
+    this.setMeta(
+      "reconcile_at",
+      this.memberIds().size > 0 ? String(Date.now() + RECONCILE_MS) : null,
+    );
+  }
+
+  private dropMember(userId: string): void {
+    this.ctx.storage.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
+  }
+
+  private memberIds(): Set<string> {
+    const rows = this.ctx.storage.sql
+      .exec<{ user_id: string }>("SELECT DISTINCT user_id FROM members")
+      .toArray();
+    return new Set(rows.map((row) => row.user_id));
+  }
+
+  private async reschedule(): Promise<void> {
+    const times = [
+      Number(this.meta("reconcile_at") ?? Number.POSITIVE_INFINITY),
+      this.consultation.nextWakeAt(),
+    ];
+    const next = Math.min(...times.map((t) => t ?? Number.POSITIVE_INFINITY));
+    if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();
+    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** The room's name, learned from the first call (ids made with idFromName do not carry it). */
+  private remember(name: string): void {
+    if (this.meta("name") !== name) this.setMeta("name", name);
+  }
+
+  private name(): string {
+    return this.meta("name") ?? "";
+  }
+
+  private meta(key: string): string | null {
+    const [row] = this.ctx.storage.sql
+      .exec<{ value: string }>("SELECT value FROM room WHERE key = ?", key)
+      .toArray();
+    return row?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string | null): void {
+    if (value === null) this.ctx.storage.sql.exec("DELETE FROM room WHERE key = ?", key);
+    else {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO room (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        key,
+        value,
+      );
+    }
+  }
+}

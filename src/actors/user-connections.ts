@@ -1,0 +1,142 @@
+/**
+ * A user's connection set and presence: the local sockets, the consultation sockets leased by
+ * RoomHubs, the presence rules and mirrors (through PresenceKeeper), and announcing flips to
+ * co-members of the user's groups.
+ */
+import { announceToCoMembers } from "../core/announce.ts";
+import type { Config } from "../core/config.ts";
+import { type Lease, Leases } from "../core/leases.ts";
+import type { PresenceSnapshot } from "../core/presence.ts";
+import { PresenceKeeper } from "../core/presence-keeper.ts";
+import { shardName, shardOf } from "../core/sharding.ts";
+import { createMirrors } from "../mirrors/index.ts";
+import { encodeFrame } from "../protocol/codec.ts";
+import type { StatusChanged } from "../protocol/messages.ts";
+import { SocketSet } from "./socket-set.ts";
+
+/** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
+const PRESENCE_REFRESH_MS = 4 * 60_000;
+
+export class UserConnections {
+  readonly presence: PresenceKeeper;
+  readonly leases: Leases;
+  private readonly ctx: DurableObjectState;
+  private readonly env: Env;
+  private readonly sockets: SocketSet;
+
+  constructor(ctx: DurableObjectState, env: Env, config: Config, sockets: SocketSet) {
+    this.ctx = ctx;
+    this.env = env;
+    this.sockets = sockets;
+    this.leases = new Leases(ctx.storage.sql);
+    this.presence = new PresenceKeeper({
+      storage: ctx.storage,
+      mirrors: {
+        ...createMirrors(config),
+        shard: async (s) => {
+          const shard = env.PRESENCE_SHARD.getByName(
+            shardName(shardOf(s.userId, config.presenceShards)),
+          );
+          await shard.update(s.userId, s.isOnline, s.connectionCount, s.version);
+        },
+        rooms: (s) => this.announceFlip(s),
+      },
+      reportLag: async (target, userId, since) => {
+        // Only the external stores are health-relevant; shard and room fan-outs retry quietly.
+        if (target === "redis" || target === "postgres") {
+          await env.MIRROR_MONITOR.getByName("global").report(target, userId, since);
+        }
+      },
+      connectionIds: () => this.ids(),
+      graceMs: config.presenceGraceMs,
+      refreshMs: PRESENCE_REFRESH_MS,
+      log: (message) => console.warn(`UserHub:presence: ${message}`),
+    });
+  }
+
+  /** Local sockets and leased consultation sockets: the user's whole connection set. */
+  ids(): string[] {
+    const local = this.sockets.entries().map((e) => e.connection.connectionId);
+    return [...local, ...this.leases.all().map((lease) => lease.connectionId)];
+  }
+
+  count(): number {
+    return this.ids().length;
+  }
+
+  /** Groups the user is in right now: joined by sockets, and the rooms of leased sockets. */
+  groups(): string[] {
+    const groups = new Set<string>();
+    for (const { connection } of this.sockets.entries())
+      for (const g of connection.groups) groups.add(g);
+    for (const lease of this.leases.all()) groups.add(lease.room);
+    return [...groups];
+  }
+
+  async lease(lease: Lease): Promise<void> {
+    this.leases.add(lease);
+    await this.changed({});
+  }
+
+  async endLease(connectionId: string): Promise<void> {
+    const room = this.leases.remove(connectionId);
+    if (room !== null) await this.changed({ leftGroups: [room] });
+  }
+
+  /** Drop leases their RoomHub stopped renewing. */
+  async expireLeases(now: number): Promise<void> {
+    const expired = this.leases.expire(now);
+    if (expired.length === 0) return;
+    console.warn(`UserHub:leases: ${expired.length} consultation lease(s) expired unrenewed`);
+    await this.changed({ leftGroups: expired.map((lease) => lease.room) });
+  }
+
+  /**
+   * The connection set changed: tell the user's other sockets the new count and apply the
+   * presence rules. When the last connection left, remember its groups: they hear the offline
+   * flip after the grace period.
+   */
+  async changed(change: { opened?: WebSocket; leftGroups?: string[] }): Promise<void> {
+    const count = this.count();
+    const profile = await this.presence.profile();
+    const presence = await this.presence.presence();
+    const frame = encodeFrame("status_changed", {
+      user_id: profile?.userId ?? "",
+      is_online: count > 0 || presence.isOnline,
+      connection_count: count,
+      last_seen: presence.lastSeen,
+    });
+    for (const ws of this.sockets.open(change.opened)) SocketSet.send(ws, frame);
+    if (count === 0 && change.leftGroups !== undefined) {
+      await this.ctx.storage.put("offline_groups", change.leftGroups);
+    }
+    await this.presence.connectionsChanged();
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const times = [await this.presence.nextWakeAt(), this.leases.nextExpiry()].filter(
+      (t): t is number => t !== null,
+    );
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  /** The "rooms" mirror: on a flip, tell every co-member (retried by the outbox until done). */
+  private async announceFlip(snapshot: PresenceSnapshot): Promise<void> {
+    const announced = (await this.ctx.storage.get<boolean>("announced_online")) ?? false;
+    if (announced === snapshot.isOnline) return;
+    const groups = snapshot.isOnline
+      ? this.groups()
+      : ((await this.ctx.storage.get<string[]>("offline_groups")) ?? []);
+    const status: StatusChanged = {
+      user_id: snapshot.userId,
+      is_online: snapshot.isOnline,
+      connection_count: snapshot.connectionCount,
+      last_seen: snapshot.lastSeen,
+    };
+    await announceToCoMembers(groups, status, {
+      announce: (group, s) => this.env.ROOM_HUB.getByName(`room:${group}`).announce(group, s),
+      push: (userId, s, shared) => this.env.USER_HUB.getByName(userId).pushStatus(s, shared),
+    });
+    await this.ctx.storage.put("announced_online", snapshot.isOnline);
+  }
+}

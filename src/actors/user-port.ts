@@ -1,0 +1,62 @@
+/**
+ * What command handlers on a user socket may ask of their UserHub (the HubPort), wired to
+ * the hub's parts and to other actors.
+ */
+import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
+import { broadcastToShards } from "../core/broadcast.ts";
+import type { Config } from "../core/config.ts";
+import type { HubPort } from "../core/handlers/index.ts";
+import type { Mailbox } from "../core/mailbox.ts";
+import { shardName } from "../core/sharding.ts";
+import { GatewayError } from "../protocol/errors.ts";
+import type { SocketSet } from "./socket-set.ts";
+import type { UserConnections } from "./user-connections.ts";
+
+export interface UserPortParts {
+  env: Env;
+  config: Config;
+  sockets: SocketSet;
+  connections: UserConnections;
+  mailbox: Mailbox;
+  reschedule: () => Promise<void>;
+}
+
+export function createUserPort(parts: UserPortParts): HubPort {
+  const { env, config, sockets, connections, mailbox } = parts;
+  const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
+  const userId = async () => (await connections.presence.profile())?.userId ?? "";
+  return {
+    connectionCount: () => connections.count(),
+    userStatuses: (userIds) =>
+      Promise.all(
+        userIds.map(async (id) => {
+          const status = await env.USER_HUB.getByName(id).status();
+          return { user_id: id, is_online: status.is_online, last_seen: status.last_seen };
+        }),
+      ),
+    verifyToken: (token) => verifyToken(token, config),
+    saveConnection: (connection) => sockets.save(connection),
+    reschedule: parts.reschedule,
+    deliverTo: (targetId, delivery) => env.USER_HUB.getByName(targetId).deliver(targetId, delivery),
+    broadcast: (delivery) =>
+      broadcastToShards(
+        config.presenceShards,
+        (index) => env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery),
+        { log: (message) => console.warn(`UserHub:${message}`) },
+      ),
+    replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
+    verifySubscription: async (token, groupName) =>
+      verifySubscriptionToken(token, config, await userId(), groupName),
+    joinRoom: async (groupName, connectionId) =>
+      room(groupName).join(groupName, await userId(), connectionId),
+    leaveRoom: async (groupName, connectionId) =>
+      room(groupName).leave(groupName, await userId(), connectionId),
+    publishToRoom: (groupName, message) => room(groupName).publish(groupName, message),
+    postConsultation: () => {
+      throw new GatewayError(
+        "forbidden",
+        "consultation_message is only accepted on consultation sockets",
+      );
+    },
+  };
+}

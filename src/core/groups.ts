@@ -1,0 +1,75 @@
+/**
+ * Group names and who may join them (PROTOCOL.md, "Groups"). In the original system anyone
+ * could join any group with an allowed prefix; here joining needs one of: a matching entry in
+ * the token's `groups` claim (exact or glob), a subscription token for that group, a public
+ * prefix, or staff rights.
+ */
+import { GatewayError } from "../protocol/errors.ts";
+import type { Config } from "./config.ts";
+
+const GROUP_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+const CONSULTATION_ID = /^[A-Za-z0-9_-]{1,100}$/;
+export const CONSULTATION_PREFIX = "consultation_";
+
+/** A socket may be in at most this many groups (its attachment is limited to 16 KiB). */
+export const MAX_GROUPS_PER_CONNECTION = 64;
+
+export function validateGroupName(name: string, config: Pick<Config, "groupPrefixes">): string {
+  if (!GROUP_NAME.test(name)) {
+    throw new GatewayError("invalid_group", "group names are 1-128 characters of [A-Za-z0-9_.:-]", {
+      details: { group_name: name.slice(0, 128) },
+    });
+  }
+  if (!config.groupPrefixes.some((prefix) => name.startsWith(prefix))) {
+    throw new GatewayError("invalid_group", "group name must start with an allowed prefix", {
+      details: { group_name: name, prefixes: config.groupPrefixes },
+    });
+  }
+  return name;
+}
+
+/** The room of a consultation: `consultation_{id}`. */
+export function consultationGroup(consultationId: string): string {
+  if (!CONSULTATION_ID.test(consultationId)) {
+    throw new GatewayError(
+      "invalid_group",
+      "consultation ids are 1-100 characters of [A-Za-z0-9_-]",
+    );
+  }
+  return `${CONSULTATION_PREFIX}${consultationId}`;
+}
+
+/** The consultation id of a room name, or null when the room is not a consultation. */
+export function consultationIdOf(groupName: string): string | null {
+  if (!groupName.startsWith(CONSULTATION_PREFIX)) return null;
+  const id = groupName.slice(CONSULTATION_PREFIX.length);
+  return CONSULTATION_ID.test(id) ? id : null;
+}
+
+/** `*` matches any run of characters, `?` one character; everything else is literal. */
+export function globMatches(pattern: string, name: string): boolean {
+  if (!pattern.includes("*") && !pattern.includes("?")) return pattern === name;
+  const source = pattern
+    .split("")
+    .map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\-]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`).test(name);
+}
+
+export interface JoinRights {
+  isStaff: boolean;
+  isSuperuser: boolean;
+  /** The token's `groups` claim. */
+  grants: readonly string[];
+}
+
+/** Whether these rights (without a subscription token) allow joining `name`. */
+export function mayJoin(
+  rights: JoinRights,
+  name: string,
+  config: Pick<Config, "publicGroupPrefixes">,
+): boolean {
+  if (rights.isStaff || rights.isSuperuser) return true;
+  if (config.publicGroupPrefixes.some((prefix) => name.startsWith(prefix))) return true;
+  return rights.grants.some((grant) => globMatches(grant, name));
+}

@@ -1,0 +1,39 @@
+/**
+ * Commands on consultation sockets (`/ws/consultation/{id}/`), which the consultation's
+ * RoomHub holds itself. They share the user-socket handlers where the meaning is the same.
+ */
+import { GatewayError } from "../../protocol/errors.ts";
+import type { ClientCommand } from "../../protocol/messages.ts";
+import { getStatus } from "./get-status.ts";
+import { ping } from "./ping.ts";
+import { refreshToken } from "./refresh-token.ts";
+import { resume } from "./resume.ts";
+import type { CommandContext, Handler, HandlerTable } from "./types.ts";
+
+const userSocketsOnly = (_ctx: CommandContext, command: ClientCommand): never => {
+  throw new GatewayError("forbidden", `${command.type} is only accepted on /ws/user/ sockets`);
+};
+
+export const consultationMessage: Handler<"consultation_message"> = async (ctx, command) => {
+  const sent = await ctx.hub.postConsultation(ctx.connection, command.data.message);
+  ctx.reply("message_sent", {
+    message_id: sent.messageId,
+    group_name: sent.groupName,
+    recipients: sent.recipients,
+    delivered: sent.recipients > 0,
+    sent_at: sent.sentAt,
+  });
+};
+
+export const CONSULTATION_HANDLERS: HandlerTable = {
+  ping,
+  get_status: getStatus,
+  refresh_token: refreshToken,
+  resume,
+  consultation_message: consultationMessage,
+  send_message: userSocketsOnly,
+  broadcast: userSocketsOnly,
+  join_group: userSocketsOnly,
+  leave_group: userSocketsOnly,
+  group_message: userSocketsOnly,
+};

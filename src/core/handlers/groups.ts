@@ -1,0 +1,81 @@
+/**
+ * join_group, leave_group and group_message on user sockets. Membership is per connection:
+ * the socket's attachment lists its groups and the group's RoomHub lists its members.
+ */
+import { GatewayError } from "../../protocol/errors.ts";
+import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../groups.ts";
+import type { Handler } from "./types.ts";
+
+export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
+  const name = validateGroupName(command.data.group_name, ctx.config);
+  const { connection } = ctx;
+  if (!connection.groups.includes(name)) {
+    const token = command.data.token;
+    const allowed =
+      mayJoin(connection, name, ctx.config) ||
+      (token !== undefined && (await ctx.hub.verifySubscription(token, name)));
+    if (!allowed)
+      throw new GatewayError("forbidden", "not allowed to join this group", {
+        details: { group_name: name },
+      });
+    if (connection.groups.length >= MAX_GROUPS_PER_CONNECTION) {
+      throw new GatewayError(
+        "forbidden",
+        `a connection may join at most ${MAX_GROUPS_PER_CONNECTION} groups`,
+      );
+    }
+  }
+  const memberCount = await ctx.hub.joinRoom(name, connection.connectionId);
+  if (!connection.groups.includes(name)) {
+    connection.groups.push(name);
+    ctx.hub.saveConnection(connection);
+  }
+  ctx.reply("group_joined", { group_name: name, member_count: memberCount });
+};
+
+export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {
+  const name = command.data.group_name;
+  const { connection } = ctx;
+  if (!connection.groups.includes(name)) {
+    throw new GatewayError("not_in_group", "this connection has not joined that group", {
+      details: { group_name: name },
+    });
+  }
+  connection.groups = connection.groups.filter((g) => g !== name);
+  ctx.hub.saveConnection(connection);
+  const memberCount = await ctx.hub.leaveRoom(name, connection.connectionId);
+  ctx.reply("group_left", { group_name: name, member_count: memberCount });
+};
+
+export const groupMessage: Handler<"group_message"> = async (ctx, command) => {
+  const { group_name: name, message, message_type } = command.data;
+  if (!ctx.connection.groups.includes(name)) {
+    throw new GatewayError("not_in_group", "only members may send to a group", {
+      details: { group_name: name },
+    });
+  }
+  const messageId = crypto.randomUUID();
+  const sentAt = new Date(ctx.now()).toISOString();
+  const { recipients } = await ctx.hub.publishToRoom(name, {
+    messageId,
+    fromUserId: ctx.connection.userId,
+    messageType: message_type,
+    message,
+    sentAt,
+  });
+  ctx.reply("message_sent", {
+    message_id: messageId,
+    group_name: name,
+    recipients,
+    delivered: recipients > 0,
+    sent_at: sentAt,
+  });
+};
+
+/** consultation_message belongs to consultation sockets, which their RoomHub serves. */
+export const consultationOnly: Handler<"consultation_message"> = () => {
+  throw new GatewayError(
+    "forbidden",
+    "consultation_message is only accepted on consultation sockets",
+  );
+};

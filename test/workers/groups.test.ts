@@ -1,0 +1,291 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { eventually } from "../helpers/frames.ts";
+import { TEST_JWT_SECRET } from "../helpers/secrets.ts";
+import type { TokenOptions } from "../helpers/tokens.ts";
+import { mintToken } from "../helpers/tokens.ts";
+import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
+
+let seq = 0;
+async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
+  const id = `g-${++seq}`;
+  socket.send({ type, data, id });
+  return socket.frames.next((f) => f.id === id);
+}
+
+const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
+  reply(s, "join_group", { group_name, ...extra });
+
+async function consultationSocket(
+  consultationId: string,
+  userId: string,
+  token: TokenOptions = {},
+) {
+  const jwt = await mintToken(userId, token);
+  const response = await upgrade(`/ws/consultation/${consultationId}/?token=${jwt}`);
+  if (response.status !== 101)
+    return { status: response.status, body: await response.text() } as const;
+  const socket = wrapSocket(response.webSocket as WebSocket);
+  await socket.established;
+  return { status: 101, socket } as const;
+}
+
+describe("group names and authorization", () => {
+  it("refuses names without an allowed prefix or with bad characters: invalid_group", async () => {
+    const s = await connectAs(uniqueUser(), { staff: true });
+    for (const name of ["random_x", "group_ bad", "", `group_${"x".repeat(130)}`, "group_é"]) {
+      const answer = await join(s, name);
+      expect(answer.data.code, name).toBe("invalid_group");
+    }
+  });
+
+  it("allows a name matching the token's groups claim, exactly or by glob, and refuses others", async () => {
+    const s = await connectAs(uniqueUser(), { groups: ["group_exact", "consultation_*"] });
+    expect((await join(s, "group_exact")).type).toBe("group_joined");
+    expect((await join(s, "consultation_42")).type).toBe("group_joined");
+    const refused = await join(s, "group_other");
+    expect(refused.data.code).toBe("forbidden");
+  });
+
+  it("allows a subscription token for that user and group, and no other", async () => {
+    const user = uniqueUser();
+    const s = await connectAs(user);
+    const now = Math.floor(Date.now() / 1000);
+    const sign = (sub: string, group: string) =>
+      new SignJWT({ group })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(sub)
+        .setExpirationTime(now + 60)
+        .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    expect((await join(s, "group_sub", { token: await sign(user, "group_other") })).data.code).toBe(
+      "forbidden",
+    );
+    expect(
+      (await join(s, "group_sub", { token: await sign("someone", "group_sub") })).data.code,
+    ).toBe("forbidden");
+    expect((await join(s, "group_sub", { token: await sign(user, "group_sub") })).type).toBe(
+      "group_joined",
+    );
+  });
+
+  it("allows public prefixes and staff", async () => {
+    const plain = await connectAs(uniqueUser());
+    expect((await join(plain, "team_lobby")).type).toBe("group_joined");
+    const staff = await connectAs(uniqueUser(), { staff: true });
+    expect((await join(staff, "group_private")).type).toBe("group_joined");
+  });
+});
+
+describe("membership and group messages", () => {
+  it("joins, sends, leaves, and receives nothing after leaving", async () => {
+    const group = `group_${uniqueUser("g")}`;
+    const [a, b] = [
+      await connectAs(uniqueUser("a"), { staff: true }),
+      await connectAs(uniqueUser("b"), { staff: true }),
+    ];
+    expect((await join(a, group)).data).toEqual({ group_name: group, member_count: 1 });
+    expect((await join(b, group)).data).toEqual({ group_name: group, member_count: 2 });
+
+    const sent = await reply(a, "group_message", { group_name: group, message: "hello group" });
+    expect(sent.data).toMatchObject({ group_name: group, recipients: 2, delivered: true });
+    const got = await b.frames.next("group_message");
+    expect(got.data).toMatchObject({
+      group_name: group,
+      message: "hello group",
+      message_type: "group_message",
+    });
+    expect(got.seq).toBeGreaterThan(0);
+
+    expect((await reply(b, "leave_group", { group_name: group })).data).toEqual({
+      group_name: group,
+      member_count: 1,
+    });
+    expect((await reply(b, "leave_group", { group_name: group })).data.code).toBe("not_in_group");
+    await reply(a, "group_message", { group_name: group, message: "after" });
+    await reply(b, "ping", {});
+    expect(b.frames.unconsumed("group_message")).toEqual([]);
+    expect((await reply(b, "group_message", { group_name: group, message: "x" })).data.code).toBe(
+      "not_in_group",
+    );
+  });
+
+  it("a closed socket leaves its groups", async () => {
+    const group = `group_${uniqueUser("g")}`;
+    const a = await connectAs(uniqueUser(), { staff: true });
+    const b = await connectAs(uniqueUser(), { staff: true });
+    await join(a, group);
+    expect((await join(b, group)).data.member_count).toBe(2);
+    b.ws.close(1000);
+    await b.frames.waitClosed();
+    await eventually(
+      async () => (await env.ROOM_HUB.getByName(`room:${group}`).memberCount()) === 1,
+    );
+  });
+
+  it("with two tabs where only one joined, only that tab receives", async () => {
+    const group = `group_${uniqueUser("g")}`;
+    const user = uniqueUser();
+    const joined = await connectAs(user, { staff: true });
+    const other = await connectAs(user, { staff: true });
+    await join(joined, group);
+    const sender = await connectAs(uniqueUser(), { staff: true });
+    await join(sender, group);
+    await reply(sender, "group_message", { group_name: group, message: "one tab" });
+    expect((await joined.frames.next("group_message")).data.message).toBe("one tab");
+    await reply(other, "ping", {});
+    expect(other.frames.unconsumed("group_message")).toEqual([]);
+  });
+
+  // The 500-member case runs end to end (test/e2e/groups.test.ts); inside the test runner's
+  // workerd every socket is proxied through the runner, so 100 keeps this file quick.
+  it("a server-side send reaches a group of 100 members, each once", async () => {
+    const group = `group_${uniqueUser("big")}`;
+    const users = Array.from(
+      { length: 100 },
+      (_, i) => `big-${i}-${Math.random().toString(36).slice(2, 6)}`,
+    );
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < users.length; i += 50) {
+      const batch = await Promise.all(
+        users.slice(i, i + 50).map((u) => connectAs(u, { staff: true })),
+      );
+      await Promise.all(batch.map((s) => join(s, group)));
+      sockets.push(...batch);
+    }
+    const result = await env.ROOM_HUB.getByName(`room:${group}`).publish(group, {
+      messageId: crypto.randomUUID(),
+      fromUserId: null,
+      messageType: "announcement",
+      data: { text: "to everyone" },
+      sentAt: new Date().toISOString(),
+    });
+    expect(result.recipients).toBe(100);
+    for (const s of sockets) {
+      const frame = await s.frames.next("group_message");
+      expect(frame.data).toMatchObject({
+        group_name: group,
+        message_type: "announcement",
+        data: { text: "to everyone" },
+      });
+      expect(s.frames.unconsumed("group_message")).toEqual([]);
+    }
+  }, 60_000);
+});
+
+describe("consultation sockets", () => {
+  it("refuses a user without the consultation in their groups claim: 403 before the upgrade", async () => {
+    const refused = await consultationSocket("c-1", uniqueUser(), {
+      groups: ["consultation_other"],
+    });
+    expect(refused.status).toBe(403);
+  });
+
+  it("sends connection_established then consultation_state, and counts toward presence", async () => {
+    const id = uniqueUser("c");
+    const doctor = uniqueUser("doc");
+    const userTab = await connectAs(doctor, { groups: [`consultation_${id}`] });
+    const opened = await consultationSocket(id, doctor, {
+      username: "dr",
+      groups: [`consultation_${id}`],
+    });
+    if (opened.status !== 101) throw new Error(opened.body);
+    const frames = opened.socket.frames.received;
+    expect(frames[0]?.type).toBe("connection_established");
+    expect(frames[0]?.data.connection_count).toBe(2);
+    const state = await opened.socket.frames.next("consultation_state");
+    expect(state.data).toEqual({
+      consultation_id: id,
+      participants: [{ user_id: doctor, username: "dr", is_online: true }],
+    });
+    expect((await userTab.frames.next("status_changed")).data.connection_count).toBe(2);
+    expect((await env.USER_HUB.getByName(doctor).status()).connection_count).toBe(2);
+    opened.socket.ws.close(1000);
+    expect((await userTab.frames.next("status_changed")).data.connection_count).toBe(1);
+  });
+
+  it("consultation_message reaches participants and user sockets that joined the group, and resumes per room", async () => {
+    const id = uniqueUser("c");
+    const grant = { groups: [`consultation_${id}`] };
+    const [doctor, patient, nurse] = [uniqueUser("doc"), uniqueUser("pat"), uniqueUser("nurse")];
+    const d = await consultationSocket(id, doctor, grant);
+    const p = await consultationSocket(id, patient, grant);
+    if (d.status !== 101 || p.status !== 101) throw new Error("upgrade refused");
+    const nurseTab = await connectAs(nurse, grant);
+    await join(nurseTab, `consultation_${id}`);
+    const sent = await reply(d.socket, "consultation_message", { message: "how are you?" });
+    expect(sent.data.recipients).toBe(3);
+    for (const socket of [d.socket, p.socket]) {
+      const frame = await socket.frames.next("consultation_message");
+      expect(frame.data).toMatchObject({
+        consultation_id: id,
+        from_user_id: doctor,
+        message: "how are you?",
+      });
+      expect(frame.seq).toBe(1);
+    }
+    expect((await nurseTab.frames.next("consultation_message")).data.message).toBe("how are you?");
+    const again = await consultationSocket(id, patient, grant);
+    if (again.status !== 101) throw new Error("upgrade refused");
+    again.socket.send({ type: "resume", data: { since_seq: 0 } });
+    expect((await again.socket.frames.next("consultation_message")).seq).toBe(1);
+    expect((await again.socket.frames.next("resumed")).data).toEqual({
+      from_seq: 0,
+      to_seq: 1,
+      complete: true,
+    });
+    expect((await reply(nurseTab, "consultation_message", { message: "x" })).data.code).toBe(
+      "forbidden",
+    );
+  });
+
+  it("a doctor and a patient each see the other's status_changed", async () => {
+    const id = uniqueUser("c");
+    const grant = { groups: [`consultation_${id}`] };
+    const [doctor, patient] = [uniqueUser("doc"), uniqueUser("pat")];
+    const d = await consultationSocket(id, doctor, grant);
+    if (d.status !== 101) throw new Error("refused");
+    const p = await consultationSocket(id, patient, grant);
+    if (p.status !== 101) throw new Error("refused");
+    const online = await d.socket.frames.next(
+      (f) => f.type === "status_changed" && f.data.user_id === patient,
+    );
+    expect(online.data.is_online).toBe(true);
+    p.socket.ws.close(1000);
+    const offline = await d.socket.frames.next(
+      (f) =>
+        f.type === "status_changed" && f.data.user_id === patient && f.data.is_online === false,
+    );
+    expect(offline.data.connection_count).toBe(0);
+    const p2 = await consultationSocket(id, patient, grant);
+    if (p2.status !== 101) throw new Error("refused");
+    d.socket.ws.close(1000);
+    const doctorOffline = await p2.socket.frames.next(
+      (f) => f.type === "status_changed" && f.data.user_id === doctor && f.data.is_online === false,
+    );
+    expect(doctorOffline.data.user_id).toBe(doctor);
+  });
+
+  it("the lease expires when the room dies and stops renewing it", async () => {
+    const id = uniqueUser("c");
+    const user = uniqueUser("u");
+    const opened = await consultationSocket(id, user, { groups: [`consultation_${id}`] });
+    if (opened.status !== 101) throw new Error("refused");
+    const hub = env.USER_HUB.getByName(user);
+    expect((await hub.status()).connection_count).toBe(1);
+    // Kill the room without running its close handlers, as a crash would.
+    await evictDurableObject(env.ROOM_HUB.getByName(`room:consultation_${id}`), {
+      webSockets: "close",
+    });
+    expect((await hub.status()).connection_count).toBe(1);
+    // Let the lease run out: move its expiry into the past and run the hub's alarm.
+    await runInDurableObject(hub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE leases SET expires_at = ?", Date.now() - 1);
+    });
+    await runDurableObjectAlarm(hub);
+    const status = await hub.status();
+    expect(status.connection_count).toBe(0);
+    expect(status.is_online).toBe(false);
+  });
+});
