@@ -6,6 +6,14 @@
  */
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 
+/** What the transport reads from a socket event: `data` on message, `code`/`reason` on close. */
+export interface SocketEvent {
+  type: string;
+  data?: unknown;
+  code?: number;
+  reason?: string;
+}
+
 /**
  * The part of the WHATWG WebSocket the transport uses. Browsers, Node ≥ 22's global WebSocket
  * and the `ws` package all fit. Listeners, not `on*` properties, so that any of those classes
@@ -15,7 +23,7 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: string, listener: (event: SocketEvent) => void): void;
 }
 
 export type SocketFactory = new (url: string, protocols?: string | string[]) => SocketLike;
@@ -101,7 +109,7 @@ export class ReconnectingSocket {
 
   /** Closes for good: no reconnect, the queue is emptied. */
   stop(code = 1000, reason = ""): void {
-    if (this.currentState === "idle" || this.currentState === "closed") return;
+    if (this.currentState === "closed") return;
     const socket = this.detach();
     if (socket) tryClose(socket, code, reason);
     this.queue = [];
@@ -164,7 +172,10 @@ export class ReconnectingSocket {
 
   private async attempt(): Promise<void> {
     const attempt = ++this.attemptId;
-    this.connectTimer = setTimeout(() => this.drop("connect timeout"), this.options.connectTimeoutMs);
+    this.connectTimer = setTimeout(
+      () => this.drop("connect timeout"),
+      this.options.connectTimeoutMs,
+    );
     let socket: SocketLike;
     try {
       const dial = await this.options.dial();
@@ -178,16 +189,16 @@ export class ReconnectingSocket {
     }
     this.socket = socket;
     const current = () => attempt === this.attemptId;
-    socket.addEventListener("message", (event: { data: unknown }) => {
+    socket.addEventListener("message", (event) => {
       if (!current()) return;
       this.armIdle();
       // The protocol is text only; binary frames are not ours to interpret.
       if (typeof event.data === "string") this.options.onText(event.data);
     });
-    socket.addEventListener("close", (event: { code: number; reason: string }) => {
+    socket.addEventListener("close", (event) => {
       if (!current()) return;
       this.detach();
-      this.closed(event.code, event.reason);
+      this.closed(event.code ?? ABNORMAL, event.reason ?? "");
     });
     // "error" is always followed by "close" (WHATWG WebSockets, "fail the WebSocket connection").
   }
@@ -221,7 +232,8 @@ export class ReconnectingSocket {
 
   private armIdle(): void {
     clearTimeout(this.idleTimer);
-    if (this.idleMs > 0) this.idleTimer = setTimeout(() => this.drop("heartbeat timeout"), this.idleMs);
+    if (this.idleMs > 0)
+      this.idleTimer = setTimeout(() => this.drop("heartbeat timeout"), this.idleMs);
   }
 
   private setState(next: ConnectionState): void {
