@@ -1,0 +1,233 @@
+// The local stack as one function, for `npm run dev` (dev/start.ts) and for test setups that need
+// a running gateway: Postgres (given, or embedded PGlite), the Neon WebSocket proxy, the Upstash
+// bridge over a real Redis (or the Redis mirror off), migrations, then `wrangler dev`.
+
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { migrate } from "../scripts/migrate.ts";
+import { startEmbeddedPostgres } from "./embedded-postgres.ts";
+import { startNeonProxy } from "./neon-proxy.ts";
+import { redactUrl } from "./redact.ts";
+import { redisAnswers } from "./redis-probe.ts";
+import { startUpstashBridge } from "./upstash-bridge.ts";
+import { configFromProcessEnv, readVarsFile, type WorkerVars, writeEnvFile } from "./worker-env.ts";
+import { startWranglerDev } from "./wrangler-dev.ts";
+
+export interface LocalStackOptions {
+  /** Repository root (node_modules, wrangler.toml). Default: the folder above dev/. */
+  root?: string;
+  /** The Worker's wrangler config. Default `<root>/wrangler.toml`. */
+  configPath?: string;
+  /** Embedded Postgres data and the generated env file live here. Default `<root>/.data`. */
+  dataDir?: string;
+  /** wrangler --persist-to (Durable Object storage). Default `<dataDir>/wrangler`. */
+  persistTo?: string;
+  /** Port for wrangler dev; 0 picks a free one. Default 8787. */
+  port?: number;
+  /** Ports of the helpers; 0 (the default) picks free ones. */
+  ports?: { postgres?: number; neonProxy?: number; upstashBridge?: number };
+  /** Settings as in .dev.vars. Default: `.dev.vars` beside the wrangler config, if present. */
+  devVars?: WorkerVars;
+  /** Where configuration overrides come from (CONFIG_VARIABLES only). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Worker vars that win over everything (tests: short grace periods and the like). */
+  vars?: WorkerVars;
+  /** Redis behind the bridge. Default: REDIS_URL from env or .dev.vars, else 127.0.0.1:6379. */
+  redisUrl?: string;
+  /** Progress and notices of the stack. Default: silent. Never receives secrets. */
+  log?: (line: string) => void;
+  /** Lines printed by wrangler and the Worker. Default: silent. */
+  onWranglerOutput?: (line: string) => void;
+  /** How long wrangler may take to be ready, in milliseconds. Default 60000. */
+  readyTimeoutMs?: number;
+}
+
+export type RedisMirrorMode =
+  /** The local bridge over REDIS_URL. */
+  | "bridge"
+  /** UPSTASH_REDIS_REST_URL was configured: a real Upstash (or another bridge). */
+  | "upstash"
+  /** No Redis answered: the Worker runs without the Redis mirror. */
+  | "off";
+
+export interface LocalStack {
+  /** The gateway, e.g. "http://127.0.0.1:8787". */
+  url: string;
+  port: number;
+  postgres: {
+    /** DATABASE_URL as the Worker got it (may hold a password: do not print it). */
+    url: string;
+    embedded: boolean;
+    /** NEON_WS_PROXY as the Worker got it; null for a real Neon database. */
+    neonWsProxy: string | null;
+  };
+  redis: { mode: RedisMirrorMode; restUrl: string | null; redisUrl: string | null };
+  /** Every var the Worker was started with (secrets included: for tests, never for logs). */
+  workerVars: WorkerVars;
+  /** The generated env file passed with --env-file (mode 0600). */
+  envFile: string;
+  /** Resolves with wrangler's exit code if it ends (on its own or by stop()). */
+  exited: Promise<number>;
+  /** Stops wrangler, then the helpers; resolves with wrangler's exit code. Idempotent. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  /** Last resort before exiting: SIGKILL to wrangler and its workerd, nothing else. */
+  kill(): void;
+}
+
+export class LocalStackError extends Error {
+  override readonly name = "LocalStackError";
+}
+
+/** Real Neon is reached through Neon's own WebSocket proxy; no local proxy in between. */
+function isNeonHost(databaseUrl: string): boolean {
+  return /\.neon\.tech$/i.test(new URL(databaseUrl).hostname);
+}
+
+function proxyTarget(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (!/^postgres(ql)?:$/.test(url.protocol)) {
+    throw new LocalStackError(
+      `DATABASE_URL must be a postgres:// URL, got ${redactUrl(databaseUrl)}`,
+    );
+  }
+  return `${url.hostname}:${url.port || 5432}`;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const root = resolve(options.root ?? join(import.meta.dirname, ".."));
+  const configPath = resolve(options.configPath ?? join(root, "wrangler.toml"));
+  const dataDir = resolve(options.dataDir ?? join(root, ".data"));
+  const persistTo = resolve(options.persistTo ?? join(dataDir, "wrangler"));
+  const log = options.log ?? (() => {});
+  const env = options.env ?? process.env;
+  const devVars = options.devVars ?? readVarsFile(join(dirname(configPath), ".dev.vars")) ?? {};
+  const settings: WorkerVars = { ...devVars, ...configFromProcessEnv(env) };
+  const redisUrl =
+    options.redisUrl ?? env.REDIS_URL ?? devVars.REDIS_URL ?? "redis://127.0.0.1:6379";
+  mkdirSync(dataDir, { recursive: true });
+
+  // Started pieces, stopped in reverse order on failure or stop().
+  const started: { name: string; close: () => Promise<unknown> }[] = [];
+  const closeAll = async () => {
+    for (const piece of started.reverse()) {
+      await piece.close().catch((err: unknown) => {
+        log(`stopping ${piece.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
+    started.length = 0;
+  };
+
+  try {
+    // Postgres: the given DATABASE_URL, else embedded PGlite under dataDir.
+    let databaseUrl = settings.DATABASE_URL;
+    let neonWsProxy: string | null = settings.NEON_WS_PROXY ?? null;
+    const embedded = databaseUrl === undefined;
+    if (databaseUrl === undefined) {
+      const pg = await startEmbeddedPostgres({
+        dataDir: join(dataDir, "pglite"),
+        port: options.ports?.postgres ?? 0,
+      });
+      started.push({ name: "embedded Postgres", close: pg.close });
+      databaseUrl = pg.url;
+      neonWsProxy = null;
+      log(`postgres: embedded PGlite at ${pg.url} (data in ${join(dataDir, "pglite")})`);
+    } else {
+      log(`postgres: ${redactUrl(databaseUrl)}`);
+    }
+    if (neonWsProxy === null && !isNeonHost(databaseUrl)) {
+      const target = proxyTarget(databaseUrl);
+      const proxy = await startNeonProxy({
+        port: options.ports?.neonProxy ?? 0,
+        allowedTargets: [target],
+        onError: (message) => log(message),
+      });
+      started.push({ name: "Neon proxy", close: proxy.close });
+      neonWsProxy = proxy.wsProxy;
+      log(`postgres: Neon WebSocket proxy on ${proxy.wsProxy} → ${target}`);
+    }
+
+    const migrations = await migrate(databaseUrl, {
+      neonWsProxy: neonWsProxy ?? undefined,
+      usersTable: settings.USERS_TABLE,
+      log: (line) => log(`migrate: ${line}`),
+    });
+    log(
+      `migrate: ${migrations.applied.length} applied, ${migrations.unchanged.length} already applied, ${migrations.skipped.length} skipped`,
+    );
+
+    // Redis: a configured Upstash as is; else the bridge over a Redis that answers; else off.
+    let redis: LocalStack["redis"];
+    const stackVars: WorkerVars = { DATABASE_URL: databaseUrl };
+    if (neonWsProxy !== null) stackVars.NEON_WS_PROXY = neonWsProxy;
+    if (settings.UPSTASH_REDIS_REST_URL) {
+      redis = { mode: "upstash", restUrl: settings.UPSTASH_REDIS_REST_URL, redisUrl: null };
+      log(`redis: Upstash REST at ${redactUrl(settings.UPSTASH_REDIS_REST_URL)}`);
+    } else if (await redisAnswers(redisUrl)) {
+      // A fresh token per run: the bridge is reachable by anything on this machine.
+      const token = randomBytes(24).toString("base64url");
+      const bridge = await startUpstashBridge({
+        port: options.ports?.upstashBridge ?? 0,
+        token,
+        redisUrl,
+        onError: (message) => log(message),
+      });
+      started.push({ name: "Upstash bridge", close: bridge.close });
+      stackVars.UPSTASH_REDIS_REST_URL = bridge.url;
+      stackVars.UPSTASH_REDIS_REST_TOKEN = token;
+      redis = { mode: "bridge", restUrl: bridge.url, redisUrl };
+      log(`redis: Upstash bridge on ${bridge.url} → ${redactUrl(redisUrl)}`);
+    } else {
+      redis = { mode: "off", restUrl: null, redisUrl: null };
+      log(
+        `redis: NO REDIS ANSWERED at ${redactUrl(redisUrl)}: the Redis mirror is OFF for this run ` +
+          "(start redis-server or set REDIS_URL / UPSTASH_REDIS_REST_URL, then restart)",
+      );
+    }
+
+    const workerVars: WorkerVars = { ...settings, ...stackVars, ...options.vars };
+    if (redis.mode === "off") {
+      delete workerVars.UPSTASH_REDIS_REST_URL;
+      delete workerVars.UPSTASH_REDIS_REST_TOKEN;
+    }
+    if (neonWsProxy === null) delete workerVars.NEON_WS_PROXY;
+    const envFile = join(dataDir, "worker.env");
+    writeEnvFile(envFile, workerVars);
+
+    const wrangler = await startWranglerDev({
+      cwd: root,
+      configPath,
+      port: options.port ?? 8787,
+      persistTo,
+      envFile,
+      onOutput: options.onWranglerOutput,
+      readyTimeoutMs: options.readyTimeoutMs,
+    });
+    started.push({ name: "wrangler", close: () => wrangler.stop() });
+
+    let stopping: Promise<number> | undefined;
+    const stop = (signal: NodeJS.Signals = "SIGTERM") => {
+      stopping ??= (async () => {
+        const code = await wrangler.stop(signal);
+        await closeAll();
+        return code;
+      })();
+      return stopping;
+    };
+
+    return {
+      url: wrangler.url,
+      port: wrangler.port,
+      postgres: { url: databaseUrl, embedded, neonWsProxy },
+      redis,
+      workerVars,
+      envFile,
+      exited: wrangler.exited,
+      stop,
+      kill: () => wrangler.kill(),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

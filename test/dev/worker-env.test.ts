@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseEnv } from "node:util";
+import { describe, expect, it } from "vitest";
+import {
+  configFromProcessEnv,
+  EnvFileError,
+  formatEnvLine,
+  readVarsFile,
+  writeEnvFile,
+} from "../../dev/worker-env.ts";
+
+describe("the generated Worker env file", () => {
+  it("takes only configuration variables, and only non-empty ones, from the process", () => {
+    expect(
+      configFromProcessEnv({
+        API_KEY: "k",
+        DATABASE_URL: "",
+        HOME: "/root",
+        PATH: "/bin",
+        USERS_MANAGED: "false",
+      }),
+    ).toEqual({ API_KEY: "k", USERS_MANAGED: "false" });
+  });
+
+  it("single-quotes values and escapes $ for dotenv-expand", () => {
+    expect(formatEnvLine("A", "p$w'd\\n#x")).toBe("A='p\\$w'd\\n#x'");
+  });
+
+  it("refuses line breaks and bad names instead of writing a file wrangler would misread", () => {
+    expect(() => formatEnvLine("A", "one\ntwo")).toThrow(EnvFileError);
+    expect(() => formatEnvLine("A-B", "x")).toThrow(EnvFileError);
+    expect(() => formatEnvLine("", "x")).toThrow(EnvFileError);
+  });
+
+  it("writes a file readable by its owner only, even over an existing one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "worker-env-"));
+    const path = join(dir, "worker.env");
+    writeFileSync(path, "old", { mode: 0o644 });
+    writeEnvFile(path, { JWT_SECRET: "s3cret", URL: "postgres://u:p@h/db?a=1&b=2" });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const parsed = parseEnv(readFileSync(path, "utf8"));
+    expect(parsed).toEqual({ JWT_SECRET: "s3cret", URL: "postgres://u:p@h/db?a=1&b=2" });
+  });
+
+  it("reads .dev.vars, and nothing when it is missing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dev-vars-"));
+    writeFileSync(join(dir, ".dev.vars"), '# comment\nA=1\nB="two words"\n');
+    expect(readVarsFile(join(dir, ".dev.vars"))).toEqual({ A: "1", B: "two words" });
+    expect(readVarsFile(join(dir, "missing"))).toBeUndefined();
+  });
+});
