@@ -76,7 +76,7 @@ function relay(
   // Node queues writes made before the TCP connection is established, so frames that arrive
   // early (the driver sends its startup message right after `open`) are not lost.
   ws.on("message", (data: RawData) => {
-    const chunks = Array.isArray(data) ? data : [Buffer.from(data as ArrayBuffer | Buffer)];
+    const chunks = Array.isArray(data) ? data : [Buffer.isBuffer(data) ? data : Buffer.from(data)];
     let ok = true;
     for (const chunk of chunks) ok = tcp.write(chunk) && ok;
     if (!ok) {

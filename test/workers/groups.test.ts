@@ -18,18 +18,27 @@ async function reply(socket: TestSocket, type: string, data: Record<string, unkn
 const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
   reply(s, "join_group", { group_name, ...extra });
 
-async function consultationSocket(
+async function consultationUpgrade(
   consultationId: string,
   userId: string,
   token: TokenOptions = {},
 ) {
   const jwt = await mintToken(userId, token);
-  const response = await upgrade(`/ws/consultation/${consultationId}/?token=${jwt}`);
+  return upgrade(`/ws/consultation/${consultationId}/?token=${jwt}`);
+}
+
+/** A consultation socket, once connection_established arrived; throws when refused. */
+async function consultationSocket(
+  consultationId: string,
+  userId: string,
+  token: TokenOptions = {},
+) {
+  const response = await consultationUpgrade(consultationId, userId, token);
   if (response.status !== 101)
-    return { status: response.status, body: await response.text() } as const;
+    throw new Error(`refused: ${response.status} ${await response.text()}`);
   const socket = wrapSocket(response.webSocket as WebSocket);
   await socket.established;
-  return { status: 101, socket } as const;
+  return socket;
 }
 
 describe("group names and authorization", () => {
@@ -176,32 +185,32 @@ describe("membership and group messages", () => {
 
 describe("consultation sockets", () => {
   it("refuses a user without the consultation in their groups claim: 403 before the upgrade", async () => {
-    const refused = await consultationSocket("c-1", uniqueUser(), {
+    const refused = await consultationUpgrade("c-1", uniqueUser(), {
       groups: ["consultation_other"],
     });
     expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).error.code).toBe("forbidden");
   });
 
   it("sends connection_established then consultation_state, and counts toward presence", async () => {
     const id = uniqueUser("c");
     const doctor = uniqueUser("doc");
     const userTab = await connectAs(doctor, { groups: [`consultation_${id}`] });
-    const opened = await consultationSocket(id, doctor, {
+    const socket = await consultationSocket(id, doctor, {
       username: "dr",
       groups: [`consultation_${id}`],
     });
-    if (opened.status !== 101) throw new Error(opened.body);
-    const frames = opened.socket.frames.received;
+    const frames = socket.frames.received;
     expect(frames[0]?.type).toBe("connection_established");
     expect(frames[0]?.data.connection_count).toBe(2);
-    const state = await opened.socket.frames.next("consultation_state");
+    const state = await socket.frames.next("consultation_state");
     expect(state.data).toEqual({
       consultation_id: id,
       participants: [{ user_id: doctor, username: "dr", is_online: true }],
     });
     expect((await userTab.frames.next("status_changed")).data.connection_count).toBe(2);
     expect((await env.USER_HUB.getByName(doctor).status()).connection_count).toBe(2);
-    opened.socket.ws.close(1000);
+    socket.ws.close(1000);
     expect((await userTab.frames.next("status_changed")).data.connection_count).toBe(1);
   });
 
@@ -211,12 +220,11 @@ describe("consultation sockets", () => {
     const [doctor, patient, nurse] = [uniqueUser("doc"), uniqueUser("pat"), uniqueUser("nurse")];
     const d = await consultationSocket(id, doctor, grant);
     const p = await consultationSocket(id, patient, grant);
-    if (d.status !== 101 || p.status !== 101) throw new Error("upgrade refused");
     const nurseTab = await connectAs(nurse, grant);
     await join(nurseTab, `consultation_${id}`);
-    const sent = await reply(d.socket, "consultation_message", { message: "how are you?" });
+    const sent = await reply(d, "consultation_message", { message: "how are you?" });
     expect(sent.data.recipients).toBe(3);
-    for (const socket of [d.socket, p.socket]) {
+    for (const socket of [d, p]) {
       const frame = await socket.frames.next("consultation_message");
       expect(frame.data).toMatchObject({
         consultation_id: id,
@@ -227,10 +235,9 @@ describe("consultation sockets", () => {
     }
     expect((await nurseTab.frames.next("consultation_message")).data.message).toBe("how are you?");
     const again = await consultationSocket(id, patient, grant);
-    if (again.status !== 101) throw new Error("upgrade refused");
-    again.socket.send({ type: "resume", data: { since_seq: 0 } });
-    expect((await again.socket.frames.next("consultation_message")).seq).toBe(1);
-    expect((await again.socket.frames.next("resumed")).data).toEqual({
+    again.send({ type: "resume", data: { since_seq: 0 } });
+    expect((await again.frames.next("consultation_message")).seq).toBe(1);
+    expect((await again.frames.next("resumed")).data).toEqual({
       from_seq: 0,
       to_seq: 1,
       complete: true,
@@ -245,23 +252,20 @@ describe("consultation sockets", () => {
     const grant = { groups: [`consultation_${id}`] };
     const [doctor, patient] = [uniqueUser("doc"), uniqueUser("pat")];
     const d = await consultationSocket(id, doctor, grant);
-    if (d.status !== 101) throw new Error("refused");
     const p = await consultationSocket(id, patient, grant);
-    if (p.status !== 101) throw new Error("refused");
-    const online = await d.socket.frames.next(
+    const online = await d.frames.next(
       (f) => f.type === "status_changed" && f.data.user_id === patient,
     );
     expect(online.data.is_online).toBe(true);
-    p.socket.ws.close(1000);
-    const offline = await d.socket.frames.next(
+    p.ws.close(1000);
+    const offline = await d.frames.next(
       (f) =>
         f.type === "status_changed" && f.data.user_id === patient && f.data.is_online === false,
     );
     expect(offline.data.connection_count).toBe(0);
     const p2 = await consultationSocket(id, patient, grant);
-    if (p2.status !== 101) throw new Error("refused");
-    d.socket.ws.close(1000);
-    const doctorOffline = await p2.socket.frames.next(
+    d.ws.close(1000);
+    const doctorOffline = await p2.frames.next(
       (f) => f.type === "status_changed" && f.data.user_id === doctor && f.data.is_online === false,
     );
     expect(doctorOffline.data.user_id).toBe(doctor);
@@ -270,8 +274,7 @@ describe("consultation sockets", () => {
   it("the lease expires when the room dies and stops renewing it", async () => {
     const id = uniqueUser("c");
     const user = uniqueUser("u");
-    const opened = await consultationSocket(id, user, { groups: [`consultation_${id}`] });
-    if (opened.status !== 101) throw new Error("refused");
+    await consultationSocket(id, user, { groups: [`consultation_${id}`] });
     const hub = env.USER_HUB.getByName(user);
     expect((await hub.status()).connection_count).toBe(1);
     // Kill the room without running its close handlers, as a crash would.
