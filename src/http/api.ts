@@ -1,0 +1,68 @@
+/**
+ * The HTTP API under /api/v1 (PROTOCOL.md, "HTTP API"): authenticate, read the body, run the
+ * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
+ */
+import { Hono } from "hono";
+import { type GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { authenticateApiCaller } from "./api/auth.ts";
+import { readJsonBody } from "./api/body.ts";
+import { openApiDocument } from "./api/openapi.ts";
+import { type GatewayPorts, portsFromEnv } from "./api/operations.ts";
+import { API_ROUTES, type ApiRoute, NO_BODY } from "./api/routes.ts";
+import type { AppEnv } from "./types.ts";
+
+/** `/users/{id}/status` → `/users/:id/status`. */
+function routerPath(template: string): string {
+  return template.replace(/\{(\w+)\}/g, ":$1");
+}
+
+/** The JSON error response; 401s carry the challenge RFC 6750 asks for. */
+function errorResponse(error: GatewayError): Response {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+  };
+  if (error.code === "unauthorized") headers["WWW-Authenticate"] = 'Bearer realm="realtime"';
+  if (error.retryAfterMs !== undefined) {
+    headers["Retry-After"] = String(Math.ceil(error.retryAfterMs / 1000));
+  }
+  return new Response(JSON.stringify({ error: error.toBody() }), {
+    status: error.httpStatus,
+    headers,
+  });
+}
+
+/** Build the router; `portsOf` is how routes reach the actors (tests pass in-memory twins). */
+export function createApi(portsOf: (env: Env) => GatewayPorts = portsFromEnv): Hono<AppEnv> {
+  const api = new Hono<AppEnv>();
+
+  api.get("/openapi.json", (c) => c.json(openApiDocument()));
+
+  const register = (route: ApiRoute) => {
+    api.on(route.method.toUpperCase(), routerPath(route.path), async (c) => {
+      const config = c.get("config");
+      const caller = await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
+      const body =
+        route.body === NO_BODY ? undefined : await readJsonBody(c.req.raw, config.maxFrameBytes);
+      const result = await route.run({
+        params: c.req.param(),
+        body,
+        caller,
+        ports: portsOf(c.env),
+        config,
+      });
+      c.header("cache-control", "no-store");
+      return c.json(result);
+    });
+  };
+  API_ROUTES.forEach(register);
+
+  api.onError((err) => {
+    const error = toGatewayError(err);
+    if (error.code === "internal") console.error("api:onError", err);
+    return errorResponse(error);
+  });
+  return api;
+}
+
+export const api = createApi();

@@ -1,0 +1,213 @@
+/**
+ * RealtimeService: the HTTP API's operations for other Workers, through a service binding
+ *
+ *   [[services]]
+ *   binding = "REALTIME"
+ *   service = "realtime-gateway"
+ *   entrypoint = "RealtimeService"
+ *
+ * and then `await env.REALTIME.sendNotificationToUser(42, { title, message })`. The methods and
+ * their results are those of the server SDK (src/sdk/server.ts), so code moves between the two
+ * unchanged. A binding is trusted like the API key: the calling Worker speaks for any user.
+ *
+ * Inputs are checked exactly as HTTP bodies are: sent through JSON (so `data` is what a socket
+ * will receive), limited to MAX_FRAME_BYTES, validated with the same schemas.
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { type Config, loadConfig } from "./core/config.ts";
+import { senderOf, TRUSTED_CALLER } from "./http/api/auth.ts";
+import { parseInput } from "./http/api/body.ts";
+import {
+  broadcastSystemMessage,
+  type GatewayPorts,
+  onlineUsers,
+  portsFromEnv,
+  sendDirectMessage,
+  sendNotification,
+  sendToGroup,
+  userStatus,
+} from "./http/api/operations.ts";
+import {
+  BroadcastBodySchema,
+  DirectMessageBodySchema,
+  GroupMessageBodySchema,
+  GroupNameParamSchema,
+  NotificationBodySchema,
+} from "./http/api/schemas.ts";
+import { GatewayError, toGatewayError } from "./protocol/errors.ts";
+import { UserIdSchema } from "./protocol/messages.ts";
+import { RealtimeApiError } from "./sdk/errors.ts";
+import type {
+  BroadcastInput,
+  DirectMessageInput,
+  FanoutSent,
+  GroupMessageInput,
+  MessageSent,
+  NotificationInput,
+  NotificationSent,
+  OnlineUser,
+  UserId,
+  UserStatus,
+} from "./sdk/server.ts";
+
+/** An RPC argument as the HTTP API would have received it: through JSON, size-limited. */
+function asJson(value: unknown, field: string, maxBytes: number): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    throw new GatewayError("validation_failed", `${field}: is not JSON-serializable`, {
+      details: { field },
+    });
+  }
+  if (text === undefined) return undefined;
+  if (new TextEncoder().encode(text).byteLength > maxBytes) {
+    throw new GatewayError("message_too_large", `${field} exceeds ${maxBytes} bytes`, {
+      details: { max_bytes: maxBytes },
+    });
+  }
+  return JSON.parse(text);
+}
+
+export class RealtimeService extends WorkerEntrypoint<Env> {
+  /**
+   * Run an operation (a `#` method: Workers RPC would expose an ordinary one to callers); a failure crosses the binding as an Error whose message carries the
+   * status and code (`RealtimeApiError.from(err)` reads them back), because Workers RPC drops
+   * an error's own properties.
+   */
+  async #run<T>(operation: (ports: GatewayPorts, config: Config) => Promise<T>) {
+    try {
+      return await operation(portsFromEnv(this.env), loadConfig(this.env));
+    } catch (err) {
+      const error = toGatewayError(err);
+      if (error.code === "internal") console.error("RealtimeService:run", err);
+      throw new Error(RealtimeApiError.serviceMessage(error.httpStatus, error.code, error.message));
+    }
+  }
+
+  async sendNotificationToUser(
+    userId: UserId,
+    notification: NotificationInput,
+  ): Promise<NotificationSent> {
+    return this.#run(async (ports, config) => {
+      const body = parseInput(
+        NotificationBodySchema,
+        asJson(notification, "notification", config.maxFrameBytes),
+        "notification",
+      );
+      const sent = await sendNotification(ports, parseInput(UserIdSchema, userId, "user_id"), body);
+      return {
+        notificationId: sent.notification_id,
+        delivered: sent.delivered,
+        connectionCount: sent.connection_count,
+      };
+    });
+  }
+
+  async sendMessageToUser(userId: UserId, message: DirectMessageInput): Promise<MessageSent> {
+    return this.#run(async (ports, config) => {
+      const body = parseInput(
+        DirectMessageBodySchema,
+        asJson(
+          {
+            from_user_id: message?.fromUserId,
+            message: message?.message,
+            message_type: message?.messageType,
+          },
+          "message",
+          config.maxFrameBytes,
+        ),
+        "message",
+      );
+      const sent = await sendDirectMessage(ports, parseInput(UserIdSchema, userId, "user_id"), {
+        from: senderOf(TRUSTED_CALLER, body.from_user_id),
+        message: body.message,
+        messageType: body.message_type,
+      });
+      return { messageId: sent.message_id, delivered: sent.delivered };
+    });
+  }
+
+  async broadcastSystemMessage(broadcast: BroadcastInput): Promise<FanoutSent> {
+    return this.#run(async (ports, config) => {
+      const body = parseInput(
+        BroadcastBodySchema,
+        asJson(
+          { message: broadcast?.message, message_type: broadcast?.messageType },
+          "broadcast",
+          config.maxFrameBytes,
+        ),
+        "broadcast",
+      );
+      const sent = await broadcastSystemMessage(ports, config, {
+        fromUserId: null,
+        message: body.message,
+        messageType: body.message_type,
+      });
+      return { messageId: sent.message_id, recipients: sent.recipients };
+    });
+  }
+
+  async sendToGroup(groupName: string, message: GroupMessageInput): Promise<FanoutSent> {
+    return this.#run(async (ports, config) => {
+      const body = parseInput(
+        GroupMessageBodySchema,
+        asJson(
+          { message_type: message?.messageType, data: message?.data },
+          "message",
+          config.maxFrameBytes,
+        ),
+        "message",
+      );
+      const name = parseInput(GroupNameParamSchema, groupName, "group_name");
+      const sent = await sendToGroup(ports, config, name, {
+        fromUserId: null,
+        messageType: body.message_type,
+        data: body.data,
+      });
+      return { messageId: sent.message_id, recipients: sent.recipients };
+    });
+  }
+
+  /** The full status; throws `user_not_found` for a user the gateway does not know. */
+  async getUserStatus(userId: UserId): Promise<UserStatus> {
+    return this.#run(async (ports) => {
+      const status = await userStatus(ports, parseInput(UserIdSchema, userId, "user_id"));
+      return {
+        userId: status.user_id,
+        isOnline: status.is_online,
+        connectionCount: status.connection_count,
+        lastSeen: status.last_seen,
+      };
+    });
+  }
+
+  /** false for a user the gateway does not know. */
+  async isUserOnline(userId: UserId): Promise<boolean> {
+    return (await this.#statusOrNull(userId))?.isOnline ?? false;
+  }
+
+  /** 0 for a user the gateway does not know. */
+  async getUserConnectionCount(userId: UserId): Promise<number> {
+    return (await this.#statusOrNull(userId))?.connectionCount ?? 0;
+  }
+
+  async getAllOnlineUsers(): Promise<OnlineUser[]> {
+    return this.#run(async (ports, config) => {
+      const { users } = await onlineUsers(ports, config);
+      return users.map((user) => ({
+        userId: user.user_id,
+        connectionCount: user.connection_count,
+      }));
+    });
+  }
+
+  async #statusOrNull(userId: UserId): Promise<UserStatus | null> {
+    try {
+      return await this.getUserStatus(userId);
+    } catch (err) {
+      if (RealtimeApiError.from(err)?.code === "user_not_found") return null;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,498 @@
+/**
+ * The HTTP API router in Node, against an in-memory twin of the actors: authentication, body
+ * handling, validation, the operations' results and the OpenAPI document.
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import { describe, expect, it } from "vitest";
+import { parseConfig, type RawEnv } from "../../../src/core/config.ts";
+import { secretsEqual } from "../../../src/http/api/auth.ts";
+import { API_PREFIX, buildOpenApiDocument } from "../../../src/http/api/openapi.ts";
+import { API_ROUTES } from "../../../src/http/api/routes.ts";
+import {
+  DirectMessageResultSchema,
+  FanoutResultSchema,
+  NotificationResultSchema,
+  OnlineUsersResultSchema,
+  UserStatusResultSchema,
+} from "../../../src/http/api/schemas.ts";
+import { createApi } from "../../../src/http/api.ts";
+import type { AppEnv } from "../../../src/http/types.ts";
+import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
+import { mintToken } from "../../helpers/tokens.ts";
+import { addUser, type FakePorts, FIXED_NOW, fakePorts } from "./fake-ports.ts";
+import { checkOpenApi } from "./openapi-check.ts";
+
+const NOW_ISO = new Date(FIXED_NOW).toISOString();
+
+/** The API mounted as the worker mounts it, with this configuration and these ports. */
+function gateway(env: RawEnv = {}, ports: FakePorts = fakePorts()) {
+  const config = parseConfig({
+    JWT_SECRET: TEST_JWT_SECRET,
+    API_KEY: TEST_API_KEY,
+    PRESENCE_SHARDS: "3",
+    ...env,
+  });
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("config", config);
+    await next();
+  });
+  app.route(
+    API_PREFIX,
+    createApi(() => ports),
+  );
+  const call = async (
+    method: string,
+    path: string,
+    options: {
+      body?: unknown;
+      raw?: BodyInit;
+      auth?: string | null;
+      headers?: Record<string, string>;
+    } = {},
+  ) => {
+    const headers = new Headers(options.headers);
+    const auth = options.auth === undefined ? TEST_API_KEY : options.auth;
+    if (auth !== null) headers.set("Authorization", `Bearer ${auth}`);
+    let body: BodyInit | undefined = options.raw;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
+    }
+    // A streamed body needs `duplex: "half"` (fetch spec); a string or bytes do not mind it.
+    const init = { method, headers, body, duplex: "half" };
+    const response = await app.request(`${API_PREFIX}${path}`, init);
+    return {
+      status: response.status,
+      headers: response.headers,
+      json: (await response.json()) as any,
+    };
+  };
+  return { app, ports, call };
+}
+
+describe("authentication", () => {
+  it("refuses a request without credentials with 401 and a Bearer challenge", async () => {
+    const { call } = gateway();
+    const response = await call("GET", "/users/online", { auth: null });
+    expect(response.status).toBe(401);
+    expect(response.json.error.code).toBe("unauthorized");
+    expect(response.headers.get("WWW-Authenticate")).toBe('Bearer realm="realtime"');
+  });
+
+  it("refuses a wrong API key with 401", async () => {
+    const { call } = gateway();
+    for (const key of ["wrong", `${TEST_API_KEY}x`, TEST_API_KEY.slice(0, -1)]) {
+      const response = await call("GET", "/users/online", { auth: key });
+      expect(response.status).toBe(401);
+      expect(response.json.error).toEqual({ code: "unauthorized", message: "invalid API key" });
+    }
+  });
+
+  it("accepts the API key", async () => {
+    const { call } = gateway();
+    expect((await call("GET", "/users/online")).status).toBe(200);
+  });
+
+  it("refuses every API key when none is configured, but still accepts staff tokens", async () => {
+    const { call } = gateway({ API_KEY: "" });
+    expect((await call("GET", "/users/online")).status).toBe(401);
+    const staff = await mintToken("boss", { staff: true });
+    expect((await call("GET", "/users/online", { auth: staff })).status).toBe(200);
+  });
+
+  it("answers 403 to a valid token of a user who is not staff", async () => {
+    const { call } = gateway();
+    const response = await call("GET", "/users/online", { auth: await mintToken("ann") });
+    expect(response.status).toBe(403);
+    expect(response.json.error.code).toBe("forbidden");
+  });
+
+  it("accepts a superuser token and refuses an expired or forged staff token with 401", async () => {
+    const { call } = gateway();
+    const superuser = await mintToken("root", { superuser: true });
+    expect((await call("GET", "/users/online", { auth: superuser })).status).toBe(200);
+    for (const token of [
+      await mintToken("boss", { staff: true, expiresIn: -60 }),
+      await mintToken("boss", { staff: true, secret: "another-secret-0123456789abcdef" }),
+    ]) {
+      const response = await call("GET", "/users/online", { auth: token });
+      expect(response.status).toBe(401);
+      expect(response.json.error.code).toBe("unauthorized");
+    }
+  });
+
+  it("compares secrets by digest: equal strings match, any difference does not", async () => {
+    expect(await secretsEqual("abc", "abc")).toBe(true);
+    expect(await secretsEqual("abc", "abd")).toBe(false);
+    expect(await secretsEqual("abc", "abcd")).toBe(false);
+    expect(await secretsEqual("", "abc")).toBe(false);
+  });
+});
+
+describe("senders", () => {
+  it("trusts from_user_id with the API key and requires it", async () => {
+    const { call, ports } = gateway();
+    const bob = addUser(ports, "bob", { sockets: 1 });
+    const sent = await call("POST", "/users/bob/messages", {
+      body: { from_user_id: 7, message: "hi" },
+    });
+    expect(sent.status).toBe(200);
+    expect(bob.deliveries[0]?.data).toMatchObject({ from_user_id: "7", from_username: "7" });
+
+    const missing = await call("POST", "/users/bob/messages", { body: { message: "hi" } });
+    expect(missing.status).toBe(400);
+    expect(missing.json.error).toMatchObject({
+      code: "validation_failed",
+      details: { field: "from_user_id" },
+    });
+  });
+
+  it("sends as the staff caller by default and refuses another from_user_id with 403", async () => {
+    const { call, ports } = gateway();
+    const bob = addUser(ports, "bob");
+    const auth = await mintToken("boss", { staff: true, username: "The Boss" });
+    expect(
+      (await call("POST", "/users/bob/messages", { auth, body: { message: "a" } })).status,
+    ).toBe(200);
+    expect(
+      (
+        await call("POST", "/users/bob/messages", {
+          auth,
+          body: { from_user_id: "boss", message: "b" },
+        })
+      ).status,
+    ).toBe(200);
+    const forged = await call("POST", "/users/bob/messages", {
+      auth,
+      body: { from_user_id: "ann", message: "c" },
+    });
+    expect(forged.status).toBe(403);
+    expect(forged.json.error).toMatchObject({
+      code: "forbidden",
+      details: { field: "from_user_id" },
+    });
+    expect(bob.deliveries.map((d) => d.data)).toMatchObject([
+      { from_user_id: "boss", from_username: "The Boss", message: "a" },
+      { from_user_id: "boss", message: "b" },
+    ]);
+  });
+
+  it("broadcasts from the staff caller, or from `system` with the API key", async () => {
+    const { call, ports } = gateway();
+    await call("POST", "/broadcasts", { body: { message: "m1" } });
+    await call("POST", "/broadcasts", {
+      auth: await mintToken("boss", { staff: true }),
+      body: { message: "m2" },
+    });
+    const senders = ports.broadcasts
+      .map((b) => b.delivery.data)
+      .map((d) => ("from_user_id" in d ? d.from_user_id : null));
+    expect(new Set(senders)).toEqual(new Set(["system", "boss"]));
+  });
+});
+
+describe("bodies", () => {
+  it("refuses a body that is not declared as JSON with 400 invalid_json", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    const response = await call("POST", "/users/bob/notifications", {
+      raw: JSON.stringify({ title: "t", message: "m" }),
+      headers: { "Content-Type": "text/plain" },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.error.code).toBe("invalid_json");
+  });
+
+  it("accepts application/json with a charset", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    const response = await call("POST", "/users/bob/notifications", {
+      raw: JSON.stringify({ title: "t", message: "m" }),
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+    expect(response.status).toBe(200);
+  });
+
+  it("refuses malformed and empty JSON with 400 invalid_json", async () => {
+    const { call } = gateway();
+    for (const raw of ["{not json", "", "   "]) {
+      const response = await call("POST", "/broadcasts", {
+        raw,
+        headers: { "Content-Type": "application/json" },
+      });
+      expect(response.status, raw).toBe(400);
+      expect(response.json.error.code).toBe("invalid_json");
+    }
+  });
+
+  it("refuses a body over MAX_FRAME_BYTES with 413, declared or streamed", async () => {
+    const { call } = gateway({ MAX_FRAME_BYTES: "2048" });
+    const big = JSON.stringify({ message: "x".repeat(3000) });
+    const declared = await call("POST", "/broadcasts", {
+      raw: big,
+      headers: { "Content-Type": "application/json", "Content-Length": String(big.length) },
+    });
+    expect(declared.status).toBe(413);
+    expect(declared.json.error).toMatchObject({
+      code: "message_too_large",
+      details: { max_bytes: 2048 },
+    });
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(big);
+        for (let i = 0; i < bytes.length; i += 500) controller.enqueue(bytes.slice(i, i + 500));
+        controller.close();
+      },
+    });
+    const streamed = await call("POST", "/broadcasts", {
+      raw: stream,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(streamed.status).toBe(413);
+  });
+
+  it("names the failing field: missing, too long, wrong type, bad path id", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    const cases: [string, string, unknown, string][] = [
+      ["POST", "/users/bob/notifications", { message: "m" }, "title"],
+      ["POST", "/users/bob/notifications", { title: "t", message: "x".repeat(8193) }, "message"],
+      ["POST", "/users/bob/notifications", { title: "t", message: "" }, "message"],
+      ["POST", "/users/bob/messages", { from_user_id: "a b", message: "m" }, "from_user_id"],
+      ["POST", "/broadcasts", { message: 5 }, "message"],
+      ["POST", "/broadcasts", { message: "m", message_type: "has space" }, "message_type"],
+      ["POST", "/broadcasts", ["not", "an", "object"], "body"],
+      ["POST", "/groups/group_a/messages", { message_type: "t" }, "data"],
+      ["POST", "/users/bad%20id/notifications", { title: "t", message: "m" }, "id"],
+      ["GET", `/users/${"x".repeat(65)}/status`, undefined, "id"],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const response = await call(method, path, { body });
+      expect(response.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(response.json.error.code).toBe("validation_failed");
+      expect(response.json.error.details).toEqual({ field });
+      expect(response.json.error.message.startsWith(`${field}: `)).toBe(true);
+    }
+  });
+
+  it("says a missing field is required", async () => {
+    const { call } = gateway();
+    const response = await call("POST", "/broadcasts", { body: {} });
+    expect(response.json.error.message).toBe("message: is required");
+  });
+});
+
+describe("operations", () => {
+  it("notifies a user: stored and pushed, with the id, time and data {} by default", async () => {
+    const { call, ports } = gateway();
+    const bob = addUser(ports, "bob", { sockets: 2 });
+    const response = await call("POST", "/users/bob/notifications", {
+      body: { title: "Hello", message: "Welcome" },
+    });
+    expect(response.status).toBe(200);
+    expect(v.parse(NotificationResultSchema, response.json)).toEqual({
+      notification_id: "id-1",
+      delivered: true,
+      connection_count: 2,
+    });
+    expect(bob.notifications).toEqual([
+      {
+        notification_id: "id-1",
+        title: "Hello",
+        message: "Welcome",
+        data: {},
+        created_at: NOW_ISO,
+      },
+    ]);
+  });
+
+  it("answers delivered false for a known user with no socket", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    const response = await call("POST", "/users/bob/messages", {
+      body: { from_user_id: "ann", message: "later" },
+    });
+    expect(v.parse(DirectMessageResultSchema, response.json)).toEqual({
+      message_id: "id-1",
+      delivered: false,
+    });
+  });
+
+  it("answers 404 user_not_found for notifications, messages and status of an unknown user", async () => {
+    const { call } = gateway();
+    const responses = [
+      await call("POST", "/users/ghost/notifications", { body: { title: "t", message: "m" } }),
+      await call("POST", "/users/ghost/messages", { body: { from_user_id: "a", message: "m" } }),
+      await call("GET", "/users/ghost/status"),
+    ];
+    for (const response of responses) {
+      expect(response.status).toBe(404);
+      expect(response.json.error).toMatchObject({
+        code: "user_not_found",
+        details: { user_id: "ghost" },
+      });
+    }
+  });
+
+  it("reports a user's status under the id of the path", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "42", { sockets: 3, isOnline: true, lastSeen: null });
+    const response = await call("GET", "/users/42/status");
+    expect(v.parse(UserStatusResultSchema, response.json)).toEqual({
+      user_id: "42",
+      is_online: true,
+      connection_count: 3,
+      last_seen: null,
+    });
+  });
+
+  it("broadcasts through every shard and counts the users reached", async () => {
+    const { call, ports } = gateway();
+    ports.shards.set(0, [{ user_id: "a", connection_count: 1 }]);
+    ports.shards.set(2, [
+      { user_id: "b", connection_count: 2 },
+      { user_id: "c", connection_count: 1 },
+    ]);
+    const response = await call("POST", "/broadcasts", { body: { message: "maintenance" } });
+    expect(v.parse(FanoutResultSchema, response.json)).toEqual({
+      message_id: "id-1",
+      recipients: 3,
+    });
+    expect(ports.broadcasts.map((b) => b.shard).sort()).toEqual([0, 1, 2]);
+    expect(ports.broadcasts[0]?.delivery).toMatchObject({
+      type: "system_broadcast",
+      messageId: "id-1",
+      data: { message: "maintenance", message_type: "system_broadcast", sent_at: NOW_ISO },
+    });
+  });
+
+  it("lists the online users of all shards, ordered by id, with the count", async () => {
+    const { call, ports } = gateway();
+    ports.shards.set(1, [{ user_id: "zed", connection_count: 1 }]);
+    ports.shards.set(2, [{ user_id: "amy", connection_count: 4 }]);
+    const response = await call("GET", "/users/online");
+    expect(v.parse(OnlineUsersResultSchema, response.json)).toEqual({
+      users: [
+        { user_id: "amy", connection_count: 4 },
+        { user_id: "zed", connection_count: 1 },
+      ],
+      count: 2,
+    });
+  });
+
+  it("publishes a group message with data to the group's room", async () => {
+    const { call, ports } = gateway();
+    ports.rooms?.set("group_chess", 5);
+    const response = await call("POST", "/groups/group_chess/messages", {
+      body: { message_type: "move", data: { from: "e2", to: "e4" } },
+    });
+    expect(response.json).toEqual({ message_id: "id-1", recipients: 5 });
+    expect(ports.published).toEqual([
+      {
+        groupName: "group_chess",
+        message: {
+          messageId: "id-1",
+          fromUserId: null,
+          messageType: "move",
+          data: { from: "e2", to: "e4" },
+          sentAt: NOW_ISO,
+        },
+      },
+    ]);
+  });
+
+  it("refuses a group outside GROUP_PREFIXES with invalid_group", async () => {
+    const { call } = gateway();
+    const response = await call("POST", "/groups/chess/messages", {
+      body: { message_type: "t", data: 1 },
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.error.code).toBe("invalid_group");
+  });
+
+  it("answers 503 unavailable to group sends when the deployment has no RoomHub", async () => {
+    const ports = fakePorts();
+    ports.rooms = null;
+    const { call } = gateway({}, ports);
+    const response = await call("POST", "/groups/group_a/messages", {
+      body: { message_type: "t", data: null },
+    });
+    expect(response.status).toBe(503);
+    expect(response.json.error.code).toBe("unavailable");
+  });
+
+  it("turns an unexpected failure into 500 internal without its text", async () => {
+    const ports = fakePorts();
+    ports.shard = () => {
+      throw new Error("secret stack detail");
+    };
+    const { call } = gateway({}, ports);
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      const response = await call("GET", "/users/online");
+      expect(response.status).toBe(500);
+      expect(response.json).toEqual({ error: { code: "internal", message: "internal error" } });
+    } finally {
+      console.error = original;
+    }
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe("OpenAPI document", () => {
+  const document = buildOpenApiDocument();
+
+  it("is structurally valid OpenAPI 3.1 and every $ref resolves", () => {
+    const { problems } = checkOpenApi(document);
+    expect(problems).toEqual([]);
+    expect(document).toMatchObject({
+      openapi: "3.1.0",
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+    });
+  });
+
+  it("lists exactly the routes the router has, plus /health", () => {
+    const api = createApi();
+    const routed = api.routes
+      .map((r) => `${r.method.toLowerCase()} ${API_PREFIX}${r.path.replace(/:(\w+)/g, "{$1}")}`)
+      .sort();
+    const { operations } = checkOpenApi(document);
+    const documented = operations.map((o) => `${o.method} ${o.path}`).sort();
+    expect(documented).toEqual([...routed, "get /health"].sort());
+    expect(routed).toHaveLength(API_ROUTES.length + 1);
+  });
+
+  it("documents each route's body, result and error statuses", () => {
+    const paths = (document as any).paths;
+    const notify = paths[`${API_PREFIX}/users/{id}/notifications`].post;
+    expect(notify.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/NotificationBody",
+    });
+    expect(Object.keys(notify.responses).sort()).toEqual(
+      ["200", "400", "401", "403", "404", "413", "503"].sort(),
+    );
+    expect(notify.responses["400"].description).toContain("validation_failed");
+    const status = paths[`${API_PREFIX}/users/{id}/status`].get;
+    expect(status.requestBody).toBeUndefined();
+    expect(status.parameters[0]).toMatchObject({ name: "id", in: "path", required: true });
+    const body = (document as any).components.schemas.DirectMessageBody;
+    expect(body.required).toEqual(["message"]);
+    expect(body.properties.message).toMatchObject({
+      type: "string",
+      minLength: 1,
+      maxLength: 8192,
+    });
+    expect(body.properties.message_type.default).toBe("chat_message");
+  });
+
+  it("is served at /api/v1/openapi.json without credentials", async () => {
+    const { call } = gateway();
+    const response = await call("GET", "/openapi.json", { auth: null });
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual(JSON.parse(JSON.stringify(document)));
+  });
+});
