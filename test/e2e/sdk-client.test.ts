@@ -6,7 +6,12 @@
  * broadcasts) probe the command first and skip with a note while it answers `unavailable`, so
  * they start running when the feature lands.
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it, type TestContext } from "vitest";
 import {
   type ClientEvents,
@@ -15,6 +20,8 @@ import {
   type RealtimeClient,
   RealtimeError,
 } from "../../src/sdk/client.ts";
+import { freePort } from "../dev/helpers/ports.ts";
+import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
 import { mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { connectAs, gatewayUrl, uniqueUser, wsUrl } from "./helpers.ts";
@@ -81,17 +88,20 @@ async function skipUnlessServed(
  */
 class TcpProxy {
   readonly server: Server;
+  /** Where new connections go; change it to follow a restarted gateway to its new port. */
+  targetPort: number;
   private readonly pairs = new Set<[Socket, Socket]>();
 
-  private constructor(server: Server) {
+  private constructor(server: Server, targetPort: number) {
     this.server = server;
+    this.targetPort = targetPort;
   }
 
   static async start(targetPort: number): Promise<TcpProxy> {
     const server = createServer();
-    const proxy = new TcpProxy(server);
+    const proxy = new TcpProxy(server, targetPort);
     server.on("connection", (client) => {
-      const upstream = tcpConnect(targetPort, "127.0.0.1");
+      const upstream = tcpConnect(proxy.targetPort, "127.0.0.1");
       const pair: [Socket, Socket] = [client, upstream];
       proxy.pairs.add(pair);
       client.pipe(upstream).pipe(client);
@@ -339,4 +349,109 @@ describe("client SDK features that light up with the server", () => {
     expect(await received).toMatchObject({ message: "maintenance at noon" });
     await expect(listener.broadcast("me too")).rejects.toMatchObject({ code: "forbidden" });
   });
+});
+
+/**
+ * A second `wrangler dev` of this test's own, so it can be stopped and started again on the same
+ * state directory (the shared one from the global setup must stay up for the other tests).
+ */
+async function startWrangler(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const envFile = join(dir, "vars.env");
+  writeFileSync(
+    envFile,
+    Object.entries(E2E_VARS)
+      .map(([key, value]) => `${key}=${value}`)
+      .join("\n"),
+    { mode: 0o600 },
+  );
+  const wrangler = join(
+    dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
+    "bin/wrangler.js",
+  );
+  const port = await freePort();
+  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port)];
+  args.push("--persist-to", join(dir, "state"), "--env-file", envFile);
+  args.push("--show-interactive-dev-session=false", "--inspector-port", String(await freePort()));
+  const child = spawn(process.execPath, [wrangler, ...args], {
+    env: {
+      ...process.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_HIDE_BANNER: "true",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let log = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`wrangler dev not ready:\n${log}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes("Ready on")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
+  });
+  return {
+    port,
+    stop: async () => {
+      try {
+        // wrangler runs workerd as its own child: signal the whole process group.
+        if (child.pid) process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      await Promise.race([exited, sleep(5_000)]);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    },
+  };
+}
+
+describe("client SDK across a restart of wrangler dev", () => {
+  it("reconnects to the restarted gateway and keeps the mailbox sequence", async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "sdk-restart-"));
+    let gateway = await startWrangler(dir);
+    try {
+      const proxy = await TcpProxy.start(gateway.port);
+      const url = proxy.url;
+      const receiverId = uniqueUser("rcv");
+      const receiver = sdkFor(
+        receiverId,
+        {},
+        { url, backoff: { minDelayMs: 200, maxDelayMs: 1_000 }, random: () => 0.99 },
+      );
+      const seen: string[] = [];
+      receiver.on("user_message", (frame) => seen.push(frame.data.message));
+      const sendAll = async (from: number, to: number) => {
+        const sender = sdkFor(uniqueUser("snd"), {}, { url });
+        for (let i = from; i <= to; i += 1) await sender.sendMessage(receiverId, `m${i}`);
+        sender.close();
+      };
+      await receiver.opened();
+      await skipUnlessServed(ctx, () => sendAll(1, 3), "send_message");
+      await eventually(() => seen.length === 3);
+      const seqBefore = receiver.lastSeq ?? 0;
+
+      const lost = nextEvent(receiver, "close");
+      await gateway.stop();
+      expect(await lost).toMatchObject({ willReconnect: true });
+      gateway = await startWrangler(dir);
+      proxy.targetPort = gateway.port;
+      // The sender may get there before the receiver's next attempt: then these come by resume.
+      await sendAll(4, 6);
+      await receiver.opened();
+      await eventually(() => seen.length >= 6, 15_000);
+      await sleep(300);
+      expect(seen).toEqual(["m1", "m2", "m3", "m4", "m5", "m6"]);
+      // The mailbox survived the restart, so its sequence went on rather than starting over.
+      expect(receiver.lastSeq).toBe(seqBefore + 3);
+    } finally {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
