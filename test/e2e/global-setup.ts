@@ -1,93 +1,91 @@
 /**
- * Starts `wrangler dev` on a free port for the end-to-end tests and stops it afterwards.
+ * Starts the whole local stack for the end-to-end tests: a fresh database in the machine's
+ * Postgres, the Neon proxy, the Upstash bridge over the machine's Redis (keys under a unique
+ * prefix), migrations and `wrangler dev` on a free port; stops and removes it all afterwards.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { freePort } from "../dev/helpers/ports.ts";
+import { type LocalStack, startLocalStack } from "../../dev/local-stack.ts";
+import { startNeonProxy } from "../../dev/neon-proxy.ts";
+import { withNeonClient } from "../../src/mirrors/neon.ts";
 import { E2E_VARS } from "../helpers/e2e-config.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     gatewayUrl: string;
+    /** The e2e run's own database, reached directly (no proxy) by tests through `pg`-style helpers. */
+    databaseUrl: string;
+    redisUrl: string;
+    redisKeyPrefix: string;
+  }
+}
+
+const ADMIN_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+async function admin(sql: string): Promise<void> {
+  const url = new URL(ADMIN_DATABASE_URL);
+  const proxy = await startNeonProxy({
+    port: 0,
+    allowedTargets: [`${url.hostname}:${url.port || 5432}`],
+  });
+  try {
+    await withNeonClient(
+      { databaseUrl: ADMIN_DATABASE_URL, neonWsProxy: proxy.wsProxy },
+      (client) => client.query(sql),
+    );
+  } finally {
+    await proxy.close();
   }
 }
 
 export default async function setup(project: TestProject) {
-  const port = await freePort();
+  const run = randomBytes(4).toString("hex");
+  const database = `gw_e2e_${run}`;
   const dir = mkdtempSync(join(tmpdir(), "gateway-e2e-"));
-  const envFile = join(dir, "vars.env");
-  writeFileSync(
-    envFile,
-    Object.entries(E2E_VARS)
-      .map(([k, v]) => `${k}=${v}`)
-      .join("\n"),
-    { mode: 0o600 },
-  );
-  const wrangler = join(
-    dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
-    "bin/wrangler.js",
-  );
-  const child = spawn(
-    process.execPath,
-    [
-      wrangler,
-      "dev",
-      "--ip",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--persist-to",
-      join(dir, "state"),
-      "--env-file",
-      envFile,
-      "--show-interactive-dev-session=false",
-      "--inspector-port",
-      String(await freePort()),
-    ],
-    {
-      env: {
-        ...process.env,
-        CLOUDFLARE_CF_FETCH_ENABLED: "false",
-        WRANGLER_SEND_METRICS: "false",
-        WRANGLER_HIDE_BANNER: "true",
+  await admin(`CREATE DATABASE "${database}"`);
+  const databaseUrl = Object.assign(new URL(ADMIN_DATABASE_URL), {
+    pathname: `/${database}`,
+  }).toString();
+  const redisKeyPrefix = `e2e:${run}:`;
+  let stack: LocalStack | undefined;
+  let output = "";
+  try {
+    stack = await startLocalStack({
+      dataDir: dir,
+      port: 0,
+      // DATABASE_URL as a setting (not an override) so the stack proxies and migrates it.
+      devVars: { DATABASE_URL: databaseUrl },
+      env: {},
+      redisUrl: REDIS_URL,
+      log: (line) => {
+        if (process.env.E2E_LOG) console.log(`[stack] ${line}`);
       },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    },
-  );
-  let log = "";
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("Ready on")) resolve();
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.on("exit", (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
-    const timer = setTimeout(
-      () => reject(new Error(`wrangler dev not ready in 60 s:\n${log}`)),
-      60_000,
-    );
-    timer.unref();
-  });
-  await ready;
-  project.provide("gatewayUrl", `http://127.0.0.1:${port}`);
+      vars: { ...E2E_VARS, REDIS_KEY_PREFIX: redisKeyPrefix },
+      onWranglerOutput: (line) => {
+        output += `${line}\n`;
+        if (process.env.E2E_LOG) console.log(`[wrangler] ${line}`);
+      },
+    });
+  } catch (err) {
+    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
+    throw new Error(`local stack did not start: ${String(err)}\n${output}`);
+  }
+  if (stack.redis.mode === "off")
+    throw new Error(`no Redis at ${REDIS_URL}: the e2e tests need one`);
+  project.provide("gatewayUrl", stack.url);
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("redisUrl", REDIS_URL);
+  project.provide("redisKeyPrefix", redisKeyPrefix);
   return async () => {
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    if (child.pid) {
-      try {
-        // wrangler dev runs workerd as its own child: signal the whole process group.
-        process.kill(-child.pid, "SIGTERM");
-      } catch {}
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-    child.unref();
+    await stack?.stop();
+    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch((err: unknown) => {
+      console.warn(`could not drop ${database}: ${String(err)}`);
+    });
     rmSync(dir, { recursive: true, force: true });
   };
 }
