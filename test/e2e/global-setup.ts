@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import type { TestProject } from "vitest/node";
 import { type LocalStack, startLocalStack } from "../../dev/local-stack.ts";
 import { startNeonProxy } from "../../dev/neon-proxy.ts";
@@ -40,6 +41,24 @@ async function admin(sql: string): Promise<void> {
     );
   } finally {
     await proxy.close();
+  }
+}
+
+/** The run's Redis keys, so repeated runs leave nothing behind. */
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } catch (err) {
+    console.warn(`could not delete ${prefix}* keys: ${String(err)}`);
+  } finally {
+    redis.disconnect();
   }
 }
 
@@ -83,6 +102,7 @@ export default async function setup(project: TestProject) {
   project.provide("redisKeyPrefix", redisKeyPrefix);
   return async () => {
     await stack?.stop();
+    await deleteKeys(REDIS_URL, redisKeyPrefix);
     await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch((err: unknown) => {
       console.warn(`could not drop ${database}: ${String(err)}`);
     });
