@@ -107,11 +107,10 @@ export class ConsultationSockets {
     if (connection === null) return;
     const now = Date.now();
     let bucket = this.buckets.get(connection.connectionId);
-    if (!bucket)
-      this.buckets.set(
-        connection.connectionId,
-        (bucket = new TokenBucket(this.o.config.rateLimit, now)),
-      );
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.o.config.rateLimit, now);
+      this.buckets.set(connection.connectionId, bucket);
+    }
     const taken = bucket.take(now);
     if (!taken.ok) {
       SocketSet.send(
