@@ -46,6 +46,7 @@ import type {
   NotificationInput,
   NotificationSent,
   OnlineUser,
+  RealtimeServiceBinding,
   UserId,
   UserStatus,
 } from "./sdk/server.ts";
@@ -69,7 +70,7 @@ function asJson(value: unknown, field: string, maxBytes: number): unknown {
   return JSON.parse(text);
 }
 
-export class RealtimeService extends WorkerEntrypoint<Env> {
+export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeServiceBinding {
   /**
    * Run an operation (a `#` method: Workers RPC would expose an ordinary one to callers); a failure crosses the binding as an Error whose message carries the
    * status and code (`RealtimeApiError.from(err)` reads them back), because Workers RPC drops

@@ -108,6 +108,13 @@ export interface Realtime {
   online: RealtimeOnline;
 }
 
+/**
+ * The gateway's `RealtimeService` entrypoint as a Worker's `Env` sees it through a service
+ * binding: the same operations, flat. Refusals arrive as plain Errors; read them with
+ * `RealtimeApiError.from(err)`.
+ */
+export interface RealtimeServiceBinding extends RealtimeMessaging, RealtimeOnline {}
+
 export interface RealtimeOptions {
   /** The gateway's origin, e.g. `https://realtime.example.com` (the SDK adds `/api/v1`). */
   baseUrl: string;

@@ -74,10 +74,7 @@ function relocateRefs(value: unknown): Json {
 function schemaRef(schema: v.GenericSchema): Json {
   const name = Object.entries(COMPONENTS).find(([, candidate]) => candidate === schema)?.[0];
   if (name !== undefined) return { $ref: `#/components/schemas/${name}` };
-  const { $schema: _, ...json }: JsonSchema = toJsonSchema(schema, {
-    ...CONVERSION,
-    definitions: COMPONENTS,
-  });
+  const { $schema: _, ...json }: JsonSchema = toJsonSchema(schema, CONVERSION);
   return relocateRefs(json);
 }
 

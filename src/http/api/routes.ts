@@ -129,7 +129,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: "Send a direct message to a user",
     description:
       "Delivers a `user_message` from `from_user_id` to every socket of the user, and keeps it " +
-      "in the user's mailbox for resume.",
+      "in the user's mailbox for resume. `from_user_id` is required with the API key; with a " +
+      "staff token it defaults to, and must equal, the caller.",
     params: { id: UserIdParamSchema },
     body: DirectMessageBodySchema,
     result: DirectMessageResultSchema,

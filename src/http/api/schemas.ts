@@ -62,14 +62,9 @@ export const NotificationBodySchema = v.pipe(
 
 export const DirectMessageBodySchema = v.pipe(
   v.object({
-    from_user_id: v.optional(
-      v.pipe(
-        UserIdSchema,
-        v.description(
-          "The sender. Required with the API key; with a staff token it defaults to, and must equal, the caller.",
-        ),
-      ),
-    ),
+    // Required with the API key; with a staff token it defaults to, and must equal, the caller
+    // (auth.ts `senderOf`; the route's description says so in the OpenAPI document).
+    from_user_id: v.optional(UserIdSchema),
     message: MessageTextSchema,
     message_type: COMMAND_DATA.send_message.entries.message_type,
   }),

@@ -1,0 +1,97 @@
+/**
+ * Builds the package's two entry points into dist/:
+ *   ./server → dist/server.js (+ .d.ts)   src/sdk/server.ts, the server SDK
+ *   ./client → dist/client.js (+ .d.ts)   src/sdk/client.ts, the browser/Node client SDK
+ *
+ *   npm exec -- node scripts/build.ts [--out-dir dist]
+ *
+ * Each bundle is one self-contained ES module (esbuild; not minified, with a source map): the
+ * SDKs import nothing at run time, and the build fails if either pulls code from outside
+ * src/sdk. Declarations come from `tsc -p tsconfig.build.json` into dist/types, with the
+ * source's `.ts` import specifiers rewritten to `.js`; dist/{server,client}.d.ts re-export them.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const ENTRIES = { server: "src/sdk/server.ts", client: "src/sdk/client.ts" } as const;
+
+/** Relative specifiers ending in `.ts`, in `from "…"`, `import("…")` and `export … from "…"`. */
+const TS_SPECIFIER = /((?:from\s+|import\()\s*["'])(\.{1,2}\/[^"']+?)\.ts(["'])/g;
+
+function declarationFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return declarationFiles(path);
+    return entry.name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+export async function buildPackage(outDir: string): Promise<Record<string, number>> {
+  const root = resolve(import.meta.dirname, "..");
+  const out = resolve(root, outDir);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+
+  const sizes: Record<string, number> = {};
+  for (const [name, entry] of Object.entries(ENTRIES)) {
+    if (!existsSync(join(root, entry))) throw new Error(`build: ${entry} is missing`);
+    const result = await build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outfile: join(out, `${name}.js`),
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      sourcemap: true,
+      metafile: true,
+      logLevel: "warning",
+    });
+    const foreign = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith("src/sdk/"));
+    if (foreign.length > 0) {
+      throw new Error(`build: ${entry} bundles code from outside src/sdk: ${foreign.join(", ")}`);
+    }
+    const bytes = readFileSync(join(out, `${name}.js`));
+    sizes[name] = bytes.byteLength;
+    sizes[`${name} (gzip)`] = gzipSync(bytes, { level: 9 }).byteLength;
+  }
+
+  const tsc = join(root, "node_modules/.bin/tsc");
+  const typesDir = join(out, "types");
+  const compiled = spawnSync(tsc, ["-p", "tsconfig.build.json", "--outDir", typesDir], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  if (compiled.status !== 0) {
+    throw new Error(
+      `build: tsc -p tsconfig.build.json failed\n${compiled.stdout}${compiled.stderr}`,
+    );
+  }
+  for (const file of declarationFiles(typesDir)) {
+    const text = readFileSync(file, "utf8");
+    writeFileSync(file, text.replace(TS_SPECIFIER, "$1$2.js$3"));
+  }
+  for (const [name, entry] of Object.entries(ENTRIES)) {
+    const declaration = relative(out, join(typesDir, entry.replace(/^src\//, ""))).replace(
+      /\.ts$/,
+      ".js",
+    );
+    writeFileSync(join(out, `${name}.d.ts`), `export * from "./${declaration}";\n`);
+  }
+  return sizes;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { "out-dir": { type: "string", default: "dist" } } });
+  const outDir = values["out-dir"] ?? "dist";
+  const sizes = await buildPackage(outDir);
+  for (const [name, bytes] of Object.entries(sizes)) {
+    console.log(
+      `${outDir}/${name.replace(/ .*/, "")}.js ${name.includes("gzip") ? "gzip " : ""}${bytes} bytes`,
+    );
+  }
+}
