@@ -73,7 +73,7 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
   const seq = ports.mailbox.append(delivery.messageId, delivery.type, delivery.data, ports.now());
-  const frame = encodeFrame(delivery.type, delivery.data, { seq: seq ?? undefined });
+  const frame = encodeFrame(delivery.type, delivery.data, { seq });
   for (const socket of targets) socket.send(frame);
   return {
     status: targets.length > 0 ? "delivered" : "stored",

@@ -48,11 +48,22 @@ export class Mailbox {
     );
   }
 
+  /**
+   * last_seq and pruned_through, read once per actor instance: every write goes through this
+   * object (one per actor, single-threaded), so the cached values stay exact until eviction,
+   * after which the constructor reads them again.
+   */
+  private cached: { last_seq: number; pruned_through: number } | null = null;
+
   private meta(key: "last_seq" | "pruned_through"): number {
-    const [row] = this.sql
-      .exec<{ value: number }>("SELECT value FROM mailbox_meta WHERE key = ?", key)
-      .toArray();
-    return row?.value ?? 0;
+    if (this.cached === null) {
+      const rows = this.sql
+        .exec<{ key: string; value: number }>("SELECT key, value FROM mailbox_meta")
+        .toArray();
+      const read = (name: string) => rows.find((row) => row.key === name)?.value ?? 0;
+      this.cached = { last_seq: read("last_seq"), pruned_through: read("pruned_through") };
+    }
+    return this.cached[key];
   }
 
   private setMeta(key: "last_seq" | "pruned_through", value: number): void {
@@ -61,6 +72,7 @@ export class Mailbox {
       key,
       value,
     );
+    if (this.cached !== null) this.cached[key] = value;
   }
 
   lastSeq(): number {
@@ -76,11 +88,11 @@ export class Mailbox {
   }
 
   /**
-   * Store a message and return its seq; a message id seen before returns null (duplicate).
+   * Store a message and return its seq. The caller checks `seqOf` first when a delivery may be
+   * retried; a repeated id fails on the unique index rather than being stored twice.
    * Writes without an await in between commit together (PLATFORM-NOTES).
    */
-  append(messageId: string, type: MailboxType, data: unknown, now: number): number | null {
-    if (this.seqOf(messageId) !== null) return null;
+  append(messageId: string, type: MailboxType, data: unknown, now: number): number {
     const seq = this.lastSeq() + 1;
     this.sql.exec(
       "INSERT INTO mailbox (seq, message_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
