@@ -12,8 +12,9 @@ import type { Config } from "../../core/config.ts";
 import type { Delivery, DeliveryResult } from "../../core/delivery.ts";
 import { validateGroupName } from "../../core/groups.ts";
 import { shardName } from "../../core/sharding.ts";
-import { GatewayError } from "../../protocol/errors.ts";
+import { ERROR_CODES, GatewayError } from "../../protocol/errors.ts";
 import type { NotificationMessage } from "../../protocol/messages.ts";
+import { RealtimeApiError } from "../../sdk/errors.ts";
 import type {
   DirectMessageResult,
   FanoutResult,
@@ -189,22 +190,35 @@ export async function onlineUsers(ports: GatewayPorts, config: Config): Promise<
 // --- wiring to the actors --------------------------------------------------------------------
 
 /**
- * A Durable Object the runtime could not reach (overloaded, reset, evicted mid-call) is an
- * outage for the caller (503), not an internal error. Other failures pass through.
+ * A failed actor call, as the caller should see it. Workers RPC keeps only an error's message,
+ * so an actor's GatewayError arrives as a plain Error: one whose message follows the
+ * `[status code] message` convention (RealtimeApiError.serviceMessage) keeps its code. A
+ * Durable Object the runtime could not reach (overloaded, reset, evicted mid-call) is an
+ * outage (503), not an internal error. Anything else passes through (and becomes 500).
  */
+export function remoteFailure(err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const coded = RealtimeApiError.from(err);
+  const code = ERROR_CODES.find((known) => known === coded?.code);
+  if (coded !== null && code !== undefined) {
+    return new GatewayError(code, coded.message, { cause: err });
+  }
+  if (
+    typeof err === "object" &&
+    err !== null &&
+    (("overloaded" in err && err.overloaded === true) ||
+      ("retryable" in err && err.retryable === true))
+  ) {
+    return new GatewayError("unavailable", "the gateway is busy; retry shortly", { cause: err });
+  }
+  return err;
+}
+
 async function remote<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (
-      typeof err === "object" &&
-      err !== null &&
-      (("overloaded" in err && err.overloaded === true) ||
-        ("retryable" in err && err.retryable === true))
-    ) {
-      throw new GatewayError("unavailable", "the gateway is busy; retry shortly", { cause: err });
-    }
-    throw err;
+    throw remoteFailure(err);
   }
 }
 
