@@ -72,9 +72,10 @@ function asJson(value: unknown, field: string, maxBytes: number): unknown {
 
 export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeServiceBinding {
   /**
-   * Run an operation (a `#` method: Workers RPC would expose an ordinary one to callers); a failure crosses the binding as an Error whose message carries the
+   * Run an operation. A failure crosses the binding as an Error whose message carries the
    * status and code (`RealtimeApiError.from(err)` reads them back), because Workers RPC drops
-   * an error's own properties.
+   * an error's own properties. A `#` method: Workers RPC exposes every ordinary method to
+   * callers, and this one takes a function that would receive the actor ports.
    */
   async #run<T>(operation: (ports: GatewayPorts, config: Config) => Promise<T>) {
     try {
