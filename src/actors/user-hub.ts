@@ -23,7 +23,7 @@ import { Mailbox } from "../core/mailbox.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import { createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { CloseCode, forRpc, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
@@ -202,24 +202,32 @@ export class UserHub extends DurableObject<Env> {
 
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
   async exists(userId: string): Promise<boolean> {
-    return this.connections.count() > 0 || (await this.isKnownUser(userId));
+    try {
+      return this.connections.count() > 0 || (await this.isKnownUser(userId));
+    } catch (err) {
+      throw forRpc(err);
+    }
   }
 
   /** Store and push a message to this user (direct, notification, broadcast, group). */
   async deliver(userId: string, delivery: Delivery): Promise<DeliveryResult> {
-    return deliver(
-      {
-        mailbox: this.mailbox,
-        sockets: () =>
-          this.sockets.entries().map(({ ws, connection }) => ({
-            groups: connection.groups,
-            send: (frame: string) => SocketSet.send(ws, frame),
-          })),
-        isKnownUser: () => this.isKnownUser(userId),
-        now: Date.now,
-      },
-      delivery,
-    );
+    try {
+      return await deliver(
+        {
+          mailbox: this.mailbox,
+          sockets: () =>
+            this.sockets.entries().map(({ ws, connection }) => ({
+              groups: connection.groups,
+              send: (frame: string) => SocketSet.send(ws, frame),
+            })),
+          isKnownUser: () => this.isKnownUser(userId),
+          now: Date.now,
+        },
+        delivery,
+      );
+    } catch (err) {
+      throw forRpc(err);
+    }
   }
 
   /**

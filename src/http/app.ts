@@ -5,6 +5,7 @@ import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, httpStatusOf, toGatewayError } from "../protocol/errors.ts";
 import { api } from "./api.ts";
+import { demoPage } from "./demo.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
@@ -29,6 +30,7 @@ export function createApp(): Hono<AppEnv> {
     await next();
   });
 
+  app.get("/", () => demoPage());
   app.get("/health", health);
   app.route("/api/v1", api);
   app.all("/ws/user", userSocket);

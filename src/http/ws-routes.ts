@@ -19,7 +19,9 @@ function checkUpgrade(request: Request): void {
 function checkOrigin(request: Request, config: Config): void {
   const origin = request.headers.get("Origin");
   // Non-browser clients send no Origin; browsers always do, and only they need this protection.
+  // The gateway's own pages (the demo at `/`) are same-origin and always allowed.
   if (config.allowedOrigins === null || origin === null) return;
+  if (origin === new URL(request.url).origin) return;
   if (!config.allowedOrigins.includes(origin)) {
     throw new GatewayError("forbidden", "origin not allowed");
   }

@@ -117,8 +117,29 @@ export function httpStatusOf(code: ErrorCode): number {
   return HTTP_STATUS[code];
 }
 
+/**
+ * Errors thrown across Workers RPC (one actor calling another) arrive as plain Errors that keep
+ * only their message, so an actor's RPC method sends a GatewayError's code inside the message
+ * (`forRpc`) and the caller's `toGatewayError` reads it back.
+ */
+const RPC_MESSAGE = /^\[gateway:([a-z_]+)\] ([\s\S]*)$/;
+
+export function forRpc(err: unknown): unknown {
+  return err instanceof GatewayError ? new Error(`[gateway:${err.code}] ${err.message}`) : err;
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code);
+}
+
 /** Anything thrown becomes a GatewayError; unknown failures become `internal` without their text. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  if (err instanceof Error) {
+    const match = RPC_MESSAGE.exec(err.message);
+    if (match?.[1] !== undefined && isErrorCode(match[1])) {
+      return new GatewayError(match[1], match[2] ?? "", { cause: err });
+    }
+  }
   return new GatewayError("internal", "internal error", { cause: err });
 }

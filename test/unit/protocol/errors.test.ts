@@ -3,6 +3,7 @@ import {
   CloseCode,
   ERROR_CODES,
   type ErrorCode,
+  forRpc,
   GatewayError,
   httpStatusOf,
   toGatewayError,
@@ -153,5 +154,24 @@ describe("toGatewayError", () => {
     const error = toGatewayError(new TypeError("x"));
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe("GatewayError");
+  });
+});
+
+describe("errors across Workers RPC", () => {
+  it("keeps the code of a GatewayError that crossed RPC as a plain Error with only its message", () => {
+    const sent = forRpc(new GatewayError("unavailable", "user table down"));
+    expect(sent).not.toBeInstanceOf(GatewayError);
+    // What the caller receives: a new Error carrying only the message.
+    const received = new Error((sent as Error).message);
+    const error = toGatewayError(received);
+    expect(error.code).toBe("unavailable");
+    expect(error.message).toBe("user table down");
+    expect(error.httpStatus).toBe(503);
+  });
+
+  it("leaves other errors alone and never trusts an unknown code in the prefix", () => {
+    const other = new TypeError("boom");
+    expect(forRpc(other)).toBe(other);
+    expect(toGatewayError(new Error("[gateway:root_access] x")).code).toBe("internal");
   });
 });
