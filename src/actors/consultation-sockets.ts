@@ -42,6 +42,8 @@ export class ConsultationSockets {
   private readonly o: ConsultationOptions;
   private readonly sockets: SocketSet;
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Sockets whose end was already handled (error then close, or our close then theirs). */
+  private readonly ended = new WeakSet<WebSocket>();
 
   constructor(options: ConsultationOptions) {
     this.o = options;
@@ -148,6 +150,8 @@ export class ConsultationSockets {
 
   /** A consultation socket closed: end its lease so the user's count drops now, not at expiry. */
   async gone(ws: WebSocket): Promise<void> {
+    if (this.ended.has(ws)) return;
+    this.ended.add(ws);
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     this.buckets.delete(connection.connectionId);

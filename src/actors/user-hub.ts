@@ -50,6 +50,8 @@ export class UserHub extends DurableObject<Env> {
   private readonly userExists: ((userId: string) => Promise<boolean>) | null;
   /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Sockets whose end was already handled (see socketGone). */
+  private readonly ended = new WeakSet<WebSocket>();
   private readonly port: HubPort;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -329,6 +331,10 @@ export class UserHub extends DurableObject<Env> {
 
   /** A socket closed: it leaves its groups, and the user's connection set changed. */
   private async socketGone(ws: WebSocket): Promise<void> {
+    // webSocketError may be followed by webSocketClose, and our own close (token expiry) by the
+    // peer's answer: handle each socket's end once.
+    if (this.ended.has(ws)) return;
+    this.ended.add(ws);
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     this.buckets.delete(connection.connectionId);
