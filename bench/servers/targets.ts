@@ -1,0 +1,317 @@
+// Every server the bench can measure, with how to start it on a free loopback port and how
+// to drive it. Each start() returns a running server whose stop() kills its whole process tree.
+import { existsSync, mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import type { ServerAdapter } from "../driver/adapter.ts";
+import { GatewayProtocolAdapter } from "../driver/gateway-adapter.ts";
+import { SocketIoAdapter } from "../driver/socketio-adapter.ts";
+import { freePort, ServerProcess as Process, type ServerProcess, waitForHttp } from "./process.ts";
+import { buildWorker, OFFLINE_ENV, REPO_ROOT, startWorkerd, wranglerCommand } from "./workerd.ts";
+
+export type Runtime = "node" | "wrangler dev" | "workerd";
+
+export interface StartContext {
+  readonly secret: string;
+  readonly apiKey: string;
+  /** Scratch directory of this run (logs, builds, storage); not committed. */
+  readonly workDir: string;
+  /** Extra vars for the project (`--project-var NAME=VALUE`). */
+  readonly projectVars: Readonly<Record<string, string>>;
+  /** Start workerd with its DevTools inspector on a free port, for profiling. */
+  readonly inspect: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly process: ServerProcess;
+  readonly httpBase: string;
+  readonly adapter: ServerAdapter;
+  /** Milliseconds from spawning to ready. */
+  readonly startupMs: number;
+  readonly notes: readonly string[];
+  /** Events during the run that invalidate it (e.g. wrangler dev reloading the Worker). */
+  disturbances(): string[];
+  stop(): Promise<void>;
+}
+
+export interface ServerTarget {
+  readonly id: string;
+  readonly label: string;
+  /** The project's own gateway, or a reference to compare it with. */
+  readonly kind: "project" | "reference";
+  readonly runtime: Runtime;
+  /** Why this server cannot run here, or null. */
+  unavailable(): Promise<string | null>;
+  start(context: StartContext): Promise<RunningServer>;
+}
+
+const READY_TIMEOUT_MS = 90_000;
+const DO_RELAY_CONFIG = join(REPO_ROOT, "bench/do-relay/wrangler.toml");
+const PROJECT_CONFIG = join(REPO_ROOT, "wrangler.toml");
+const PROJECT_ENTRY = join(REPO_ROOT, "src/worker.ts");
+
+const everything = { groups: true, broadcast: true };
+const dmOnly = { groups: false, broadcast: false };
+
+function projectMissing(): string | null {
+  const missing = [PROJECT_CONFIG, PROJECT_ENTRY].filter((path) => !existsSync(path));
+  return missing.length === 0
+    ? null
+    : `the project is not built yet (${missing.map((p) => p.slice(REPO_ROOT.length + 1)).join(" and ")} missing)`;
+}
+
+function redisReachable(host = "127.0.0.1", port = 6379): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+async function startNodeScript(
+  id: string,
+  script: string,
+  context: StartContext,
+  makeAdapter: (httpBase: string) => ServerAdapter,
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  const started = performance.now();
+  const child = new Process({
+    command: process.execPath,
+    args: [join(REPO_ROOT, script)],
+    env: { JWT_SECRET: context.secret, API_KEY: context.apiKey, PORT: "0", ...env },
+    logFile: join(context.workDir, "logs", `${id}.log`),
+  });
+  try {
+    const match = await child.waitForLine(/^READY (\d+)$/, READY_TIMEOUT_MS);
+    const httpBase = `http://127.0.0.1:${match[1]}`;
+    return {
+      process: child,
+      httpBase,
+      adapter: makeAdapter(httpBase),
+      startupMs: performance.now() - started,
+      notes: [],
+      disturbances: () => [],
+      stop: () => child.stop(),
+    };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
+async function startWranglerDev(
+  id: string,
+  configPath: string,
+  context: StartContext,
+  vars: Record<string, string>,
+  capabilities: { groups: boolean; broadcast: boolean },
+): Promise<RunningServer> {
+  const [port, inspectorPort] = [await freePort(), await freePort()];
+  const persistDir = join(context.workDir, "state", id);
+  mkdirSync(persistDir, { recursive: true });
+  const varArgs = Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]);
+  const { command, args } = wranglerCommand([
+    "dev",
+    "--config",
+    configPath,
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistDir,
+    "--show-interactive-dev-session=false",
+    ...varArgs,
+  ]);
+  const started = performance.now();
+  const child = new Process({
+    command,
+    args,
+    env: OFFLINE_ENV,
+    cwd: REPO_ROOT,
+    logFile: join(context.workDir, "logs", `${id}.log`),
+  });
+  try {
+    await child.waitForLine(/Ready on http:\/\//, READY_TIMEOUT_MS);
+    // wrangler dev rebuilds and restarts the Worker when a file it watches changes (sources,
+    // wrangler.toml, tsconfig.json, package.json), dropping every socket.
+    let reloads = 0;
+    child.onLine((line) => {
+      if (line.includes("Reloading local server")) reloads++;
+    });
+    const httpBase = `http://127.0.0.1:${port}`;
+    return {
+      process: child,
+      httpBase,
+      adapter: new GatewayProtocolAdapter({ httpBase, apiKey: context.apiKey, capabilities }),
+      startupMs: performance.now() - started,
+      notes: context.inspect ? [`wrangler dev inspector on 127.0.0.1:${inspectorPort}`] : [],
+      disturbances: () =>
+        reloads === 0
+          ? []
+          : [
+              `wrangler dev reloaded the Worker ${reloads}× during the run because a file it watches changed (sources, wrangler.toml, tsconfig.json, package.json); that drops every socket`,
+            ],
+      stop: () => child.stop(),
+    };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
+async function startProductionLike(
+  id: string,
+  configPath: string,
+  context: StartContext,
+  vars: Record<string, string>,
+  secrets: Record<string, string>,
+  capabilities: { groups: boolean; broadcast: boolean },
+): Promise<RunningServer> {
+  const buildDir = join(context.workDir, "build", id);
+  const storageDir = join(context.workDir, "state", id);
+  mkdirSync(storageDir, { recursive: true });
+  context.log(`${id}: bundling with wrangler deploy --dry-run`);
+  const build = await buildWorker(
+    configPath,
+    buildDir,
+    join(context.workDir, "logs", `${id}.build.log`),
+  );
+  const port = await freePort();
+  const inspectorPort = context.inspect ? await freePort() : undefined;
+  const started = performance.now();
+  const child = startWorkerd(build, {
+    port,
+    storageDir,
+    vars,
+    secretNames: Object.keys(secrets),
+    secrets,
+    inspectorPort,
+    configFile: join(buildDir, "workerd.capnp"),
+    logFile: join(context.workDir, "logs", `${id}.log`),
+  });
+  const httpBase = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${httpBase}/health`, READY_TIMEOUT_MS, child);
+    return {
+      process: child,
+      httpBase,
+      adapter: new GatewayProtocolAdapter({ httpBase, apiKey: context.apiKey, capabilities }),
+      startupMs: performance.now() - started,
+      notes: inspectorPort === undefined ? [] : [`workerd inspector on 127.0.0.1:${inspectorPort}`],
+      disturbances: () => [],
+      stop: () => child.stop(),
+    };
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+}
+
+export const TARGETS: readonly ServerTarget[] = [
+  {
+    id: "gateway-workerd",
+    label: "gateway · workerd",
+    kind: "project",
+    runtime: "workerd",
+    unavailable: async () => projectMissing(),
+    start: (context) =>
+      startProductionLike(
+        "gateway-workerd",
+        PROJECT_CONFIG,
+        context,
+        { ...context.projectVars },
+        { JWT_SECRET: context.secret, API_KEY: context.apiKey },
+        everything,
+      ),
+  },
+  {
+    id: "gateway-wrangler-dev",
+    label: "gateway · wrangler dev",
+    kind: "project",
+    runtime: "wrangler dev",
+    unavailable: async () => projectMissing(),
+    start: (context) =>
+      startWranglerDev(
+        "gateway-wrangler-dev",
+        PROJECT_CONFIG,
+        context,
+        { ...context.projectVars, JWT_SECRET: context.secret, API_KEY: context.apiKey },
+        everything,
+      ),
+  },
+  {
+    id: "do-relay-workerd",
+    label: "DO relay · workerd",
+    kind: "reference",
+    runtime: "workerd",
+    unavailable: async () => null,
+    start: (context) =>
+      startProductionLike(
+        "do-relay-workerd",
+        DO_RELAY_CONFIG,
+        context,
+        {},
+        { JWT_SECRET: context.secret },
+        dmOnly,
+      ),
+  },
+  {
+    id: "do-relay-wrangler-dev",
+    label: "DO relay · wrangler dev",
+    kind: "reference",
+    runtime: "wrangler dev",
+    unavailable: async () => null,
+    start: (context) =>
+      startWranglerDev(
+        "do-relay-wrangler-dev",
+        DO_RELAY_CONFIG,
+        context,
+        { JWT_SECRET: context.secret },
+        dmOnly,
+      ),
+  },
+  {
+    id: "node-ws-relay",
+    label: "Node ws relay",
+    kind: "reference",
+    runtime: "node",
+    unavailable: async () => null,
+    start: (context) =>
+      startNodeScript(
+        "node-ws-relay",
+        "bench/servers/ws-relay.ts",
+        context,
+        (httpBase) =>
+          new GatewayProtocolAdapter({
+            httpBase,
+            apiKey: context.apiKey,
+            capabilities: everything,
+          }),
+      ),
+  },
+  {
+    id: "socketio-redis",
+    label: "Socket.IO + Redis",
+    kind: "reference",
+    runtime: "node",
+    unavailable: async () => ((await redisReachable()) ? null : "no Redis on 127.0.0.1:6379"),
+    start: (context) =>
+      startNodeScript(
+        "socketio-redis",
+        "bench/servers/socketio-server.ts",
+        context,
+        (httpBase) => new SocketIoAdapter(httpBase, context.apiKey),
+        { REDIS_URL: "redis://127.0.0.1:6379" },
+      ),
+  },
+];
