@@ -9,7 +9,7 @@ describe("direct messages end to end", () => {
       await connectAs(ann, { username: "ann" }),
     ];
     const bobTabs = [await connectAs(bob), await connectAs(bob)];
-    const sent = await annTabs[0]!.request("send_message", { target_user_id: bob, message: "hi" });
+    const sent = await annFirst.request("send_message", { target_user_id: bob, message: "hi" });
     expect(sent).toMatchObject({
       type: "message_sent",
       data: { target_user_id: bob, recipients: 2, delivered: true },
@@ -24,8 +24,8 @@ describe("direct messages end to end", () => {
       await tab.request("ping");
       expect(tab.frames.unconsumed("user_message")).toEqual([]);
     }
-    expect(annTabs[1]!.frames.unconsumed("user_message")).toEqual([]);
-    const missing = await annTabs[0]!.request("send_message", {
+    expect(annSecond.frames.unconsumed("user_message")).toEqual([]);
+    const missing = await annFirst.request("send_message", {
       target_user_id: "nobody-ever",
       message: "x",
     });
