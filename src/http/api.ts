@@ -3,33 +3,18 @@
  * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
  */
 import { Hono } from "hono";
-import { type GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { toGatewayError } from "../protocol/errors.ts";
 import { authenticateApiCaller } from "./api/auth.ts";
 import { readJsonBody } from "./api/body.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { type GatewayPorts, portsFromEnv } from "./api/operations.ts";
 import { API_ROUTES, type ApiRoute, NO_BODY } from "./api/routes.ts";
+import { errorResponse } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
 /** `/users/{id}/status` → `/users/:id/status`. */
 function routerPath(template: string): string {
   return template.replace(/\{(\w+)\}/g, ":$1");
-}
-
-/** The JSON error response; 401s carry the challenge RFC 6750 asks for. */
-function errorResponse(error: GatewayError): Response {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "cache-control": "no-store",
-  };
-  if (error.code === "unauthorized") headers["WWW-Authenticate"] = 'Bearer realm="realtime"';
-  if (error.retryAfterMs !== undefined) {
-    headers["Retry-After"] = String(Math.ceil(error.retryAfterMs / 1000));
-  }
-  return new Response(JSON.stringify({ error: error.toBody() }), {
-    status: error.httpStatus,
-    headers,
-  });
 }
 
 /** Build the router; `portsOf` is how routes reach the actors (tests pass in-memory twins). */

@@ -3,24 +3,13 @@
  */
 import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
-import { GatewayError, httpStatusOf, toGatewayError } from "../protocol/errors.ts";
+import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { api } from "./api.ts";
 import { demoPage } from "./demo.ts";
+import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
-
-function errorResponse(error: GatewayError): Response {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (error.code === "upgrade_required") headers.Upgrade = "websocket";
-  if (error.retryAfterMs !== undefined) {
-    headers["Retry-After"] = String(Math.ceil(error.retryAfterMs / 1000));
-  }
-  return new Response(JSON.stringify({ error: error.toBody() }), {
-    status: httpStatusOf(error.code),
-    headers,
-  });
-}
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();

@@ -4,10 +4,9 @@ import { connectAs, uniqueUser } from "./helpers.ts";
 describe("direct messages end to end", () => {
   it("reach every tab of the target once and tell the sender how many", async () => {
     const [ann, bob] = [uniqueUser("ann"), uniqueUser("bob")];
-    const annTabs = [
-      await connectAs(ann, { username: "ann" }),
-      await connectAs(ann, { username: "ann" }),
-    ];
+    const annFirst = await connectAs(ann, { username: "ann" });
+    const annSecond = await connectAs(ann, { username: "ann" });
+    const annTabs = [annFirst, annSecond];
     const bobTabs = [await connectAs(bob), await connectAs(bob)];
     const sent = await annFirst.request("send_message", { target_user_id: bob, message: "hi" });
     expect(sent).toMatchObject({
