@@ -8,13 +8,13 @@ import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
-import { type CommandContext, dispatch, type HubPort } from "../core/handlers/index.ts";
+import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import type { Mailbox } from "../core/mailbox.ts";
-import { TokenBucket } from "../core/ratelimit.ts";
-import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { encodeError, encodeFrame } from "../protocol/codec.ts";
+import { CloseCode, GatewayError } from "../protocol/errors.ts";
 import type { ConsultationMessage } from "../protocol/messages.ts";
+import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A lease lives this long unless renewed: 90 s. */
@@ -41,13 +41,14 @@ const userTag = (userId: string) => `user:${userId}`;
 export class ConsultationSockets {
   private readonly o: ConsultationOptions;
   private readonly sockets: SocketSet;
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly frames: InboundFrames;
   /** Sockets whose end was already handled (error then close, or our close then theirs). */
   private readonly ended = new WeakSet<WebSocket>();
 
   constructor(options: ConsultationOptions) {
     this.o = options;
     this.sockets = new SocketSet(options.ctx, "RoomHub");
+    this.frames = new InboundFrames(options.config, CONSULTATION_HANDLERS, "RoomHub");
     options.ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS participants (user_id TEXT PRIMARY KEY, username TEXT NOT NULL)",
     );
@@ -107,45 +108,7 @@ export class ConsultationSockets {
   async message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    const now = Date.now();
-    let bucket = this.buckets.get(connection.connectionId);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.o.config.rateLimit, now);
-      this.buckets.set(connection.connectionId, bucket);
-    }
-    const taken = bucket.take(now);
-    if (!taken.ok) {
-      SocketSet.send(
-        ws,
-        encodeError(
-          new GatewayError("rate_limited", "too many frames", { retryAfterMs: taken.retryAfterMs }),
-        ),
-      );
-      if (taken.abusive) SocketSet.close(ws, CloseCode.policyViolation, "rate limit abuse");
-      return;
-    }
-    const decoded = decodeFrame(raw, this.o.config.maxFrameBytes);
-    if (!decoded.ok) {
-      SocketSet.send(ws, encodeError(decoded.error, decoded.id));
-      return;
-    }
-    const { command } = decoded;
-    const ctx: CommandContext = {
-      connection,
-      config: this.o.config,
-      hub: this.portFor(connection),
-      now: Date.now,
-      requestId: command.id,
-      send: (frame) => SocketSet.send(ws, frame),
-      reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
-    };
-    try {
-      await dispatch(CONSULTATION_HANDLERS, ctx, command);
-    } catch (err) {
-      const error = toGatewayError(err);
-      if (error.code === "internal") console.error(`RoomHub:webSocketMessage:${command.type}`, err);
-      SocketSet.send(ws, encodeError(error, command.id));
-    }
+    await this.frames.handle(ws, connection, raw, this.portFor(connection));
   }
 
   /** A consultation socket closed: end its lease so the user's count drops now, not at expiry. */
@@ -154,7 +117,7 @@ export class ConsultationSockets {
     this.ended.add(ws);
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    this.buckets.delete(connection.connectionId);
+    this.frames.forget(connection.connectionId);
     try {
       await this.o.env.USER_HUB.getByName(connection.userId).detachRemote(
         connection.userId,

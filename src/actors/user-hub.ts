@@ -11,20 +11,15 @@ import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, deliver } from "../core/delivery.ts";
-import {
-  type CommandContext,
-  DEFAULT_HANDLERS,
-  dispatch,
-  type HubPort,
-} from "../core/handlers/index.ts";
+import { DEFAULT_HANDLERS, type HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
-import { TokenBucket } from "../core/ratelimit.ts";
 import { createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
-import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, forRpc, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { encodeError, encodeFrame } from "../protocol/codec.ts";
+import { CloseCode, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
+import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
 import { UserNotifications } from "./user-notifications.ts";
@@ -48,8 +43,7 @@ export class UserHub extends DurableObject<Env> {
   private readonly mailbox: Mailbox;
   private readonly notifications: UserNotifications;
   private readonly userExists: ((userId: string) => Promise<boolean>) | null;
-  /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly frames: InboundFrames;
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
   private readonly port: HubPort;
@@ -58,6 +52,7 @@ export class UserHub extends DurableObject<Env> {
     super(ctx, env);
     this.config = loadConfig(env);
     this.sockets = new SocketSet(ctx, "UserHub");
+    this.frames = new InboundFrames(this.config, DEFAULT_HANDLERS, "UserHub");
     this.connections = new UserConnections(ctx, env, this.config, this.sockets);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.notifications = new UserNotifications(ctx, env, createNotificationWriter(this.config));
@@ -128,38 +123,7 @@ export class UserHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    const now = Date.now();
-    const taken = this.bucketOf(connection.connectionId, now).take(now);
-    if (!taken.ok) {
-      const error = new GatewayError("rate_limited", "too many frames", {
-        retryAfterMs: taken.retryAfterMs,
-      });
-      SocketSet.send(ws, encodeError(error));
-      if (taken.abusive) SocketSet.close(ws, CloseCode.policyViolation, "rate limit abuse");
-      return;
-    }
-    const decoded = decodeFrame(message, this.config.maxFrameBytes);
-    if (!decoded.ok) {
-      SocketSet.send(ws, encodeError(decoded.error, decoded.id));
-      return;
-    }
-    const { command } = decoded;
-    const ctx: CommandContext = {
-      connection,
-      config: this.config,
-      hub: this.port,
-      now: Date.now,
-      requestId: command.id,
-      send: (frame) => SocketSet.send(ws, frame),
-      reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
-    };
-    try {
-      await dispatch(DEFAULT_HANDLERS, ctx, command);
-    } catch (err) {
-      const error = toGatewayError(err);
-      if (error.code === "internal") console.error(`UserHub:webSocketMessage:${command.type}`, err);
-      SocketSet.send(ws, encodeError(error, command.id));
-    }
+    await this.frames.handle(ws, connection, message, this.port);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -320,15 +284,6 @@ export class UserHub extends DurableObject<Env> {
     return known;
   }
 
-  private bucketOf(connectionId: string, now: number): TokenBucket {
-    let bucket = this.buckets.get(connectionId);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.config.rateLimit, now);
-      this.buckets.set(connectionId, bucket);
-    }
-    return bucket;
-  }
-
   /** A socket closed: it leaves its groups, and the user's connection set changed. */
   private async socketGone(ws: WebSocket): Promise<void> {
     // webSocketError may be followed by webSocketClose, and our own close (token expiry) by the
@@ -337,7 +292,7 @@ export class UserHub extends DurableObject<Env> {
     this.ended.add(ws);
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    this.buckets.delete(connection.connectionId);
+    this.frames.forget(connection.connectionId);
     await Promise.all(
       connection.groups.map((group) =>
         this.env.ROOM_HUB.getByName(`room:${group}`)
