@@ -1,0 +1,298 @@
+import { describe, expect, it } from "vitest";
+import {
+  type Delivery,
+  type DeliveryPorts,
+  type DeliverySocket,
+  deliver,
+} from "../../../src/core/delivery.ts";
+import { Mailbox } from "../../../src/core/mailbox.ts";
+import type { MailboxType } from "../../../src/protocol/messages.ts";
+import { memorySql } from "../helpers/sqlite.ts";
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+const SENT_AT = new Date(T0).toISOString();
+
+interface FakeSocket extends DeliverySocket {
+  frames: string[];
+}
+
+function socket(groups: string[] = []): FakeSocket {
+  const frames: string[] = [];
+  return { frames, groups, send: (frame) => frames.push(frame) };
+}
+
+interface User {
+  ports: DeliveryPorts;
+  mailbox: Mailbox;
+  sockets: FakeSocket[];
+  knownLookups: number;
+}
+
+/** A user with these sockets; `known` is what the user table says when no socket is open. */
+function user(sockets: FakeSocket[], known = true): User {
+  const mailbox = new Mailbox(memorySql(), { max: 1_000, ttlSeconds: 7 * 24 * 3600 });
+  const u: User = {
+    mailbox,
+    sockets,
+    knownLookups: 0,
+    ports: {
+      mailbox,
+      sockets: () => u.sockets,
+      isKnownUser: async () => {
+        u.knownLookups += 1;
+        return known;
+      },
+      now: () => T0,
+    },
+  };
+  return u;
+}
+
+function directMessage(messageId = "dm-1"): Delivery {
+  return {
+    type: "user_message",
+    messageId,
+    data: {
+      message_id: messageId,
+      from_user_id: "alice",
+      from_username: "Alice",
+      message: "hello",
+      message_type: "chat_message",
+      sent_at: SENT_AT,
+    },
+  };
+}
+
+function notification(id = "n-1"): Delivery {
+  return {
+    type: "notification",
+    messageId: id,
+    data: { notification_id: id, title: "Hi", message: "body", data: null, created_at: SENT_AT },
+  };
+}
+
+function systemBroadcast(messageId = "b-1"): Delivery {
+  return {
+    type: "system_broadcast",
+    messageId,
+    data: {
+      message_id: messageId,
+      message: "maintenance",
+      message_type: "system_broadcast",
+      from_user_id: "staff",
+      sent_at: SENT_AT,
+    },
+  };
+}
+
+function groupMessage(group = "group_a", messageId = "g-1"): Delivery {
+  return {
+    type: "group_message",
+    messageId,
+    group,
+    data: {
+      message_id: messageId,
+      group_name: group,
+      from_user_id: "alice",
+      message_type: "group_message",
+      message: "hi all",
+      sent_at: SENT_AT,
+    },
+  };
+}
+
+function consultationMessage(messageId = "c-1"): Delivery {
+  return {
+    type: "consultation_message",
+    messageId,
+    group: "consultation_7",
+    data: {
+      message_id: messageId,
+      consultation_id: "7",
+      from_user_id: "alice",
+      from_username: "Alice",
+      message: "doctor?",
+      sent_at: SENT_AT,
+    },
+  };
+}
+
+const parsed = (s: FakeSocket) => s.frames.map((f) => JSON.parse(f) as Record<string, unknown>);
+
+describe("deliver", () => {
+  describe("to a user with open sockets", () => {
+    it("stores a direct message with the next seq and sends it to every socket", async () => {
+      const alice = user([socket(), socket()]);
+      const result = await deliver(alice.ports, directMessage());
+      expect(result).toEqual({ status: "delivered", seq: 1, sockets: 2, connectionCount: 2 });
+      for (const s of alice.sockets) {
+        expect(parsed(s)).toEqual([
+          expect.objectContaining({ type: "user_message", seq: 1, data: directMessage().data }),
+        ]);
+      }
+      expect(alice.mailbox.seqOf("dm-1")).toBe(1);
+    });
+
+    it("does not ask the user table when a socket is open", async () => {
+      const alice = user([socket()], false);
+      expect((await deliver(alice.ports, directMessage())).status).toBe("delivered");
+      expect(alice.knownLookups).toBe(0);
+    });
+
+    it("gives each stored message the next seq on its frame", async () => {
+      const alice = user([socket()]);
+      await deliver(alice.ports, directMessage("a"));
+      await deliver(alice.ports, notification("b"));
+      await deliver(alice.ports, systemBroadcast("c"));
+      expect(parsed(alice.sockets[0] as FakeSocket).map((f) => [f.type, f.seq])).toEqual([
+        ["user_message", 1],
+        ["notification", 2],
+        ["system_broadcast", 3],
+      ]);
+    });
+  });
+
+  describe("to a known user with no socket", () => {
+    it.each([
+      ["user_message", directMessage()],
+      ["notification", notification()],
+    ] as const)("stores a %s for resume", async (_type, delivery) => {
+      const bob = user([], true);
+      expect(await deliver(bob.ports, delivery)).toEqual({
+        status: "stored",
+        seq: 1,
+        sockets: 0,
+        connectionCount: 0,
+      });
+      expect(bob.mailbox.replay(0, T0).messages).toEqual([
+        { seq: 1, type: delivery.type, data: delivery.data, createdAt: T0 },
+      ]);
+    });
+
+    it.each([
+      ["system_broadcast", systemBroadcast()],
+      ["group_message", groupMessage()],
+      ["consultation_message", consultationMessage()],
+    ] as const)("drops a %s without storing it", async (_type, delivery) => {
+      const bob = user([], true);
+      expect(await deliver(bob.ports, delivery)).toEqual({
+        status: "dropped",
+        seq: null,
+        sockets: 0,
+        connectionCount: 0,
+      });
+      expect(bob.mailbox.lastSeq()).toBe(0);
+    });
+  });
+
+  describe("to an unknown user with no socket", () => {
+    it.each([
+      ["user_message", directMessage()],
+      ["notification", notification()],
+    ] as const)("answers not_found for a %s and stores nothing", async (_type, delivery) => {
+      const ghost = user([], false);
+      expect(await deliver(ghost.ports, delivery)).toEqual({
+        status: "not_found",
+        seq: null,
+        sockets: 0,
+        connectionCount: 0,
+      });
+      expect(ghost.mailbox.lastSeq()).toBe(0);
+    });
+
+    it("drops a broadcast without asking whether the user exists", async () => {
+      const ghost = user([], false);
+      expect((await deliver(ghost.ports, systemBroadcast())).status).toBe("dropped");
+      expect(ghost.knownLookups).toBe(0);
+    });
+  });
+
+  describe("group deliveries", () => {
+    it("reach only the sockets whose groups include the group", async () => {
+      const inGroup = socket(["group_a", "team_x"]);
+      const otherGroup = socket(["group_b"]);
+      const noGroup = socket();
+      const alice = user([inGroup, otherGroup, noGroup]);
+      expect(await deliver(alice.ports, groupMessage("group_a"))).toEqual({
+        status: "delivered",
+        seq: 1,
+        sockets: 1,
+        connectionCount: 3,
+      });
+      expect(parsed(inGroup)).toEqual([
+        expect.objectContaining({ type: "group_message", seq: 1, data: groupMessage().data }),
+      ]);
+      expect(otherGroup.frames).toEqual([]);
+      expect(noGroup.frames).toEqual([]);
+    });
+
+    it("are dropped, unstored, when the user is online but no socket joined the group", async () => {
+      const alice = user([socket(["group_b"])]);
+      expect(await deliver(alice.ports, groupMessage("group_a"))).toEqual({
+        status: "dropped",
+        seq: null,
+        sockets: 0,
+        connectionCount: 1,
+      });
+      expect(alice.mailbox.lastSeq()).toBe(0);
+      expect(alice.sockets[0]?.frames).toEqual([]);
+    });
+
+    it("match the group name exactly, not by prefix", async () => {
+      const alice = user([socket(["group_ab"])]);
+      expect((await deliver(alice.ports, groupMessage("group_a"))).status).toBe("dropped");
+    });
+
+    it("reach consultation sockets of that consultation's room", async () => {
+      const room = socket(["consultation_7"]);
+      const alice = user([room, socket(["consultation_8"])]);
+      const result = await deliver(alice.ports, consultationMessage());
+      expect(result).toMatchObject({ status: "delivered", sockets: 1 });
+      expect(parsed(room).map((f) => f.type)).toEqual(["consultation_message"]);
+    });
+  });
+
+  describe("a repeated message id (a retried fan-out)", () => {
+    const kinds: [MailboxType, () => Delivery][] = [
+      ["user_message", () => directMessage("same")],
+      ["notification", () => notification("same")],
+      ["system_broadcast", () => systemBroadcast("same")],
+      ["group_message", () => groupMessage("group_a", "same")],
+      ["consultation_message", () => consultationMessage("same")],
+    ];
+
+    it.each(kinds)(
+      "answers duplicate for a %s with the first seq and sends nothing",
+      async (_t, make) => {
+        const s = socket(["group_a", "consultation_7"]);
+        const alice = user([s]);
+        await deliver(alice.ports, directMessage("before"));
+        const first = await deliver(alice.ports, make());
+        expect(first).toMatchObject({ status: "delivered", seq: 2 });
+        const framesBefore = s.frames.length;
+
+        expect(await deliver(alice.ports, make())).toEqual({
+          status: "duplicate",
+          seq: 2,
+          sockets: 0,
+          connectionCount: 1,
+        });
+        expect(s.frames).toHaveLength(framesBefore);
+        expect(alice.mailbox.lastSeq()).toBe(2);
+      },
+    );
+
+    it("answers duplicate for a message stored while the user was offline", async () => {
+      const bob = user([], true);
+      await deliver(bob.ports, directMessage());
+      bob.sockets.push(socket());
+      expect(await deliver(bob.ports, directMessage())).toEqual({
+        status: "duplicate",
+        seq: 1,
+        sockets: 0,
+        connectionCount: 1,
+      });
+      expect(bob.sockets[0]?.frames).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,225 @@
+import { describe, expect, it } from "vitest";
+import { MAX_REPLAY, Mailbox, type MailboxLimits } from "../../../src/core/mailbox.ts";
+import { memorySql, type TestSql } from "../helpers/sqlite.ts";
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+const SECOND = 1_000;
+const LIMITS: MailboxLimits = { max: 1_000, ttlSeconds: 7 * 24 * 3600 };
+
+function mailboxWith(limits: Partial<MailboxLimits> = {}, sql: TestSql = memorySql()) {
+  return { sql, mailbox: new Mailbox(sql, { ...LIMITS, ...limits }) };
+}
+
+/** Appends `count` messages `m{n}` one second apart from `start`; returns their seqs. */
+function fill(mailbox: Mailbox, count: number, start = T0, firstId = 1): number[] {
+  return Array.from({ length: count }, (_, i) =>
+    mailbox.append(`m${firstId + i}`, "user_message", { n: firstId + i }, start + i * SECOND),
+  );
+}
+
+const seqs = (mailbox: Mailbox, since: number, now: number) =>
+  mailbox.replay(since, now).messages.map((m) => m.seq);
+
+describe("Mailbox", () => {
+  describe("seq", () => {
+    it("starts at 0 for an empty mailbox and hands out 1, 2, 3 …", () => {
+      const { mailbox } = mailboxWith();
+      expect(mailbox.lastSeq()).toBe(0);
+      expect(fill(mailbox, 5)).toEqual([1, 2, 3, 4, 5]);
+      expect(mailbox.lastSeq()).toBe(5);
+    });
+
+    it("keeps counting across a new instance on the same database (an evicted actor)", () => {
+      const { sql, mailbox } = mailboxWith();
+      fill(mailbox, 3);
+      const rebuilt = new Mailbox(sql, LIMITS);
+      expect(rebuilt.lastSeq()).toBe(3);
+      expect(rebuilt.append("after-eviction", "notification", {}, T0 + 60 * SECOND)).toBe(4);
+    });
+
+    it("never reuses a seq after every stored message was pruned", () => {
+      const { sql, mailbox } = mailboxWith({ ttlSeconds: 60 });
+      fill(mailbox, 3);
+      expect(mailbox.replay(0, T0 + 3_600 * SECOND).messages).toEqual([]);
+      const rebuilt = new Mailbox(sql, { ...LIMITS, ttlSeconds: 60 });
+      expect(rebuilt.append("later", "user_message", {}, T0 + 3_600 * SECOND)).toBe(4);
+    });
+  });
+
+  describe("append", () => {
+    it("refuses the same message id twice, on the unique index, without using up a seq", () => {
+      const { mailbox } = mailboxWith();
+      mailbox.append("dup", "user_message", { text: "first" }, T0);
+      expect(() => mailbox.append("dup", "user_message", { text: "again" }, T0 + SECOND)).toThrow(
+        /UNIQUE/,
+      );
+      expect(mailbox.lastSeq()).toBe(1);
+      expect(mailbox.append("next", "user_message", {}, T0 + SECOND)).toBe(2);
+      expect(mailbox.replay(0, T0 + SECOND).messages.map((m) => m.data)).toEqual([
+        { text: "first" },
+        {},
+      ]);
+    });
+
+    it("stores the type, the data as JSON and the time it was stored", () => {
+      const { mailbox } = mailboxWith();
+      const data = { notification_id: "n1", title: "Hi", data: { nested: [1, "two", null] } };
+      mailbox.append("n1", "notification", data, T0 + 123);
+      expect(mailbox.replay(0, T0 + SECOND).messages).toEqual([
+        { seq: 1, type: "notification", data, createdAt: T0 + 123 },
+      ]);
+    });
+  });
+
+  describe("seqOf", () => {
+    it("answers the seq of a stored message id and null for one never stored", () => {
+      const { mailbox } = mailboxWith();
+      fill(mailbox, 3);
+      expect(mailbox.seqOf("m2")).toBe(2);
+      expect(mailbox.seqOf("m9")).toBeNull();
+    });
+
+    it("answers null once the message was pruned", () => {
+      const { mailbox } = mailboxWith({ max: 2 });
+      fill(mailbox, 3);
+      expect(mailbox.seqOf("m1")).toBeNull();
+      expect(mailbox.seqOf("m3")).toBe(3);
+    });
+  });
+
+  describe("pruning by count (MAILBOX_MAX)", () => {
+    it("keeps only the newest `max` messages", () => {
+      const { mailbox } = mailboxWith({ max: 3 });
+      fill(mailbox, 5);
+      expect(seqs(mailbox, 0, T0 + 5 * SECOND)).toEqual([3, 4, 5]);
+      expect(mailbox.lastSeq()).toBe(5);
+    });
+
+    it("keeps exactly `max` messages when `max` were stored", () => {
+      const { mailbox } = mailboxWith({ max: 3 });
+      fill(mailbox, 3);
+      const result = mailbox.replay(0, T0 + 3 * SECOND);
+      expect(result.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+      expect(result.complete).toBe(true);
+    });
+
+    it("remembers what it pruned across a new instance", () => {
+      const { sql, mailbox } = mailboxWith({ max: 2 });
+      fill(mailbox, 4);
+      const rebuilt = new Mailbox(sql, { ...LIMITS, max: 2 });
+      expect(rebuilt.replay(0, T0 + 4 * SECOND)).toMatchObject({ toSeq: 4, complete: false });
+      expect(rebuilt.replay(2, T0 + 4 * SECOND)).toMatchObject({ toSeq: 4, complete: true });
+    });
+  });
+
+  describe("pruning by age (MAILBOX_TTL_SECONDS)", () => {
+    it("drops messages older than the TTL when replaying", () => {
+      const { mailbox } = mailboxWith({ ttlSeconds: 60 });
+      mailbox.append("old", "user_message", {}, T0);
+      mailbox.append("new", "user_message", {}, T0 + 30 * SECOND);
+      expect(seqs(mailbox, 0, T0 + 61 * SECOND)).toEqual([2]);
+      expect(mailbox.seqOf("old")).toBeNull();
+    });
+
+    it("keeps a message exactly TTL old and drops it one millisecond later", () => {
+      const { mailbox } = mailboxWith({ ttlSeconds: 60 });
+      mailbox.append("edge", "user_message", {}, T0);
+      expect(seqs(mailbox, 0, T0 + 60 * SECOND)).toEqual([1]);
+      expect(seqs(mailbox, 0, T0 + 60 * SECOND + 1)).toEqual([]);
+    });
+
+    it("drops an older message but keeps one exactly TTL old in the same pass", () => {
+      const { mailbox } = mailboxWith({ ttlSeconds: 60 });
+      mailbox.append("older", "user_message", {}, T0 - 1);
+      mailbox.append("edge", "user_message", {}, T0);
+      const result = mailbox.replay(0, T0 + 60 * SECOND);
+      expect(result.messages.map((m) => m.seq)).toEqual([2]);
+      expect(mailbox.replay(1, T0 + 60 * SECOND).complete).toBe(true);
+    });
+
+    it("drops expired messages when a new one is appended", () => {
+      const { sql, mailbox } = mailboxWith({ ttlSeconds: 60 });
+      fill(mailbox, 3);
+      mailbox.append("fresh", "user_message", {}, T0 + 3_600 * SECOND);
+      const rows = sql.db.prepare("SELECT seq FROM mailbox ORDER BY seq").all();
+      expect(rows.map((row) => row.seq)).toEqual([4]);
+    });
+  });
+
+  describe("replay", () => {
+    it("answers an empty, complete replay for an empty mailbox", () => {
+      const { mailbox } = mailboxWith();
+      expect(mailbox.replay(0, T0)).toEqual({ messages: [], fromSeq: 0, toSeq: 0, complete: true });
+    });
+
+    it("replays every message after since_seq, in order", () => {
+      const { mailbox } = mailboxWith();
+      fill(mailbox, 6);
+      const result = mailbox.replay(2, T0 + 6 * SECOND);
+      expect(result.messages.map((m) => [m.seq, m.data])).toEqual([
+        [3, { n: 3 }],
+        [4, { n: 4 }],
+        [5, { n: 5 }],
+        [6, { n: 6 }],
+      ]);
+      expect(result).toMatchObject({ fromSeq: 2, toSeq: 6, complete: true });
+    });
+
+    it("says to_seq is the mailbox's last seq when nothing was missed", () => {
+      const { mailbox } = mailboxWith();
+      fill(mailbox, 4);
+      expect(mailbox.replay(4, T0 + 4 * SECOND)).toEqual({
+        messages: [],
+        fromSeq: 4,
+        toSeq: 4,
+        complete: true,
+      });
+    });
+
+    it(`replays at most MAX_REPLAY (${MAX_REPLAY}) messages and resumes from to_seq`, () => {
+      const { mailbox } = mailboxWith({ max: 5_000 });
+      fill(mailbox, MAX_REPLAY + 5);
+      const first = mailbox.replay(0, T0 + 2_000 * SECOND);
+      expect(first.messages).toHaveLength(MAX_REPLAY);
+      expect(first).toMatchObject({ fromSeq: 0, toSeq: MAX_REPLAY, complete: true });
+      expect(first.messages.at(-1)?.seq).toBe(MAX_REPLAY);
+
+      const rest = mailbox.replay(first.toSeq, T0 + 2_000 * SECOND);
+      expect(rest.messages.map((m) => m.seq)).toEqual([1_001, 1_002, 1_003, 1_004, 1_005]);
+      expect(rest).toMatchObject({ fromSeq: MAX_REPLAY, toSeq: MAX_REPLAY + 5, complete: true });
+    });
+
+    it("is incomplete exactly when a message after since_seq was pruned (by count)", () => {
+      const { mailbox } = mailboxWith({ max: 3 });
+      fill(mailbox, 5); // 1 and 2 pruned
+      const now = T0 + 5 * SECOND;
+      expect(mailbox.replay(0, now)).toMatchObject({ fromSeq: 0, toSeq: 5, complete: false });
+      expect(mailbox.replay(1, now)).toMatchObject({ fromSeq: 1, toSeq: 5, complete: false });
+      expect(mailbox.replay(2, now)).toMatchObject({ fromSeq: 2, toSeq: 5, complete: true });
+      expect(mailbox.replay(5, now)).toMatchObject({ fromSeq: 5, toSeq: 5, complete: true });
+    });
+
+    it("is incomplete exactly when a message after since_seq was pruned (by age)", () => {
+      const { mailbox } = mailboxWith({ ttlSeconds: 60 });
+      mailbox.append("a", "user_message", {}, T0);
+      mailbox.append("b", "user_message", {}, T0 + 10 * SECOND);
+      mailbox.append("c", "user_message", {}, T0 + 50 * SECOND);
+      const now = T0 + 75 * SECOND; // a and b are over 60 s old, c is 25 s old
+      expect(mailbox.replay(0, now)).toMatchObject({ toSeq: 3, complete: false });
+      expect(mailbox.replay(1, now)).toMatchObject({ toSeq: 3, complete: false });
+      expect(mailbox.replay(2, now)).toMatchObject({ toSeq: 3, complete: true });
+      expect(seqs(mailbox, 0, now)).toEqual([3]);
+    });
+
+    it("says to_seq is the last seq when everything was pruned and since_seq is older", () => {
+      const { mailbox } = mailboxWith({ ttlSeconds: 60 });
+      fill(mailbox, 3);
+      expect(mailbox.replay(1, T0 + 3_600 * SECOND)).toEqual({
+        messages: [],
+        fromSeq: 1,
+        toSeq: 3,
+        complete: false,
+      });
+    });
+  });
+});
