@@ -85,7 +85,7 @@ export class NotificationOutbox {
         `INSERT INTO pending_notifications_state (id, attempts, next_at) VALUES (1, ?, ?)
          ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, next_at = excluded.next_at`,
         attempts,
-        Date.now() + backoffMs(attempts),
+        now + backoffMs(attempts),
       );
       return err instanceof Error ? err.message : String(err);
     }

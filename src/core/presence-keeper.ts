@@ -164,42 +164,53 @@ export class PresenceKeeper {
     };
   }
 
-  /** Write every due mirror once; failures are rescheduled with backoff. */
+  /**
+   * Write every due mirror once, in parallel; then record the outcomes one after another, so
+   * two lanes finishing together never overwrite each other's outbox change. Failures are
+   * rescheduled with backoff and reported to the monitor once; a catch-up is reported once.
+   */
   async flush(): Promise<void> {
     const due = dueTargets(await this.outbox(), this.now());
     if (due.length === 0) return;
     const snapshot = await this.snapshot();
-    await Promise.all(
+    const outcomes = await Promise.all(
       due.map(async ({ target, generation }) => {
-        const write = this.options.mirrors[target];
-        if (write === undefined) {
-          await this.update((outbox) => flushSucceeded(outbox, target, generation, this.now()));
-          return;
-        }
         try {
-          await write(snapshot);
-          const entry = (await this.outbox())[target];
-          await this.update((outbox) => flushSucceeded(outbox, target, generation, this.now()));
-          if (entry?.reported) {
-            this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
-            await this.report(target, snapshot.userId, null);
-          }
+          await this.options.mirrors[target]?.(snapshot);
+          return { target, generation, error: null };
         } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          const outbox = await this.update((o) => flushFailed(o, target, this.now()));
-          const entry = outbox[target];
-          this.options.log?.(
-            `presence mirror ${target} write failed for user ${snapshot.userId} (attempt ${entry?.attempts ?? "?"}, retrying): ${message}`,
-          );
-          if (entry && !entry.reported) {
-            await this.update((o) =>
-              o[target] ? { ...o, [target]: { ...o[target], reported: true } } : o,
-            );
-            await this.report(target, snapshot.userId, entry.since);
-          }
+          return { target, generation, error: err instanceof Error ? err.message : String(err) };
         }
       }),
     );
+    for (const { target, generation, error } of outcomes) {
+      const before = (await this.outbox())[target];
+      if (error === null) {
+        // A caught-up entry that stays (a newer change arrived meanwhile) starts unreported, so a
+        // later failure is reported again.
+        await this.update((outbox) => {
+          const next = flushSucceeded(outbox, target, generation, this.now());
+          const kept = next[target];
+          return kept?.reported ? { ...next, [target]: { ...kept, reported: false } } : next;
+        });
+        if (before?.reported) {
+          this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
+          await this.report(target, snapshot.userId, null);
+        }
+        continue;
+      }
+      const outbox = await this.update((o) => flushFailed(o, target, this.now()));
+      const entry = outbox[target];
+      this.options.log?.(
+        `presence mirror ${target} write failed for user ${snapshot.userId} (attempt ${entry?.attempts ?? "?"}, retrying): ${error}`,
+      );
+      if (entry && !entry.reported) {
+        await this.update((o) =>
+          o[target] ? { ...o, [target]: { ...o[target], reported: true } } : o,
+        );
+        await this.report(target, snapshot.userId, entry.since);
+      }
+    }
   }
 
   private async report(target: MirrorTarget, userId: string, since: number | null): Promise<void> {

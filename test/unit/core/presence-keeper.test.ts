@@ -331,7 +331,7 @@ describe("PresenceKeeper", () => {
     // succeeds while a newer change arrived reports "caught up" but keeps the entry with
     // `reported: true`; when the mirror fails again, `!entry.reported` is false, so the new lag is
     // never reported and /health says the mirror is fine while it is behind.
-    it.fails("tells the monitor again when the mirror fails after a catch-up that raced a change", async () => {
+    it("tells the monitor again when the mirror fails after a catch-up that raced a change", async () => {
       const alice = aliceKeeper({ targets: ["redis"] });
       await alice.keeper.rememberProfile({
         userId: "alice",
@@ -365,7 +365,7 @@ describe("PresenceKeeper", () => {
     // between the read and the write. When two mirror writes settle in the same turn, both lanes
     // read the same outbox and the later put overwrites the earlier one: a cleared target comes
     // back (written again for nothing), a failed target loses its attempts/backoff/reported flag.
-    it.fails("leaves nothing queued when both mirrors take the write in the same turn", async () => {
+    it("leaves nothing queued when both mirrors take the write in the same turn", async () => {
       const alice = aliceKeeper({ instantWrites: true });
       await alice.open("c1");
       await alice.alarmAt(T0);
@@ -374,7 +374,7 @@ describe("PresenceKeeper", () => {
       expect(await alice.keeper.outbox()).toEqual({});
     });
 
-    it.fails("keeps only the failed mirror queued when the other succeeded in the same turn", async () => {
+    it("keeps only the failed mirror queued when the other succeeded in the same turn", async () => {
       const alice = aliceKeeper({ instantWrites: true });
       alice.down.add("redis");
       await alice.open("c1");
