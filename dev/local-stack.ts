@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { migrate } from "../scripts/migrate.ts";
 import { startEmbeddedPostgres } from "./embedded-postgres.ts";
-import { startNeonProxy } from "./neon-proxy.ts";
+import { type NeonProxy, startNeonProxy } from "./neon-proxy.ts";
 import { redactUrl } from "./redact.ts";
 import { redisAnswers } from "./redis-probe.ts";
 import { startUpstashBridge } from "./upstash-bridge.ts";
@@ -73,6 +73,19 @@ export interface LocalStack {
   stop(signal?: NodeJS.Signals): Promise<number>;
   /** Last resort before exiting: SIGKILL to wrangler and its workerd, nothing else. */
   kill(): void;
+  /** Taking the stack's own pieces away and back, for fault tests. */
+  faults: LocalStackFaults;
+}
+
+export interface LocalStackFaults {
+  /**
+   * Stops the Neon WebSocket proxy: open Postgres sessions are cut and new ones refused, so the
+   * Worker cannot reach Postgres while the database itself keeps running. Idempotent. Throws
+   * when the stack runs no proxy (a real Neon host, or NEON_WS_PROXY configured).
+   */
+  stopPostgresProxy(): Promise<void>;
+  /** Starts the proxy again on the same port, so NEON_WS_PROXY stays valid. Idempotent. */
+  startPostgresProxy(): Promise<void>;
 }
 
 export class LocalStackError extends Error {
@@ -135,17 +148,38 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     } else {
       log(`postgres: ${redactUrl(databaseUrl)}`);
     }
+    // The running proxy, if the stack runs one; replaced when a fault test restarts it.
+    let proxy: NeonProxy | null = null;
+    let restartProxy: (() => Promise<NeonProxy>) | null = null;
     if (neonWsProxy === null && !isNeonHost(databaseUrl)) {
       const target = proxyTarget(databaseUrl);
-      const proxy = await startNeonProxy({
-        port: options.ports?.neonProxy ?? 0,
-        allowedTargets: [target],
-        onError: (message) => log(message),
+      const startProxy = (port: number) =>
+        startNeonProxy({ port, allowedTargets: [target], onError: (message) => log(message) });
+      const first = await startProxy(options.ports?.neonProxy ?? 0);
+      proxy = first;
+      restartProxy = () => startProxy(first.port);
+      started.push({
+        name: "Neon proxy",
+        close: async () => {
+          await proxy?.close();
+          proxy = null;
+        },
       });
-      started.push({ name: "Neon proxy", close: proxy.close });
-      neonWsProxy = proxy.wsProxy;
-      log(`postgres: Neon WebSocket proxy on ${proxy.wsProxy} → ${target}`);
+      neonWsProxy = first.wsProxy;
+      log(`postgres: Neon WebSocket proxy on ${first.wsProxy} → ${target}`);
     }
+    const faults: LocalStackFaults = {
+      async stopPostgresProxy() {
+        if (restartProxy === null) throw new LocalStackError("this stack runs no Neon proxy");
+        const running = proxy;
+        proxy = null;
+        await running?.close();
+      },
+      async startPostgresProxy() {
+        if (restartProxy === null) throw new LocalStackError("this stack runs no Neon proxy");
+        proxy ??= await restartProxy();
+      },
+    };
 
     const migrations = await migrate(databaseUrl, {
       neonWsProxy: neonWsProxy ?? undefined,
@@ -225,6 +259,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       exited: wrangler.exited,
       stop,
       kill: () => wrangler.kill(),
+      faults,
     };
   } catch (err) {
     await closeAll();

@@ -1,5 +1,6 @@
 // The Postgres presence mirror over the Neon driver: our `realtime_presence` row and the
-// application's user flag, in one transaction, only when the presence version advances.
+// application's user flag, in one statement (so one transaction), only when the presence
+// version advances.
 // One session per call (connect → queries → end): see withNeonClient for why.
 
 import type { Client } from "@neondatabase/serverless";
@@ -44,6 +45,20 @@ const INTEGER_TYPES = new Set(["smallint", "integer", "bigint"]);
 /** A user id that fits a bigint; anything else cannot match an integer id column. */
 const BIGINT_TEXT = /^-?\d{1,18}$/;
 
+/** Bound parameters of one statement: `add` returns the placeholder (`$n`) for a value. */
+class Bindings {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+
+  addAll(...values: unknown[]): string[] {
+    return values.map((value) => this.add(value));
+  }
+}
+
 export class NeonPostgresMirror implements PostgresMirror {
   readonly #connection: NeonConnectionOptions;
   readonly #managed: boolean;
@@ -83,15 +98,32 @@ export class NeonPostgresMirror implements PostgresMirror {
     };
   }
 
+  /**
+   * One statement: a data-modifying CTE upserts the presence row (only when the version
+   * advances) and writes the user table only if that upsert returned a row. A single statement
+   * is its own transaction, so both tables change together or not at all, with one round trip
+   * instead of begin / upsert / update / commit. (The id column's type is read from the catalog
+   * once per mirror instance, before the first write.)
+   */
   async write(snapshot: PresenceSnapshot): Promise<PostgresWriteResult> {
     return await this.#session(async (client) => {
       const comparison = await this.#idComparisonFor(client);
-      await client.query("begin");
-      try {
-        const upsert = await client.query(
-          `insert into ${this.#sql.presence} as p
+      const params = new Bindings();
+      const presence = params.addAll(
+        snapshot.userId,
+        snapshot.isOnline,
+        snapshot.connectionCount,
+        snapshot.lastSeen,
+        snapshot.version,
+      );
+      const userWrite = this.#userWrite(snapshot, comparison, params);
+      // Data-modifying CTEs all run to completion, read or not, and see the same snapshot; the
+      // user write depends on `applied` only through `exists`, which is what makes it conditional.
+      const result = await client.query<{ applied: number; user_rows: number }>(
+        `with applied as (
+           insert into ${this.#sql.presence} as p
              (user_id, is_online, connection_count, last_seen, version, updated_at)
-           values ($1, $2, $3, $4, $5, now())
+           values (${presence.join(", ")}, now())
            on conflict (user_id) do update set
              is_online = excluded.is_online,
              connection_count = excluded.connection_count,
@@ -99,23 +131,14 @@ export class NeonPostgresMirror implements PostgresMirror {
              version = excluded.version,
              updated_at = now()
            where p.version < excluded.version
-           returning p.user_id`,
-          [
-            snapshot.userId,
-            snapshot.isOnline,
-            snapshot.connectionCount,
-            snapshot.lastSeen,
-            snapshot.version,
-          ],
-        );
-        const applied = (upsert.rowCount ?? 0) > 0;
-        const userRows = applied ? await this.#writeUser(client, snapshot, comparison) : 0;
-        await client.query("commit");
-        return { applied, userRows };
-      } catch (err) {
-        await client.query("rollback").catch(() => {});
-        throw err;
-      }
+           returning 1
+         )${userWrite === null ? "" : `, written as (${userWrite})`}
+         select (select count(*) from applied)::int as applied,
+                ${userWrite === null ? "0" : "(select count(*) from written)::int"} as user_rows`,
+        params.values,
+      );
+      const row = result.rows[0];
+      return { applied: (row?.applied ?? 0) > 0, userRows: row?.user_rows ?? 0 };
     });
   }
 
@@ -150,86 +173,85 @@ export class NeonPostgresMirror implements PostgresMirror {
   async userExists(userId: string): Promise<boolean> {
     return await this.#session(async (client) => {
       const comparison = await this.#idComparisonFor(client);
-      const id = this.#idPredicate(comparison, userId);
+      const params = new Bindings();
+      const id = this.#idPredicate(comparison, userId, params);
       if (id === null) return false;
       const result = await client.query(
-        `select 1 from ${this.#sql.users} where ${id.sql} limit 1`,
-        id.params,
+        `select 1 from ${this.#sql.users} where ${id} limit 1`,
+        params.values,
       );
       return (result.rowCount ?? 0) > 0;
     });
   }
 
-  /** The application's online flag (and last seen), or in managed mode the whole row. */
-  async #writeUser(
-    client: Client,
+  /**
+   * The user-table part of the presence statement, as a CTE body that only writes when the
+   * presence upsert (`applied`) did: the online flag and last seen, or in managed mode the
+   * whole row. null when no row can match this id, so only the presence row is written.
+   */
+  #userWrite(
     snapshot: PresenceSnapshot,
     comparison: IdComparison,
-  ): Promise<number> {
+    params: Bindings,
+  ): string | null {
     const { users, id: idCol, online, lastSeen } = this.#sql;
     // Last seen: now while online (seen now), the moment of going offline otherwise.
     const seenAt = snapshot.isOnline ? new Date().toISOString() : snapshot.lastSeen;
 
     if (this.#managed) {
-      // An integer-keyed table cannot hold this id; inserting would fail the whole transaction.
-      if (comparison === "bigint" && !BIGINT_TEXT.test(snapshot.userId)) return 0;
-      const result = await client.query(
-        `insert into ${users} as u (${idCol}, username, is_staff, is_superuser, ${online}${lastSeen ? `, ${lastSeen}` : ""})
-         values ($1, $2, $3, $4, $5${lastSeen ? ", $6::timestamptz" : ""})
+      // An integer-keyed table cannot hold this id; inserting would fail the whole statement.
+      if (comparison === "bigint" && !BIGINT_TEXT.test(snapshot.userId)) return null;
+      // INSERT … SELECT rather than VALUES, for the WHERE; Postgres still types each parameter
+      // from its target column.
+      const values = params.addAll(
+        snapshot.userId,
+        snapshot.username ?? null,
+        snapshot.isStaff ?? false,
+        snapshot.isSuperuser ?? false,
+        snapshot.isOnline,
+      );
+      if (lastSeen) values.push(`${params.add(seenAt)}::timestamptz`);
+      return `insert into ${users} as u (${idCol}, username, is_staff, is_superuser, ${online}${lastSeen ? `, ${lastSeen}` : ""})
+         select ${values.join(", ")}
+         where exists (select 1 from applied)
          on conflict (${idCol}) do update set
            ${online} = excluded.${online},
            ${lastSeen ? `${lastSeen} = excluded.${lastSeen},` : ""}
            username = coalesce(excluded.username, u.username),
            is_staff = coalesce(excluded.is_staff, u.is_staff),
-           is_superuser = coalesce(excluded.is_superuser, u.is_superuser)`,
-        [
-          snapshot.userId,
-          snapshot.username ?? null,
-          snapshot.isStaff ?? false,
-          snapshot.isSuperuser ?? false,
-          snapshot.isOnline,
-          ...(lastSeen ? [seenAt] : []),
-        ],
-      );
-      return result.rowCount ?? 0;
+           is_superuser = coalesce(excluded.is_superuser, u.is_superuser)
+         returning 1`;
     }
 
-    const params: unknown[] = lastSeen ? [snapshot.isOnline, seenAt] : [snapshot.isOnline];
-    const id = this.#idPredicate(comparison, snapshot.userId, params.length + 1);
-    if (id === null) return 0;
+    // First: when no row can match, nothing may be bound (an unused parameter has no type).
+    const id = this.#idPredicate(comparison, snapshot.userId, params);
+    if (id === null) return null;
+    const flag = params.add(snapshot.isOnline);
+    const seen = lastSeen ? `, ${lastSeen} = ${params.add(seenAt)}::timestamptz` : "";
     // Only rows whose flag actually changes, so the application's table (and its triggers)
     // sees one write per flip, not one per connection change.
-    const result = await client.query(
-      `update ${users} set ${online} = $1${lastSeen ? `, ${lastSeen} = $2::timestamptz` : ""}
-       where ${id.sql} and ${online} is distinct from $1`,
-      [...params, ...id.params],
-    );
-    return result.rowCount ?? 0;
+    return `update ${users} set ${online} = ${flag}${seen}
+         where ${id} and ${online} is distinct from ${flag} and exists (select 1 from applied)
+         returning 1`;
   }
 
   /**
    * `"id" = $n` in a form that can use the primary key index. Comparing `"id"::text = $n` would
    * work for every column type but turns each flip into a scan of the application's table, so
    * integer ids get the parameter cast to bigint instead (and an id that is not an integer
-   * cannot match, rather than failing the transaction with "invalid input syntax"). Text ids
+   * cannot match, rather than failing the statement with "invalid input syntax"). Text ids
    * compare directly; other types (uuid, …) fall back to the text comparison.
-   * Returns null when no row can match.
+   * Returns null (and binds nothing) when no row can match.
    */
-  #idPredicate(
-    comparison: IdComparison,
-    userId: string,
-    index = 1,
-  ): { sql: string; params: unknown[] } | null {
+  #idPredicate(comparison: IdComparison, userId: string, params: Bindings): string | null {
     const column = this.#sql.id;
     switch (comparison) {
       case "bigint":
-        return BIGINT_TEXT.test(userId)
-          ? { sql: `${column} = $${index}::bigint`, params: [userId] }
-          : null;
+        return BIGINT_TEXT.test(userId) ? `${column} = ${params.add(userId)}::bigint` : null;
       case "text":
-        return { sql: `${column} = $${index}::text`, params: [userId] };
+        return `${column} = ${params.add(userId)}::text`;
       case "as-text":
-        return { sql: `${column}::text = $${index}`, params: [userId] };
+        return `${column}::text = ${params.add(userId)}`;
     }
   }
 

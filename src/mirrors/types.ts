@@ -30,8 +30,9 @@ export interface PostgresWriteResult {
 /** `realtime_presence` plus the application's user flag, written together. */
 export interface PostgresMirror {
   /**
-   * In one transaction: upserts the presence row only if `snapshot.version` is newer than the
-   * stored one, and then (only then) the online flag in the application's user table.
+   * In one statement (so one transaction): upserts the presence row only if `snapshot.version`
+   * is newer than the stored one, and then (only then) the online flag in the application's
+   * user table.
    */
   write(snapshot: PresenceSnapshot): Promise<PostgresWriteResult>;
   /** Inserts notifications; ids already present are left alone, so retries are harmless. */

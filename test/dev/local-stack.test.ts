@@ -111,6 +111,21 @@ describe("the local stack with embedded Postgres and the Upstash bridge", () => 
     );
     expect(rows).toEqual([{ connection_count: 2, version: "1" }]);
   });
+
+  it("takes the Neon proxy away and brings it back on the same port", async () => {
+    const mirror = async () =>
+      (await (
+        await fetch(`${stack.url}/mirror?user=f${randomBytes(3).toString("hex")}`, {
+          method: "POST",
+        })
+      ).json()) as Record<string, unknown>;
+    await stack.faults.stopPostgresProxy();
+    await stack.faults.stopPostgresProxy(); // idempotent
+    expect(await mirror()).toMatchObject({ redis: "written", error: /postgres mirror/ });
+    await stack.faults.startPostgresProxy();
+    await stack.faults.startPostgresProxy(); // idempotent
+    expect(await mirror()).toEqual({ redis: "written", postgres: { applied: true, userRows: 1 } });
+  });
 });
 
 describe("the local stack's other modes", () => {

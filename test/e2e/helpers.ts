@@ -30,6 +30,8 @@ export class UpgradeRefused extends Error {
 export type TokenPath = "query" | "subprotocol" | "header";
 
 export interface OpenOptions {
+  /** The gateway's http(s) URL. Default: the stack of the global setup. */
+  gateway?: string;
   path?: string;
   via?: TokenPath;
   origin?: string;
@@ -40,7 +42,8 @@ export interface OpenOptions {
 export function openSocket(token: string | null, options: OpenOptions = {}): Promise<Client> {
   const via = options.via ?? "query";
   const path = options.path ?? "/ws/user/";
-  const url = wsUrl(token && via === "query" ? `${path}?token=${token}` : path);
+  const target = token && via === "query" ? `${path}?token=${token}` : path;
+  const url = options.gateway ? options.gateway.replace(/^http/, "ws") + target : wsUrl(target);
   const headers: Record<string, string> = { ...options.headers };
   if (token && via === "header") headers.Authorization = `Bearer ${token}`;
   if (options.origin) headers.Origin = options.origin;

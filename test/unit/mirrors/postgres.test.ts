@@ -7,6 +7,7 @@ import { MirrorWriteError } from "../../../src/mirrors/types.ts";
 import { type PostgresTestContext, startPostgresTestContext } from "../../dev/helpers/postgres.ts";
 import { type PostgresProbe, postgresMirrorContract } from "./postgres-contract.ts";
 import { offline, snapshot } from "./snapshots.ts";
+import { wireStatements } from "./wire-statements.ts";
 
 let pg: PostgresTestContext;
 
@@ -235,6 +236,83 @@ describe("NeonPostgresMirror transactions and failures", () => {
   it("names the setting when USERS_TABLE points at a table that does not exist", async () => {
     const mirror = mirrorFor({ table: `${pg.schema}.nothing_here`, managed: false });
     await expect(mirror.write(snapshot("x", 1))).rejects.toThrow(/USERS_TABLE/);
+  });
+});
+
+describe("NeonPostgresMirror statement budget (counted on the wire)", () => {
+  const wire = wireStatements();
+  const counted = (users: Partial<UsersTableSettings> = {}) =>
+    new NeonPostgresMirror({
+      databaseUrl: pg.databaseUrl,
+      neonWsProxy: pg.neonWsProxy,
+      schema: pg.schema,
+      webSocketConstructor: wire.WebSocket,
+      users: { table: `${pg.schema}.users`, ...users },
+    });
+  /** Runs one write and returns the statements it sent. */
+  const statementsOf = async (write: () => Promise<unknown>) => {
+    wire.reset();
+    await write();
+    return [...wire.executed];
+  };
+  const ONE_CTE = /^\s*with applied as \(\s*insert into/;
+
+  it("learns the id column's type once, then writes every flip in exactly one statement", async () => {
+    const mirror = counted();
+    const user = `budget-${Date.now().toString(36)}`;
+    const first = await statementsOf(() => mirror.write(snapshot(user, 1)));
+    expect(first).toHaveLength(2);
+    expect(first[0]).toMatch(/pg_attribute/);
+    expect(first[1]).toMatch(ONE_CTE);
+    for (const next of [
+      snapshot(user, 2, { connectionIds: ["a", "b"] }),
+      offline(user, 3, "2026-11-25T10:00:00.000Z"),
+      snapshot(user, 2), // stale: refused by the version guard, still one statement
+    ]) {
+      const sent = await statementsOf(() => mirror.write(next));
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(ONE_CTE);
+    }
+    const [row] = await pg.query<{ version: string; is_online: boolean }>(
+      "select version, is_online from realtime_presence where user_id = $1",
+      [user],
+    );
+    expect(row).toEqual({ version: "3", is_online: false });
+  });
+
+  it("writes an existing application's table in the same single statement", async () => {
+    await pg.query(`create table budget_users (
+      id bigserial primary key, username varchar(150) not null,
+      is_online boolean not null default false, last_seen timestamptz)`);
+    await pg.query("insert into budget_users (id, username) values (7, 'ada')");
+    const mirror = counted({ table: `${pg.schema}.budget_users`, managed: false });
+    await mirror.write(snapshot("7", 1)); // learns the column type
+    const cases = [
+      {
+        write: offline("7", 2, "2026-11-25T10:00:00.000Z"),
+        result: { applied: true, userRows: 1 },
+      },
+      {
+        write: offline("7", 3, "2026-11-25T10:01:00.000Z"),
+        result: { applied: true, userRows: 0 },
+      },
+      { write: snapshot("7", 2), result: { applied: false, userRows: 0 } },
+      // Unknown to the application's table: a number with no row, and an id no bigint can hold.
+      { write: snapshot("70707", 1), result: { applied: true, userRows: 0 } },
+      { write: snapshot("budget-text-id", 1), result: { applied: true, userRows: 0 } },
+    ];
+    for (const { write, result } of cases) {
+      let got: unknown;
+      const sent = await statementsOf(async () => {
+        got = await mirror.write(write);
+      });
+      expect(got).toEqual(result);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(ONE_CTE);
+    }
+    expect(await pg.query("select id, is_online from budget_users")).toEqual([
+      { id: "7", is_online: false },
+    ]);
   });
 });
 
