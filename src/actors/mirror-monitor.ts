@@ -5,6 +5,8 @@
  * so a healthy system never calls it.
  */
 import { DurableObject } from "cloudflare:workers";
+import { loadConfig } from "../core/config.ts";
+import { shardName } from "../core/sharding.ts";
 
 export interface MirrorLag {
   /** Users whose latest change this mirror does not have yet. */
@@ -23,10 +25,21 @@ export class MirrorMonitor extends DurableObject<Env> {
     );
   }
 
-  /** `since` null: the user's mirror caught up. */
+  /**
+   * `since` null: the user's mirror caught up. When the last lagging user of a mirror caught
+   * up, the outage is over: every online user's state is written to that mirror again, because
+   * a store that came back may have lost data of users who did not change during the outage
+   * (a Redis restarted empty); their periodic refresh would otherwise take minutes.
+   */
   report(target: string, userId: string, since: number | null): void {
     if (since === null) {
       this.ctx.storage.sql.exec("DELETE FROM lag WHERE target = ? AND user_id = ?", target, userId);
+      const [left] = this.ctx.storage.sql
+        .exec<{ n: number }>("SELECT count(*) AS n FROM lag WHERE target = ?", target)
+        .toArray();
+      if ((left?.n ?? 0) === 0 && (target === "redis" || target === "postgres")) {
+        this.ctx.waitUntil(this.rewriteEverywhere(target));
+      }
     } else {
       this.ctx.storage.sql.exec(
         "INSERT INTO lag (target, user_id, since) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -35,6 +48,20 @@ export class MirrorMonitor extends DurableObject<Env> {
         since,
       );
     }
+  }
+
+  private async rewriteEverywhere(target: "redis" | "postgres"): Promise<void> {
+    const shards = loadConfig(this.env).presenceShards;
+    console.log(`MirrorMonitor: ${target} caught up; rewriting every online user's state to it`);
+    await Promise.all(
+      Array.from({ length: shards }, (_, index) =>
+        this.env.PRESENCE_SHARD.getByName(shardName(index))
+          .rewrite(target)
+          .catch((err: unknown) =>
+            console.warn(`MirrorMonitor: rewrite via shard ${index} failed: ${String(err)}`),
+          ),
+      ),
+    );
   }
 
   lag(): Record<string, MirrorLag> {

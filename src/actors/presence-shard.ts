@@ -52,6 +52,17 @@ export class PresenceShard extends DurableObject<Env> {
       .toArray();
   }
 
+  /** Ask every online user of this shard to write its state to `target` again. */
+  async rewrite(target: "redis" | "postgres"): Promise<void> {
+    await mapBounded(this.online(), FANOUT_CONCURRENCY, async ({ user_id }) => {
+      try {
+        await this.env.USER_HUB.getByName(user_id).rewriteMirror(target);
+      } catch (err) {
+        console.warn(`PresenceShard:rewrite: ${user_id} failed: ${String(err)}`);
+      }
+    });
+  }
+
   /** Deliver to every online user of this shard; returns how many users it reached. */
   async broadcast(delivery: Delivery): Promise<number> {
     const users = this.online();

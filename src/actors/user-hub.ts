@@ -247,6 +247,12 @@ export class UserHub extends DurableObject<Env> {
     await this.reschedule();
   }
 
+  /** Write this user's presence to a mirror again (after that mirror's outage). */
+  async rewriteMirror(target: "redis" | "postgres"): Promise<void> {
+    await this.connections.presence.rewrite([target]);
+    await this.reschedule();
+  }
+
   /** Connection ids of this user's open sockets that joined `groupName` (room reconciliation). */
   joinedConnections(groupName: string): string[] {
     return this.sockets

@@ -223,6 +223,14 @@ export class PresenceKeeper {
     }
   }
 
+  /**
+   * Write these mirrors again from the current state, e.g. after an outage in which the store
+   * may have lost what it had (a Redis restarted empty), even though nothing changed here.
+   */
+  async rewrite(targets: MirrorTarget[]): Promise<void> {
+    await this.queue(targets, this.now());
+  }
+
   private async queue(targets: MirrorTarget[], now: number): Promise<void> {
     const configured = targets.filter((t) => this.options.mirrors[t] !== undefined);
     if (configured.length > 0) await this.update((outbox) => markDirty(outbox, configured, now));
