@@ -165,7 +165,7 @@ export class ConsultationSockets {
 
   /** Store a consultation message in the room's history and push it; returns the users reached. */
   post(messageId: string, data: ConsultationMessage): string[] {
-    const seq = this.o.history.append(messageId, "consultation_message", data, Date.now());
+    const { seq } = this.o.history.append(messageId, "consultation_message", data, Date.now());
     const frame = encodeFrame("consultation_message", data, { seq });
     const reached = new Set<string>();
     for (const { ws, connection } of this.sockets.entries()) {

@@ -65,14 +65,18 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
   const { group } = delivery;
   const targets = group === undefined ? all : all.filter((socket) => socket.groups.includes(group));
   const connectionCount = all.length;
-  const existing = ports.mailbox.seqOf(delivery.messageId);
-  if (existing !== null) {
-    return { status: "duplicate", seq: existing, sockets: 0, connectionCount };
-  }
   if (rule.store === "if_reached" && targets.length === 0) {
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
-  const seq = ports.mailbox.append(delivery.messageId, delivery.type, delivery.data, ports.now());
+  const stored = ports.mailbox.append(
+    delivery.messageId,
+    delivery.type,
+    delivery.data,
+    ports.now(),
+  );
+  if (stored.duplicate)
+    return { status: "duplicate", seq: stored.seq, sockets: 0, connectionCount };
+  const seq = stored.seq;
   const frame = encodeFrame(delivery.type, delivery.data, { seq });
   for (const socket of targets) socket.send(frame);
   return {

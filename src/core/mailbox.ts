@@ -4,7 +4,7 @@
  * pruned seq is remembered so a resume can say it is incomplete.
  */
 import type { MailboxType } from "../protocol/messages.ts";
-import type { SqlPort } from "./sql.ts";
+import { LazyTable, type SqlPort } from "./sql.ts";
 
 export interface StoredMessage {
   seq: number;
@@ -32,55 +32,82 @@ export interface ReplayResult {
 /** How many messages a single resume replays at most; the client resumes again from to_seq. */
 export const MAX_REPLAY = 1_000;
 
+interface MailboxState {
+  lastSeq: number;
+  /** The oldest stored message, or null when none is stored. */
+  oldestSeq: number | null;
+  oldestAt: number | null;
+}
+
+/**
+ * Seqs are handed out one by one and pruning removes a prefix, so the stored messages are
+ * always the contiguous range oldestSeq..lastSeq: everything below oldestSeq was pruned. That
+ * keeps the per-message cost at one INSERT (plus one DELETE once the mailbox is full), with the
+ * range held in memory: every write goes through this object (one per actor, single-threaded),
+ * and after an eviction the next use reads it back with one query.
+ */
 export class Mailbox {
   private readonly sql: SqlPort;
   private readonly limits: MailboxLimits;
+  private state: MailboxState | null = null;
+  /** Created with the first message, so users who never receive one cost nothing. */
+  private readonly table: LazyTable;
 
   constructor(sql: SqlPort, limits: MailboxLimits) {
     this.sql = sql;
     this.limits = limits;
-    // message_id makes delivery idempotent: a fan-out retried after a failure stores nothing twice.
-    sql.exec(`CREATE TABLE IF NOT EXISTS mailbox (
-      seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
-      data TEXT NOT NULL, created_at INTEGER NOT NULL)`);
-    sql.exec(
-      `CREATE TABLE IF NOT EXISTS mailbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
-    );
+    this.table = new LazyTable(sql, "mailbox", [
+      // message_id makes delivery idempotent: a fan-out retried after a failure stores nothing twice.
+      `CREATE TABLE IF NOT EXISTS mailbox (
+        seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+        data TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+      // last_seq survives a mailbox pruned empty.
+      "CREATE TABLE IF NOT EXISTS mailbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    ]);
   }
 
-  /**
-   * last_seq and pruned_through, read once per actor instance: every write goes through this
-   * object (one per actor, single-threaded), so the cached values stay exact until eviction,
-   * after which the constructor reads them again.
-   */
-  private cached: { last_seq: number; pruned_through: number } | null = null;
-
-  private meta(key: "last_seq" | "pruned_through"): number {
-    if (this.cached === null) {
-      const rows = this.sql
-        .exec<{ key: string; value: number }>("SELECT key, value FROM mailbox_meta")
-        .toArray();
-      const read = (name: string) => rows.find((row) => row.key === name)?.value ?? 0;
-      this.cached = { last_seq: read("last_seq"), pruned_through: read("pruned_through") };
+  private load(): MailboxState {
+    if (this.state !== null) return this.state;
+    if (!this.table.exists()) {
+      this.state = { lastSeq: 0, oldestSeq: null, oldestAt: null };
+      return this.state;
     }
-    return this.cached[key];
-  }
-
-  private setMeta(key: "last_seq" | "pruned_through", value: number): void {
-    this.sql.exec(
-      "INSERT INTO mailbox_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      key,
-      value,
-    );
-    if (this.cached !== null) this.cached[key] = value;
+    const [range] = this.sql
+      .exec<{ lo: number | null; hi: number | null }>(
+        "SELECT min(seq) AS lo, max(seq) AS hi FROM mailbox",
+      )
+      .toArray();
+    const [meta] = this.sql
+      .exec<{ value: number }>("SELECT value FROM mailbox_meta WHERE key = 'last_seq'")
+      .toArray();
+    const oldestSeq = range?.lo ?? null;
+    const [oldest] =
+      oldestSeq === null
+        ? []
+        : this.sql
+            .exec<{ created_at: number }>("SELECT created_at FROM mailbox WHERE seq = ?", oldestSeq)
+            .toArray();
+    this.state = {
+      lastSeq: Math.max(range?.hi ?? 0, meta?.value ?? 0),
+      oldestSeq,
+      oldestAt: oldest?.created_at ?? null,
+    };
+    return this.state;
   }
 
   lastSeq(): number {
-    return this.meta("last_seq");
+    return this.load().lastSeq;
+  }
+
+  /** Everything at or below this seq is gone (pruned), so a resume from below it is incomplete. */
+  private prunedThrough(): number {
+    const state = this.load();
+    return state.oldestSeq === null ? state.lastSeq : state.oldestSeq - 1;
   }
 
   /** The seq of a message already stored, or null. */
   seqOf(messageId: string): number | null {
+    if (!this.table.exists()) return null;
     const [row] = this.sql
       .exec<{ seq: number }>("SELECT seq FROM mailbox WHERE message_id = ?", messageId)
       .toArray();
@@ -88,60 +115,77 @@ export class Mailbox {
   }
 
   /**
-   * Store a message and return its seq. The caller checks `seqOf` first when a delivery may be
-   * retried; a repeated id fails on the unique index rather than being stored twice.
-   * Writes without an await in between commit together (PLATFORM-NOTES).
+   * Store a message; returns its seq, and `duplicate` when that message id was stored before
+   * (then nothing is stored again). Writes without an await in between commit together
+   * (PLATFORM-NOTES).
    */
-  append(messageId: string, type: MailboxType, data: unknown, now: number): number {
-    const seq = this.lastSeq() + 1;
-    this.sql.exec(
-      "INSERT INTO mailbox (seq, message_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
-      seq,
-      messageId,
-      type,
-      JSON.stringify(data),
-      now,
-    );
-    this.setMeta("last_seq", seq);
-    this.prune(seq, now);
-    return seq;
+  append(
+    messageId: string,
+    type: MailboxType,
+    data: unknown,
+    now: number,
+  ): { seq: number; duplicate: boolean } {
+    const state = this.load();
+    this.table.ensure();
+    const seq = state.lastSeq + 1;
+    try {
+      this.sql.exec(
+        "INSERT INTO mailbox (seq, message_id, type, data, created_at) VALUES (?, ?, ?, ?, ?)",
+        seq,
+        messageId,
+        type,
+        JSON.stringify(data),
+        now,
+      );
+    } catch (err) {
+      const existing = this.seqOf(messageId);
+      if (existing === null) throw err;
+      return { seq: existing, duplicate: true };
+    }
+    state.lastSeq = seq;
+    if (state.oldestSeq === null) {
+      state.oldestSeq = seq;
+      state.oldestAt = now;
+    }
+    this.prune(now);
+    return { seq, duplicate: false };
   }
 
-  private prune(lastSeq: number, now: number): void {
-    const byCount = lastSeq - this.limits.max;
+  private prune(now: number): void {
+    const state = this.load();
+    if (state.oldestSeq === null || state.oldestAt === null) return;
+    const byCount = state.lastSeq - this.limits.max;
     const cutoff = now - this.limits.ttlSeconds * 1000;
-    // Seqs are handed out in time order, so the oldest row tells whether any row expired,
-    // with a primary-key lookup instead of a scan.
+    if (byCount < state.oldestSeq && state.oldestAt >= cutoff) return;
+    if (byCount >= state.oldestSeq) this.sql.exec("DELETE FROM mailbox WHERE seq <= ?", byCount);
+    if (state.oldestAt < cutoff) this.sql.exec("DELETE FROM mailbox WHERE created_at < ?", cutoff);
     const [oldest] = this.sql
-      .exec<{ created_at: number }>("SELECT created_at FROM mailbox ORDER BY seq LIMIT 1")
+      .exec<{ seq: number; created_at: number }>(
+        "SELECT seq, created_at FROM mailbox ORDER BY seq LIMIT 1",
+      )
       .toArray();
-    let byAge = 0;
-    if (oldest && oldest.created_at < cutoff) {
-      const [row] = this.sql
-        .exec<{ seq: number | null }>(
-          "SELECT max(seq) AS seq FROM mailbox WHERE created_at < ?",
-          cutoff,
-        )
-        .toArray();
-      byAge = row?.seq ?? 0;
-    }
-    const through = Math.max(byCount, byAge);
-    if (through > this.meta("pruned_through")) {
-      this.sql.exec("DELETE FROM mailbox WHERE seq <= ?", through);
-      this.setMeta("pruned_through", through);
+    state.oldestSeq = oldest?.seq ?? null;
+    state.oldestAt = oldest?.created_at ?? null;
+    if (oldest === undefined) {
+      this.sql.exec(
+        "INSERT INTO mailbox_meta (key, value) VALUES ('last_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        state.lastSeq,
+      );
     }
   }
 
   /** Messages after `sinceSeq`, oldest first, at most MAX_REPLAY of them. */
   replay(sinceSeq: number, now: number): ReplayResult {
-    this.prune(this.lastSeq(), now);
-    const rows = this.sql
-      .exec<{ seq: number; type: string; data: string; created_at: number }>(
-        "SELECT seq, type, data, created_at FROM mailbox WHERE seq > ? ORDER BY seq LIMIT ?",
-        sinceSeq,
-        MAX_REPLAY,
-      )
-      .toArray();
+    this.prune(now);
+    const rows = this.table.exists()
+      ? this.sql
+          .exec<{ seq: number; type: string; data: string; created_at: number }>(
+            "SELECT seq, type, data, created_at FROM mailbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            sinceSeq,
+            MAX_REPLAY,
+          )
+          .toArray()
+      : [];
     const messages = rows.map((row) => ({
       seq: row.seq,
       type: row.type as MailboxType, // written only by append(), from the MailboxType union
@@ -153,7 +197,7 @@ export class Mailbox {
       messages,
       fromSeq: sinceSeq,
       toSeq: last ?? Math.max(sinceSeq, this.lastSeq()),
-      complete: sinceSeq >= this.meta("pruned_through"),
+      complete: sinceSeq >= this.prunedThrough(),
     };
   }
 }

@@ -4,7 +4,7 @@
  * flushed in batches by the alarm, retried with backoff until Postgres has them.
  */
 import { backoffMs } from "./outbox.ts";
-import type { SqlPort } from "./sql.ts";
+import { LazyTable, type SqlPort } from "./sql.ts";
 
 export interface NotificationRecord {
   id: string;
@@ -24,16 +24,21 @@ const BATCH = 100;
 
 export class NotificationOutbox {
   private readonly sql: SqlPort;
+  /** Both tables are created with the first notification (see LazyTable). */
+  private readonly table: LazyTable;
 
   constructor(sql: SqlPort) {
     this.sql = sql;
-    sql.exec(`CREATE TABLE IF NOT EXISTS pending_notifications (
-      id TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS pending_notifications_state (
-      id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL, next_at INTEGER NOT NULL)`);
+    this.table = new LazyTable(sql, "pending_notifications", [
+      `CREATE TABLE IF NOT EXISTS pending_notifications (
+        id TEXT PRIMARY KEY, record TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS pending_notifications_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL, next_at INTEGER NOT NULL)`,
+    ]);
   }
 
   add(record: NotificationRecord, now: number): void {
+    this.table.ensure();
     this.sql.exec(
       "INSERT INTO pending_notifications (id, record, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
       record.id,
@@ -43,6 +48,7 @@ export class NotificationOutbox {
   }
 
   size(): number {
+    if (!this.table.exists()) return 0;
     const [row] = this.sql
       .exec<{ n: number }>("SELECT count(*) AS n FROM pending_notifications")
       .toArray();
@@ -51,6 +57,7 @@ export class NotificationOutbox {
 
   /** When the next flush is due (ms since epoch), or null when nothing waits. */
   nextFlushAt(): number | null {
+    if (!this.table.exists()) return null;
     const [oldest] = this.sql
       .exec<{ created_at: number }>(
         "SELECT created_at FROM pending_notifications ORDER BY created_at LIMIT 1",

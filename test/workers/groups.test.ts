@@ -282,10 +282,12 @@ describe("consultation sockets", () => {
       webSockets: "close",
     });
     expect((await hub.status()).connection_count).toBe(1);
-    // Let the lease run out: move its expiry into the past and run the hub's alarm.
+    // Let the lease run out: move its expiry into the past (in storage, then evict the hub so it
+    // reads it back, as after a restart) and run the hub's alarm.
     await runInDurableObject(hub, (_instance, state) => {
       state.storage.sql.exec("UPDATE leases SET expires_at = ?", Date.now() - 1);
     });
+    await evictDurableObject(hub);
     await runDurableObjectAlarm(hub);
     const status = await hub.status();
     expect(status.connection_count).toBe(0);

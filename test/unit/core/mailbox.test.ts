@@ -12,8 +12,10 @@ function mailboxWith(limits: Partial<MailboxLimits> = {}, sql: TestSql = memoryS
 
 /** Appends `count` messages `m{n}` one second apart from `start`; returns their seqs. */
 function fill(mailbox: Mailbox, count: number, start = T0, firstId = 1): number[] {
-  return Array.from({ length: count }, (_, i) =>
-    mailbox.append(`m${firstId + i}`, "user_message", { n: firstId + i }, start + i * SECOND),
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      mailbox.append(`m${firstId + i}`, "user_message", { n: firstId + i }, start + i * SECOND).seq,
   );
 }
 
@@ -34,7 +36,7 @@ describe("Mailbox", () => {
       fill(mailbox, 3);
       const rebuilt = new Mailbox(sql, LIMITS);
       expect(rebuilt.lastSeq()).toBe(3);
-      expect(rebuilt.append("after-eviction", "notification", {}, T0 + 60 * SECOND)).toBe(4);
+      expect(rebuilt.append("after-eviction", "notification", {}, T0 + 60 * SECOND).seq).toBe(4);
     });
 
     it("never reuses a seq after every stored message was pruned", () => {
@@ -42,19 +44,23 @@ describe("Mailbox", () => {
       fill(mailbox, 3);
       expect(mailbox.replay(0, T0 + 3_600 * SECOND).messages).toEqual([]);
       const rebuilt = new Mailbox(sql, { ...LIMITS, ttlSeconds: 60 });
-      expect(rebuilt.append("later", "user_message", {}, T0 + 3_600 * SECOND)).toBe(4);
+      expect(rebuilt.append("later", "user_message", {}, T0 + 3_600 * SECOND).seq).toBe(4);
     });
   });
 
   describe("append", () => {
-    it("refuses the same message id twice, on the unique index, without using up a seq", () => {
+    it("stores the same message id once, answering duplicate with its seq, without using up a seq", () => {
       const { mailbox } = mailboxWith();
       mailbox.append("dup", "user_message", { text: "first" }, T0);
-      expect(() => mailbox.append("dup", "user_message", { text: "again" }, T0 + SECOND)).toThrow(
-        /UNIQUE/,
-      );
+      expect(mailbox.append("dup", "user_message", { text: "again" }, T0 + SECOND)).toEqual({
+        seq: 1,
+        duplicate: true,
+      });
       expect(mailbox.lastSeq()).toBe(1);
-      expect(mailbox.append("next", "user_message", {}, T0 + SECOND)).toBe(2);
+      expect(mailbox.append("next", "user_message", {}, T0 + SECOND)).toEqual({
+        seq: 2,
+        duplicate: false,
+      });
       expect(mailbox.replay(0, T0 + SECOND).messages.map((m) => m.data)).toEqual([
         { text: "first" },
         {},
@@ -221,5 +227,27 @@ describe("Mailbox", () => {
         complete: false,
       });
     });
+  });
+});
+
+describe("Mailbox cost per message", () => {
+  it("stores a message with one statement, and one more once full", () => {
+    const { sql } = mailboxWith();
+    const statements: string[] = [];
+    const counting = {
+      exec: (query: string, ...bindings: Parameters<typeof sql.exec>[1][]) => {
+        statements.push(query.trim().split(/\s+/)[0] ?? "");
+        return sql.exec(query, ...bindings);
+      },
+    } as typeof sql;
+    const mailbox = new Mailbox(counting, { ...LIMITS, max: 3 });
+    mailbox.append("first", "user_message", {}, T0); // loads the (absent) range, creates the tables
+    statements.length = 0;
+    mailbox.append("second", "user_message", {}, T0 + 1);
+    mailbox.append("third", "user_message", {}, T0 + 2);
+    expect(statements).toEqual(["INSERT", "INSERT"]);
+    statements.length = 0;
+    mailbox.append("fourth", "user_message", {}, T0 + 3);
+    expect(statements).toEqual(["INSERT", "DELETE", "SELECT"]);
   });
 });
