@@ -11,7 +11,7 @@ import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import type { Mailbox } from "../core/mailbox.ts";
-import { encodeError, encodeFrame } from "../protocol/codec.ts";
+import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError } from "../protocol/errors.ts";
 import type { ConsultationMessage } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
@@ -165,8 +165,13 @@ export class ConsultationSockets {
 
   /** Store a consultation message in the room's history and push it; returns the users reached. */
   post(messageId: string, data: ConsultationMessage): string[] {
-    const { seq } = this.o.history.append(messageId, "consultation_message", data, Date.now());
-    const frame = encodeFrame("consultation_message", data, { seq });
+    const json = JSON.stringify(data);
+    const now = Date.now();
+    const { seq } = this.o.history.append(messageId, "consultation_message", json, now);
+    const frame = encodeRawFrame("consultation_message", json, {
+      seq,
+      ts: new Date(now).toISOString(),
+    });
     const reached = new Set<string>();
     for (const { ws, connection } of this.sockets.entries()) {
       SocketSet.send(ws, frame);

@@ -8,7 +8,7 @@ import { DurableObject } from "cloudflare:workers";
 import { mapBounded } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
-import type { Delivery } from "../core/delivery.ts";
+import { type Delivery, newDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import type { RoomPublish } from "../core/handlers/index.ts";
 import { Mailbox } from "../core/mailbox.ts";
@@ -116,12 +116,9 @@ export class RoomHub extends DurableObject<Env> {
       ...(publish.data === undefined ? {} : { data: publish.data }),
       sent_at: publish.sentAt,
     };
-    const reached = await this.fanOut({
-      type: "group_message",
-      messageId: publish.messageId,
-      group: groupName,
-      data,
-    });
+    const reached = await this.fanOut(
+      newDelivery("group_message", data, publish.messageId, groupName),
+    );
     return { recipients: reached.size };
   }
 
@@ -153,12 +150,9 @@ export class RoomHub extends DurableObject<Env> {
       sent_at: sentAt,
     };
     const reached = new Set(this.consultation.post(messageId, data));
-    for (const userId of await this.fanOut({
-      type: "consultation_message",
-      messageId,
-      group: groupName,
-      data,
-    })) {
+    for (const userId of await this.fanOut(
+      newDelivery("consultation_message", data, messageId, groupName),
+    )) {
       reached.add(userId);
     }
     return { messageId, groupName, recipients: reached.size, sentAt };

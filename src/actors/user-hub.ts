@@ -10,7 +10,7 @@ import { DurableObject } from "cloudflare:workers";
 import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
-import { type Delivery, type DeliveryResult, deliver } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
 import { DEFAULT_HANDLERS, type HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import type { Lease } from "../core/leases.ts";
@@ -201,11 +201,10 @@ export class UserHub extends DurableObject<Env> {
    * (through the notification outbox) so the application keeps a durable inbox.
    */
   async notify(userId: string, notification: NotificationMessage): Promise<DeliveryResult> {
-    const result = await this.deliver(userId, {
-      type: "notification",
-      messageId: notification.notification_id,
-      data: notification,
-    });
+    const result = await this.deliver(
+      userId,
+      newDelivery("notification", notification, notification.notification_id),
+    );
     if (this.notifications.record(userId, notification, result)) await this.reschedule();
     return result;
   }

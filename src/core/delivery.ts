@@ -3,20 +3,31 @@
  * their sockets. Which sockets receive it and when it is stored are rules of the protocol
  * ("Mailbox scope"), kept here in one table.
  */
-import { encodeFrame } from "../protocol/codec.ts";
+import { encodeRawFrame } from "../protocol/codec.ts";
 import type { MailboxType, ServerData } from "../protocol/messages.ts";
 import type { Mailbox } from "./mailbox.ts";
 
-export type Delivery = {
-  [K in MailboxType]: {
-    type: K;
-    data: ServerData[K];
-    /** Idempotency key: a retried delivery of the same id is stored and sent once. */
-    messageId: string;
-    /** Group deliveries reach only the sockets that joined this group. */
-    group?: string;
-  };
-}[MailboxType];
+/** A message on its way to users. Its data is JSON text, encoded once by `newDelivery`. */
+export interface Delivery {
+  type: MailboxType;
+  /** `ServerData[type]` as JSON. */
+  json: string;
+  /** Idempotency key: a retried delivery of the same id is stored and sent once. */
+  messageId: string;
+  /** Group deliveries reach only the sockets that joined this group. */
+  group?: string;
+}
+
+export function newDelivery<K extends MailboxType>(
+  type: K,
+  data: ServerData[K],
+  messageId: string,
+  group?: string,
+): Delivery {
+  const delivery: Delivery = { type, json: JSON.stringify(data), messageId };
+  if (group !== undefined) delivery.group = group;
+  return delivery;
+}
 
 interface Rule {
   /** Direct messages and notifications wait in the mailbox of an offline user. */
@@ -68,16 +79,16 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
   if (rule.store === "if_reached" && targets.length === 0) {
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
-  const stored = ports.mailbox.append(
-    delivery.messageId,
-    delivery.type,
-    delivery.data,
-    ports.now(),
-  );
-  if (stored.duplicate)
+  const now = ports.now();
+  const stored = ports.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
+  if (stored.duplicate) {
     return { status: "duplicate", seq: stored.seq, sockets: 0, connectionCount };
+  }
   const seq = stored.seq;
-  const frame = encodeFrame(delivery.type, delivery.data, { seq });
+  const frame = encodeRawFrame(delivery.type, delivery.json, {
+    seq,
+    ts: new Date(now).toISOString(),
+  });
   for (const socket of targets) socket.send(frame);
   return {
     status: targets.length > 0 ? "delivered" : "stored",

@@ -9,7 +9,8 @@ import { LazyTable, type SqlPort } from "./sql.ts";
 export interface StoredMessage {
   seq: number;
   type: MailboxType;
-  data: unknown;
+  /** The message's data as JSON text. */
+  json: string;
   /** ms since epoch */
   createdAt: number;
 }
@@ -122,7 +123,7 @@ export class Mailbox {
   append(
     messageId: string,
     type: MailboxType,
-    data: unknown,
+    json: string,
     now: number,
   ): { seq: number; duplicate: boolean } {
     const state = this.load();
@@ -134,7 +135,7 @@ export class Mailbox {
         seq,
         messageId,
         type,
-        JSON.stringify(data),
+        json,
         now,
       );
     } catch (err) {
@@ -189,7 +190,7 @@ export class Mailbox {
     const messages = rows.map((row) => ({
       seq: row.seq,
       type: row.type as MailboxType, // written only by append(), from the MailboxType union
-      data: JSON.parse(row.data) as unknown,
+      json: row.data,
       createdAt: row.created_at,
     }));
     const last = messages.at(-1)?.seq;

@@ -132,13 +132,32 @@ export function decodeFrame(
 export function encodeFrame<K extends ServerType>(
   type: K,
   data: ServerData[K],
-  extra: { id?: RequestId | undefined; seq?: number | undefined; ts?: string } = {},
+  extra: FrameExtras = {},
 ): string {
-  const frame: Record<string, unknown> = { type, data };
-  if (extra.id !== undefined) frame.id = extra.id;
-  if (extra.seq !== undefined) frame.seq = extra.seq;
-  frame.ts = extra.ts ?? new Date().toISOString();
-  return JSON.stringify(frame);
+  // A frame without data (e.g. a pong with none) has no `data` key, as JSON.stringify would do.
+  return encodeRawFrame(type, data === undefined ? undefined : JSON.stringify(data), extra);
+}
+
+export interface FrameExtras {
+  id?: RequestId | undefined;
+  seq?: number | undefined;
+  ts?: string;
+}
+
+/**
+ * A frame around `data` that is already JSON. Messages are encoded once where they are made
+ * and travel as text (between actors, into the mailbox, out to every socket), so fanning one
+ * out to many users does not re-serialize it for each.
+ */
+export function encodeRawFrame(
+  type: ServerType,
+  dataJson: string | undefined,
+  extra: FrameExtras = {},
+): string {
+  let frame = dataJson === undefined ? `{"type":"${type}"` : `{"type":"${type}","data":${dataJson}`;
+  if (extra.id !== undefined) frame += `,"id":${JSON.stringify(extra.id)}`;
+  if (extra.seq !== undefined) frame += `,"seq":${extra.seq}`;
+  return `${frame},"ts":${JSON.stringify(extra.ts ?? new Date().toISOString())}}`;
 }
 
 export function encodeError(error: GatewayError, id?: RequestId): string {

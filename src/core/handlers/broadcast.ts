@@ -1,5 +1,6 @@
 import { GatewayError } from "../../protocol/errors.ts";
 import { isPrivileged } from "../auth.ts";
+import { newDelivery } from "../delivery.ts";
 import type { Handler } from "./types.ts";
 
 /** A system broadcast from a staff socket to every online user. */
@@ -9,17 +10,18 @@ export const broadcast: Handler<"broadcast"> = async (ctx, command) => {
   }
   const messageId = crypto.randomUUID();
   const sentAt = new Date(ctx.now()).toISOString();
-  const recipients = await ctx.hub.broadcast({
-    type: "system_broadcast",
-    messageId,
-    data: {
+  const delivery = newDelivery(
+    "system_broadcast",
+    {
       message_id: messageId,
       message: command.data.message,
       message_type: command.data.message_type,
       from_user_id: ctx.connection.userId,
       sent_at: sentAt,
     },
-  });
+    messageId,
+  );
+  const recipients = await ctx.hub.broadcast(delivery);
   ctx.reply("message_sent", {
     message_id: messageId,
     recipients,

@@ -1,4 +1,4 @@
-import { encodeFrame } from "../../protocol/codec.ts";
+import { encodeRawFrame } from "../../protocol/codec.ts";
 import type { Handler } from "./types.ts";
 
 /** Replay the mailbox after `since_seq`, in order, then say what range was covered. */
@@ -6,7 +6,7 @@ export const resume: Handler<"resume"> = (ctx, command) => {
   const result = ctx.hub.replay(command.data.since_seq);
   for (const message of result.messages) {
     ctx.send(
-      encodeFrame(message.type, message.data as never, {
+      encodeRawFrame(message.type, message.json, {
         seq: message.seq,
         ts: new Date(message.createdAt).toISOString(),
       }),

@@ -1,4 +1,5 @@
 import { GatewayError } from "../../protocol/errors.ts";
+import { newDelivery } from "../delivery.ts";
 import type { Handler } from "./types.ts";
 
 /** A direct message: one RPC to the target's UserHub, which stores and pushes it. */
@@ -6,10 +7,9 @@ export const sendMessage: Handler<"send_message"> = async (ctx, command) => {
   const { target_user_id: target, message, message_type } = command.data;
   const messageId = crypto.randomUUID();
   const sentAt = new Date(ctx.now()).toISOString();
-  const result = await ctx.hub.deliverTo(target, {
-    type: "user_message",
-    messageId,
-    data: {
+  const delivery = newDelivery(
+    "user_message",
+    {
       message_id: messageId,
       from_user_id: ctx.connection.userId,
       from_username: ctx.connection.username,
@@ -17,7 +17,9 @@ export const sendMessage: Handler<"send_message"> = async (ctx, command) => {
       message_type,
       sent_at: sentAt,
     },
-  });
+    messageId,
+  );
+  const result = await ctx.hub.deliverTo(target, delivery);
   if (result.status === "not_found") {
     throw new GatewayError("user_not_found", "no such user", {
       details: { target_user_id: target },

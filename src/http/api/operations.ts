@@ -9,7 +9,7 @@
  */
 import { broadcastToShards } from "../../core/broadcast.ts";
 import type { Config } from "../../core/config.ts";
-import type { Delivery, DeliveryResult } from "../../core/delivery.ts";
+import { type Delivery, type DeliveryResult, newDelivery } from "../../core/delivery.ts";
 import { validateGroupName } from "../../core/groups.ts";
 import { shardName } from "../../core/sharding.ts";
 import { ERROR_CODES, GatewayError } from "../../protocol/errors.ts";
@@ -98,10 +98,9 @@ export async function sendDirectMessage(
   input: { from: { userId: string; username: string }; message: string; messageType: string },
 ): Promise<DirectMessageResult> {
   const messageId = ports.newId();
-  const result = await ports.user(userId).deliver({
-    type: "user_message",
-    messageId,
-    data: {
+  const delivery = newDelivery(
+    "user_message",
+    {
       message_id: messageId,
       from_user_id: input.from.userId,
       from_username: input.from.username,
@@ -109,7 +108,9 @@ export async function sendDirectMessage(
       message_type: input.messageType,
       sent_at: new Date(ports.now()).toISOString(),
     },
-  });
+    messageId,
+  );
+  const result = await ports.user(userId).deliver(delivery);
   if (result.status === "not_found") throw userNotFound(userId);
   return { message_id: messageId, delivered: result.sockets > 0 };
 }
@@ -120,17 +121,17 @@ export async function broadcastSystemMessage(
   input: { fromUserId: string | null; message: string; messageType: string },
 ): Promise<FanoutResult> {
   const messageId = ports.newId();
-  const delivery: Delivery = {
-    type: "system_broadcast",
-    messageId,
-    data: {
+  const delivery = newDelivery(
+    "system_broadcast",
+    {
       message_id: messageId,
       message: input.message,
       message_type: input.messageType,
       from_user_id: input.fromUserId ?? SYSTEM_SENDER,
       sent_at: new Date(ports.now()).toISOString(),
     },
-  };
+    messageId,
+  );
   const recipients = await broadcastToShards(
     config.presenceShards,
     (index) => ports.shard(index).broadcast(delivery),

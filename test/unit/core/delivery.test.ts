@@ -4,6 +4,7 @@ import {
   type DeliveryPorts,
   type DeliverySocket,
   deliver,
+  newDelivery,
 } from "../../../src/core/delivery.ts";
 import { Mailbox } from "../../../src/core/mailbox.ts";
 import type { MailboxType } from "../../../src/protocol/messages.ts";
@@ -49,10 +50,9 @@ function user(sockets: FakeSocket[], known = true): User {
 }
 
 function directMessage(messageId = "dm-1"): Delivery {
-  return {
-    type: "user_message",
-    messageId,
-    data: {
+  return newDelivery(
+    "user_message",
+    {
       message_id: messageId,
       from_user_id: "alice",
       from_username: "Alice",
@@ -60,37 +60,36 @@ function directMessage(messageId = "dm-1"): Delivery {
       message_type: "chat_message",
       sent_at: SENT_AT,
     },
-  };
+    messageId,
+  );
 }
 
 function notification(id = "n-1"): Delivery {
-  return {
-    type: "notification",
-    messageId: id,
-    data: { notification_id: id, title: "Hi", message: "body", data: null, created_at: SENT_AT },
-  };
+  return newDelivery(
+    "notification",
+    { notification_id: id, title: "Hi", message: "body", data: null, created_at: SENT_AT },
+    id,
+  );
 }
 
 function systemBroadcast(messageId = "b-1"): Delivery {
-  return {
-    type: "system_broadcast",
-    messageId,
-    data: {
+  return newDelivery(
+    "system_broadcast",
+    {
       message_id: messageId,
       message: "maintenance",
       message_type: "system_broadcast",
       from_user_id: "staff",
       sent_at: SENT_AT,
     },
-  };
+    messageId,
+  );
 }
 
 function groupMessage(group = "group_a", messageId = "g-1"): Delivery {
-  return {
-    type: "group_message",
-    messageId,
-    group,
-    data: {
+  return newDelivery(
+    "group_message",
+    {
       message_id: messageId,
       group_name: group,
       from_user_id: "alice",
@@ -98,15 +97,15 @@ function groupMessage(group = "group_a", messageId = "g-1"): Delivery {
       message: "hi all",
       sent_at: SENT_AT,
     },
-  };
+    messageId,
+    group,
+  );
 }
 
 function consultationMessage(messageId = "c-1"): Delivery {
-  return {
-    type: "consultation_message",
-    messageId,
-    group: "consultation_7",
-    data: {
+  return newDelivery(
+    "consultation_message",
+    {
       message_id: messageId,
       consultation_id: "7",
       from_user_id: "alice",
@@ -114,7 +113,9 @@ function consultationMessage(messageId = "c-1"): Delivery {
       message: "doctor?",
       sent_at: SENT_AT,
     },
-  };
+    messageId,
+    "consultation_7",
+  );
 }
 
 const parsed = (s: FakeSocket) => s.frames.map((f) => JSON.parse(f) as Record<string, unknown>);
@@ -127,7 +128,11 @@ describe("deliver", () => {
       expect(result).toEqual({ status: "delivered", seq: 1, sockets: 2, connectionCount: 2 });
       for (const s of alice.sockets) {
         expect(parsed(s)).toEqual([
-          expect.objectContaining({ type: "user_message", seq: 1, data: directMessage().data }),
+          expect.objectContaining({
+            type: "user_message",
+            seq: 1,
+            data: JSON.parse(directMessage().json),
+          }),
         ]);
       }
       expect(alice.mailbox.seqOf("dm-1")).toBe(1);
@@ -165,7 +170,7 @@ describe("deliver", () => {
         connectionCount: 0,
       });
       expect(bob.mailbox.replay(0, T0).messages).toEqual([
-        { seq: 1, type: delivery.type, data: delivery.data, createdAt: T0 },
+        { seq: 1, type: delivery.type, json: delivery.json, createdAt: T0 },
       ]);
     });
 
@@ -220,7 +225,11 @@ describe("deliver", () => {
         connectionCount: 3,
       });
       expect(parsed(inGroup)).toEqual([
-        expect.objectContaining({ type: "group_message", seq: 1, data: groupMessage().data }),
+        expect.objectContaining({
+          type: "group_message",
+          seq: 1,
+          data: JSON.parse(groupMessage().json),
+        }),
       ]);
       expect(otherGroup.frames).toEqual([]);
       expect(noGroup.frames).toEqual([]);

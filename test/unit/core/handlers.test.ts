@@ -288,7 +288,8 @@ describe("send_message", () => {
     const [{ userId, delivery }] = ctx.hub.deliveries as [{ userId: string; delivery: any }];
     expect(userId).toBe("43");
     expect(delivery.type).toBe("user_message");
-    expect(delivery.data).toMatchObject({
+    const data = JSON.parse(delivery.json);
+    expect(data).toMatchObject({
       from_user_id: "42",
       from_username: "ann",
       message: "hello",
@@ -302,7 +303,7 @@ describe("send_message", () => {
           target_user_id: "43",
           recipients: 3,
           delivered: true,
-          sent_at: delivery.data.sent_at,
+          sent_at: data.sent_at,
         },
       },
     ]);
@@ -343,7 +344,7 @@ describe("broadcast", () => {
     const ctx = commandContext(config, connectionOf("admin", rights));
     ctx.hub.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
-    expect(ctx.hub.broadcasts[0]?.data).toMatchObject({
+    expect(JSON.parse(ctx.hub.broadcasts[0]?.json ?? "null")).toMatchObject({
       message: "maintenance at 10",
       message_type: "system_broadcast",
       from_user_id: "admin",
@@ -360,8 +361,8 @@ describe("resume", () => {
     const ctx = commandContext(config, connectionOf("42"));
     ctx.hub.replayResult = {
       messages: [
-        { seq: 5, type: "user_message", data: { message: "a" }, createdAt: NOW.getTime() },
-        { seq: 6, type: "notification", data: { title: "b" }, createdAt: NOW.getTime() + 1 },
+        { seq: 5, type: "user_message", json: '{"message":"a"}', createdAt: NOW.getTime() },
+        { seq: 6, type: "notification", json: '{"title":"b"}', createdAt: NOW.getTime() + 1 },
       ],
       fromSeq: 4,
       toSeq: 6,

@@ -15,7 +15,12 @@ function fill(mailbox: Mailbox, count: number, start = T0, firstId = 1): number[
   return Array.from(
     { length: count },
     (_, i) =>
-      mailbox.append(`m${firstId + i}`, "user_message", { n: firstId + i }, start + i * SECOND).seq,
+      mailbox.append(
+        `m${firstId + i}`,
+        "user_message",
+        JSON.stringify({ n: firstId + i }),
+        start + i * SECOND,
+      ).seq,
   );
 }
 
@@ -36,7 +41,9 @@ describe("Mailbox", () => {
       fill(mailbox, 3);
       const rebuilt = new Mailbox(sql, LIMITS);
       expect(rebuilt.lastSeq()).toBe(3);
-      expect(rebuilt.append("after-eviction", "notification", {}, T0 + 60 * SECOND).seq).toBe(4);
+      expect(
+        rebuilt.append("after-eviction", "notification", JSON.stringify({}), T0 + 60 * SECOND).seq,
+      ).toBe(4);
     });
 
     it("never reuses a seq after every stored message was pruned", () => {
@@ -44,24 +51,28 @@ describe("Mailbox", () => {
       fill(mailbox, 3);
       expect(mailbox.replay(0, T0 + 3_600 * SECOND).messages).toEqual([]);
       const rebuilt = new Mailbox(sql, { ...LIMITS, ttlSeconds: 60 });
-      expect(rebuilt.append("later", "user_message", {}, T0 + 3_600 * SECOND).seq).toBe(4);
+      expect(
+        rebuilt.append("later", "user_message", JSON.stringify({}), T0 + 3_600 * SECOND).seq,
+      ).toBe(4);
     });
   });
 
   describe("append", () => {
     it("stores the same message id once, answering duplicate with its seq, without using up a seq", () => {
       const { mailbox } = mailboxWith();
-      mailbox.append("dup", "user_message", { text: "first" }, T0);
-      expect(mailbox.append("dup", "user_message", { text: "again" }, T0 + SECOND)).toEqual({
+      mailbox.append("dup", "user_message", JSON.stringify({ text: "first" }), T0);
+      expect(
+        mailbox.append("dup", "user_message", JSON.stringify({ text: "again" }), T0 + SECOND),
+      ).toEqual({
         seq: 1,
         duplicate: true,
       });
       expect(mailbox.lastSeq()).toBe(1);
-      expect(mailbox.append("next", "user_message", {}, T0 + SECOND)).toEqual({
+      expect(mailbox.append("next", "user_message", JSON.stringify({}), T0 + SECOND)).toEqual({
         seq: 2,
         duplicate: false,
       });
-      expect(mailbox.replay(0, T0 + SECOND).messages.map((m) => m.data)).toEqual([
+      expect(mailbox.replay(0, T0 + SECOND).messages.map((m) => JSON.parse(m.json))).toEqual([
         { text: "first" },
         {},
       ]);
@@ -70,9 +81,9 @@ describe("Mailbox", () => {
     it("stores the type, the data as JSON and the time it was stored", () => {
       const { mailbox } = mailboxWith();
       const data = { notification_id: "n1", title: "Hi", data: { nested: [1, "two", null] } };
-      mailbox.append("n1", "notification", data, T0 + 123);
+      mailbox.append("n1", "notification", JSON.stringify(data), T0 + 123);
       expect(mailbox.replay(0, T0 + SECOND).messages).toEqual([
-        { seq: 1, type: "notification", data, createdAt: T0 + 123 },
+        { seq: 1, type: "notification", json: JSON.stringify(data), createdAt: T0 + 123 },
       ]);
     });
   });
@@ -121,23 +132,23 @@ describe("Mailbox", () => {
   describe("pruning by age (MAILBOX_TTL_SECONDS)", () => {
     it("drops messages older than the TTL when replaying", () => {
       const { mailbox } = mailboxWith({ ttlSeconds: 60 });
-      mailbox.append("old", "user_message", {}, T0);
-      mailbox.append("new", "user_message", {}, T0 + 30 * SECOND);
+      mailbox.append("old", "user_message", JSON.stringify({}), T0);
+      mailbox.append("new", "user_message", JSON.stringify({}), T0 + 30 * SECOND);
       expect(seqs(mailbox, 0, T0 + 61 * SECOND)).toEqual([2]);
       expect(mailbox.seqOf("old")).toBeNull();
     });
 
     it("keeps a message exactly TTL old and drops it one millisecond later", () => {
       const { mailbox } = mailboxWith({ ttlSeconds: 60 });
-      mailbox.append("edge", "user_message", {}, T0);
+      mailbox.append("edge", "user_message", JSON.stringify({}), T0);
       expect(seqs(mailbox, 0, T0 + 60 * SECOND)).toEqual([1]);
       expect(seqs(mailbox, 0, T0 + 60 * SECOND + 1)).toEqual([]);
     });
 
     it("drops an older message but keeps one exactly TTL old in the same pass", () => {
       const { mailbox } = mailboxWith({ ttlSeconds: 60 });
-      mailbox.append("older", "user_message", {}, T0 - 1);
-      mailbox.append("edge", "user_message", {}, T0);
+      mailbox.append("older", "user_message", JSON.stringify({}), T0 - 1);
+      mailbox.append("edge", "user_message", JSON.stringify({}), T0);
       const result = mailbox.replay(0, T0 + 60 * SECOND);
       expect(result.messages.map((m) => m.seq)).toEqual([2]);
       expect(mailbox.replay(1, T0 + 60 * SECOND).complete).toBe(true);
@@ -146,7 +157,7 @@ describe("Mailbox", () => {
     it("drops expired messages when a new one is appended", () => {
       const { sql, mailbox } = mailboxWith({ ttlSeconds: 60 });
       fill(mailbox, 3);
-      mailbox.append("fresh", "user_message", {}, T0 + 3_600 * SECOND);
+      mailbox.append("fresh", "user_message", JSON.stringify({}), T0 + 3_600 * SECOND);
       const rows = sql.db.prepare("SELECT seq FROM mailbox ORDER BY seq").all();
       expect(rows.map((row) => row.seq)).toEqual([4]);
     });
@@ -162,7 +173,7 @@ describe("Mailbox", () => {
       const { mailbox } = mailboxWith();
       fill(mailbox, 6);
       const result = mailbox.replay(2, T0 + 6 * SECOND);
-      expect(result.messages.map((m) => [m.seq, m.data])).toEqual([
+      expect(result.messages.map((m) => [m.seq, JSON.parse(m.json)])).toEqual([
         [3, { n: 3 }],
         [4, { n: 4 }],
         [5, { n: 5 }],
@@ -207,9 +218,9 @@ describe("Mailbox", () => {
 
     it("is incomplete exactly when a message after since_seq was pruned (by age)", () => {
       const { mailbox } = mailboxWith({ ttlSeconds: 60 });
-      mailbox.append("a", "user_message", {}, T0);
-      mailbox.append("b", "user_message", {}, T0 + 10 * SECOND);
-      mailbox.append("c", "user_message", {}, T0 + 50 * SECOND);
+      mailbox.append("a", "user_message", JSON.stringify({}), T0);
+      mailbox.append("b", "user_message", JSON.stringify({}), T0 + 10 * SECOND);
+      mailbox.append("c", "user_message", JSON.stringify({}), T0 + 50 * SECOND);
       const now = T0 + 75 * SECOND; // a and b are over 60 s old, c is 25 s old
       expect(mailbox.replay(0, now)).toMatchObject({ toSeq: 3, complete: false });
       expect(mailbox.replay(1, now)).toMatchObject({ toSeq: 3, complete: false });
@@ -241,13 +252,13 @@ describe("Mailbox cost per message", () => {
       },
     } as typeof sql;
     const mailbox = new Mailbox(counting, { ...LIMITS, max: 3 });
-    mailbox.append("first", "user_message", {}, T0); // loads the (absent) range, creates the tables
+    mailbox.append("first", "user_message", JSON.stringify({}), T0); // loads the (absent) range, creates the tables
     statements.length = 0;
-    mailbox.append("second", "user_message", {}, T0 + 1);
-    mailbox.append("third", "user_message", {}, T0 + 2);
+    mailbox.append("second", "user_message", JSON.stringify({}), T0 + 1);
+    mailbox.append("third", "user_message", JSON.stringify({}), T0 + 2);
     expect(statements).toEqual(["INSERT", "INSERT"]);
     statements.length = 0;
-    mailbox.append("fourth", "user_message", {}, T0 + 3);
+    mailbox.append("fourth", "user_message", JSON.stringify({}), T0 + 3);
     expect(statements).toEqual(["INSERT", "DELETE", "SELECT"]);
   });
 });

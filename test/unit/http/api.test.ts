@@ -141,7 +141,10 @@ describe("senders", () => {
       body: { from_user_id: 7, message: "hi" },
     });
     expect(sent.status).toBe(200);
-    expect(bob.deliveries[0]?.data).toMatchObject({ from_user_id: "7", from_username: "7" });
+    expect(JSON.parse(bob.deliveries[0]?.json ?? "null")).toMatchObject({
+      from_user_id: "7",
+      from_username: "7",
+    });
 
     const missing = await call("POST", "/users/bob/messages", { body: { message: "hi" } });
     expect(missing.status).toBe(400);
@@ -175,7 +178,7 @@ describe("senders", () => {
       code: "forbidden",
       details: { field: "from_user_id" },
     });
-    expect(bob.deliveries.map((d) => d.data)).toMatchObject([
+    expect(bob.deliveries.map((d) => JSON.parse(d.json))).toMatchObject([
       { from_user_id: "boss", from_username: "The Boss", message: "a" },
       { from_user_id: "boss", message: "b" },
     ]);
@@ -189,8 +192,8 @@ describe("senders", () => {
       body: { message: "m2" },
     });
     const senders = ports.broadcasts
-      .map((b) => b.delivery.data)
-      .map((d) => ("from_user_id" in d ? d.from_user_id : null));
+      .map((b) => JSON.parse(b.delivery.json))
+      .map((d) => d.from_user_id ?? null);
     expect(new Set(senders)).toEqual(new Set(["system", "boss"]));
   });
 });
@@ -363,10 +366,12 @@ describe("operations", () => {
       recipients: 3,
     });
     expect(ports.broadcasts.map((b) => b.shard).sort()).toEqual([0, 1, 2]);
-    expect(ports.broadcasts[0]?.delivery).toMatchObject({
-      type: "system_broadcast",
-      messageId: "id-1",
-      data: { message: "maintenance", message_type: "system_broadcast", sent_at: NOW_ISO },
+    const delivery = ports.broadcasts[0]?.delivery;
+    expect(delivery).toMatchObject({ type: "system_broadcast", messageId: "id-1" });
+    expect(JSON.parse(delivery?.json ?? "null")).toMatchObject({
+      message: "maintenance",
+      message_type: "system_broadcast",
+      sent_at: NOW_ISO,
     });
   });
 
