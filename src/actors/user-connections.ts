@@ -4,6 +4,7 @@
  * co-members of the user's groups.
  */
 import { announceToCoMembers } from "../core/announce.ts";
+import { CachedStore } from "../core/cached-store.ts";
 import type { Config } from "../core/config.ts";
 import { type Lease, Leases } from "../core/leases.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
@@ -20,17 +21,18 @@ const PRESENCE_REFRESH_MS = 4 * 60_000;
 export class UserConnections {
   readonly presence: PresenceKeeper;
   readonly leases: Leases;
-  private readonly ctx: DurableObjectState;
+  /** The actor's storage with its values kept in memory (see CachedStore). */
+  readonly store: CachedStore;
   private readonly env: Env;
   private readonly sockets: SocketSet;
 
   constructor(ctx: DurableObjectState, env: Env, config: Config, sockets: SocketSet) {
-    this.ctx = ctx;
+    this.store = new CachedStore(ctx.storage);
     this.env = env;
     this.sockets = sockets;
     this.leases = new Leases(ctx.storage.sql);
     this.presence = new PresenceKeeper({
-      storage: ctx.storage,
+      storage: this.store,
       mirrors: {
         ...createMirrors(config),
         shard: async (s) => {
@@ -108,7 +110,7 @@ export class UserConnections {
     });
     for (const ws of this.sockets.open(change.opened)) SocketSet.send(ws, frame);
     if (count === 0 && change.leftGroups !== undefined) {
-      await this.ctx.storage.put("offline_groups", change.leftGroups);
+      await this.store.put("offline_groups", change.leftGroups);
     }
     await this.presence.connectionsChanged();
   }
@@ -122,11 +124,11 @@ export class UserConnections {
 
   /** The "rooms" mirror: on a flip, tell every co-member (retried by the outbox until done). */
   private async announceFlip(snapshot: PresenceSnapshot): Promise<void> {
-    const announced = (await this.ctx.storage.get<boolean>("announced_online")) ?? false;
+    const announced = (await this.store.get<boolean>("announced_online")) ?? false;
     if (announced === snapshot.isOnline) return;
     const groups = snapshot.isOnline
       ? this.groups()
-      : ((await this.ctx.storage.get<string[]>("offline_groups")) ?? []);
+      : ((await this.store.get<string[]>("offline_groups")) ?? []);
     const status: StatusChanged = {
       user_id: snapshot.userId,
       is_online: snapshot.isOnline,
@@ -137,6 +139,6 @@ export class UserConnections {
       announce: (group, s) => this.env.ROOM_HUB.getByName(`room:${group}`).announce(group, s),
       push: (userId, s, shared) => this.env.USER_HUB.getByName(userId).pushStatus(s, shared),
     });
-    await this.ctx.storage.put("announced_online", snapshot.isOnline);
+    await this.store.put("announced_online", snapshot.isOnline);
   }
 }

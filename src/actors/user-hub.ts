@@ -44,6 +44,8 @@ export class UserHub extends DurableObject<Env> {
   private readonly notifications: UserNotifications;
   private readonly userExists: ((userId: string) => Promise<boolean>) | null;
   private readonly frames: InboundFrames;
+  /** The alarm time as last set or read; undefined until read (see reschedule). */
+  private alarmAt: number | null | undefined;
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
   private readonly port: HubPort;
@@ -55,7 +57,12 @@ export class UserHub extends DurableObject<Env> {
     this.frames = new InboundFrames(this.config, DEFAULT_HANDLERS, "UserHub");
     this.connections = new UserConnections(ctx, env, this.config, this.sockets);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
-    this.notifications = new UserNotifications(ctx, env, createNotificationWriter(this.config));
+    this.notifications = new UserNotifications(
+      ctx,
+      this.connections.store,
+      env,
+      createNotificationWriter(this.config),
+    );
     this.userExists = createUserDirectory(this.config);
     this.port = createUserPort({
       env,
@@ -138,6 +145,8 @@ export class UserHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // The runtime cleared the alarm that fired.
+    this.alarmAt = null;
     const now = Date.now();
     for (const { ws, connection } of this.sockets.entries()) {
       if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
@@ -274,7 +283,7 @@ export class UserHub extends DurableObject<Env> {
   private async isKnownUser(userId: string): Promise<boolean> {
     if ((await this.connections.presence.profile()) !== undefined) return true;
     const now = Date.now();
-    const cached = await this.ctx.storage.get<{ known: boolean; at: number }>("known_user");
+    const cached = await this.connections.store.get<{ known: boolean; at: number }>("known_user");
     if (cached?.known) return true;
     if (cached && now - cached.at < UNKNOWN_USER_TTL_MS) return false;
     if (this.userExists === null) return false;
@@ -285,7 +294,7 @@ export class UserHub extends DurableObject<Env> {
       console.warn(`UserHub:isKnownUser: user table unavailable: ${String(err)}`);
       throw new GatewayError("unavailable", "cannot tell whether the user exists right now");
     }
-    await this.ctx.storage.put("known_user", { known, at: now });
+    await this.connections.store.put("known_user", { known, at: now });
     return known;
   }
 
@@ -321,10 +330,13 @@ export class UserHub extends DurableObject<Env> {
     for (const { connection } of this.sockets.entries()) {
       next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
     }
-    if (next === Number.POSITIVE_INFINITY) {
-      await this.ctx.storage.deleteAlarm();
-      return;
-    }
-    if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+    const wanted = next === Number.POSITIVE_INFINITY ? null : next;
+    // The alarm time is only changed here (and cleared by the runtime when it fires), so it is
+    // read from storage once per instance.
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (wanted === this.alarmAt) return;
+    if (wanted === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(wanted);
+    this.alarmAt = wanted;
   }
 }

@@ -2,18 +2,24 @@
  * A UserHub's notifications on their way to Postgres: queued in the actor's SQLite when
  * delivered, flushed by the alarm, and reported to the MirrorMonitor while Postgres lags.
  */
+import type { CachedStore } from "../core/cached-store.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import { NotificationOutbox, type NotificationWriter } from "../core/notification-outbox.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
 
 export class UserNotifications {
   private readonly outbox: NotificationOutbox;
-  private readonly ctx: DurableObjectState;
+  private readonly store: CachedStore;
   private readonly env: Env;
   private readonly write: NotificationWriter | null;
 
-  constructor(ctx: DurableObjectState, env: Env, write: NotificationWriter | null) {
-    this.ctx = ctx;
+  constructor(
+    ctx: DurableObjectState,
+    store: CachedStore,
+    env: Env,
+    write: NotificationWriter | null,
+  ) {
+    this.store = store;
     this.env = env;
     this.write = write;
     this.outbox = new NotificationOutbox(ctx.storage.sql);
@@ -46,17 +52,17 @@ export class UserNotifications {
     if (this.write === null) return;
     const lagKey = `${userId}#notifications`;
     const monitor = this.env.MIRROR_MONITOR.getByName("global");
-    const behindSince = await this.ctx.storage.get<number>("notifications_behind");
+    const behindSince = await this.store.get<number>("notifications_behind");
     const error = await this.outbox.flush(this.write, Date.now());
     if (error !== null) {
       console.warn(`UserHub:notifications: postgres write failed, retrying: ${error}`);
       if (behindSince === undefined) {
         const since = Date.now();
-        await this.ctx.storage.put("notifications_behind", since);
+        await this.store.put("notifications_behind", since);
         await monitor.report("postgres", lagKey, since).catch(() => undefined);
       }
     } else if (behindSince !== undefined && this.outbox.size() === 0) {
-      await this.ctx.storage.delete("notifications_behind");
+      await this.store.delete("notifications_behind");
       await monitor.report("postgres", lagKey, null).catch(() => undefined);
     }
   }
