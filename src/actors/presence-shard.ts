@@ -8,7 +8,7 @@ import { mapBounded } from "../core/bounded.ts";
 import type { Delivery } from "../core/delivery.ts";
 
 /** How many UserHub deliveries one shard keeps in flight during a broadcast. */
-const FANOUT_CONCURRENCY = 64;
+const FANOUT_CONCURRENCY = 128;
 
 export interface OnlineUser {
   user_id: string;

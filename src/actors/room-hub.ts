@@ -18,7 +18,7 @@ import { ConsultationSockets } from "./consultation-sockets.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** UserHub deliveries one group message keeps in flight. */
-const FANOUT_CONCURRENCY = 64;
+const FANOUT_CONCURRENCY = 512;
 /** How often members are checked against their UserHubs, removing ghosts: 10 minutes. */
 const RECONCILE_MS = 10 * 60_000;
 

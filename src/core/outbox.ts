@@ -25,10 +25,16 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
+/**
+ * Record a change for these targets. A target with nothing pending is first tried `delayMs`
+ * after the change (default 0), so a burst of changes (a page opening several sockets) costs
+ * one write instead of one per change.
+ */
 export function markDirty<T extends string>(
   outbox: Outbox<T>,
   targets: readonly T[],
   now: number,
+  delayMs = 0,
 ): Outbox<T> {
   const next: Outbox<T> = { ...outbox };
   for (const target of targets) {
@@ -36,7 +42,7 @@ export function markDirty<T extends string>(
     next[target] = entry
       ? // Keep a failing target's backoff: a burst of changes must not hammer a dependency that is down.
         { ...entry, generation: entry.generation + 1 }
-      : { since: now, generation: 1, attempts: 0, nextAttemptAt: now, reported: false };
+      : { since: now, generation: 1, attempts: 0, nextAttemptAt: now + delayMs, reported: false };
   }
   return next;
 }

@@ -51,6 +51,8 @@ export interface PresenceKeeperOptions {
   graceMs: number;
   /** While online, how often the Redis TTL is refreshed and the set reconciled, in ms. */
   refreshMs: number;
+  /** How long a first change waits for more before the mirrors are written, in ms. Default 0. */
+  coalesceMs?: number;
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -233,7 +235,11 @@ export class PresenceKeeper {
 
   private async queue(targets: MirrorTarget[], now: number): Promise<void> {
     const configured = targets.filter((t) => this.options.mirrors[t] !== undefined);
-    if (configured.length > 0) await this.update((outbox) => markDirty(outbox, configured, now));
+    if (configured.length > 0) {
+      await this.update((outbox) =>
+        markDirty(outbox, configured, now, this.options.coalesceMs ?? 0),
+      );
+    }
   }
 
   private async save(state: PresenceState, now: number): Promise<void> {
