@@ -2,6 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { shardName, shardOf } from "../../src/core/sharding.ts";
+import { eventually } from "../helpers/frames.ts";
 import { connectAs, type TestSocket, uniqueUser } from "./helpers.ts";
 
 async function reply(socket: TestSocket, frame: Record<string, unknown>) {
@@ -12,7 +13,17 @@ async function reply(socket: TestSocket, frame: Record<string, unknown>) {
 
 /** Run the pending alarm (the outbox flush) of these users now, so their PresenceShards are current. */
 async function flushPresence(...users: string[]) {
-  for (const user of users) await runDurableObjectAlarm(env.USER_HUB.getByName(user));
+  // Mirrors (and the shards) are written from the alarm a moment after a change; wait until
+  // each user's shard agrees with the user's hub, running the alarms when they are due.
+  await eventually(async () => {
+    for (const user of users) {
+      await runDurableObjectAlarm(env.USER_HUB.getByName(user));
+      const online = await env.PRESENCE_SHARD.getByName(shardName(shardOf(user, 4))).online();
+      const listed = online.some((u) => u.user_id === user);
+      if (listed !== (await env.USER_HUB.getByName(user).status()).is_online) return false;
+    }
+    return true;
+  });
 }
 
 describe("direct messages", () => {
