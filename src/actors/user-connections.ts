@@ -57,7 +57,9 @@ export class UserConnections {
       connectionIds: () => this.ids(),
       graceMs: config.presenceGraceMs,
       refreshMs: PRESENCE_REFRESH_MS,
-      coalesceMs: MIRROR_COALESCE_MS,
+      // Only the external stores wait: the shard must list a new user at once, so that a
+      // broadcast right after they connect reaches them.
+      coalesceMs: { redis: MIRROR_COALESCE_MS, postgres: MIRROR_COALESCE_MS },
       log: (message) => console.warn(`UserHub:presence: ${message}`),
     });
   }

@@ -51,8 +51,8 @@ export interface PresenceKeeperOptions {
   graceMs: number;
   /** While online, how often the Redis TTL is refreshed and the set reconciled, in ms. */
   refreshMs: number;
-  /** How long a first change waits for more before the mirrors are written, in ms. Default 0. */
-  coalesceMs?: number;
+  /** Per target, how long a first change waits for more before it is written, in ms. Default 0. */
+  coalesceMs?: Partial<Record<MirrorTarget, number>>;
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -235,9 +235,15 @@ export class PresenceKeeper {
 
   private async queue(targets: MirrorTarget[], now: number): Promise<void> {
     const configured = targets.filter((t) => this.options.mirrors[t] !== undefined);
-    if (configured.length > 0) {
+    const coalesce = this.options.coalesceMs ?? {};
+    const byDelay = new Map<number, MirrorTarget[]>();
+    for (const target of configured) {
+      const delay = coalesce[target] ?? 0;
+      byDelay.set(delay, [...(byDelay.get(delay) ?? []), target]);
+    }
+    if (byDelay.size > 0) {
       await this.update((outbox) =>
-        markDirty(outbox, configured, now, this.options.coalesceMs ?? 0),
+        [...byDelay].reduce((next, [delay, group]) => markDirty(next, group, now, delay), outbox),
       );
     }
   }
