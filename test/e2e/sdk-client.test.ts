@@ -1,18 +1,10 @@
-/**
- * The client SDK against the real gateway (wrangler dev from the global setup). Network trouble
- * is made by a TCP proxy between the SDK and the gateway that can cut or freeze its connections.
- *
- * Tests for features the gateway does not serve yet (direct messages, resume, groups,
- * broadcasts) probe the command first and skip with a note while it answers `unavailable`, so
- * they start running when the feature lands.
- */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, type TestContext } from "vitest";
+import { writeEnvFile } from "../../dev/worker-env.ts";
+import { startWranglerDev } from "../../dev/wrangler-dev.ts";
 import {
   type ClientEvents,
   type ClientOptions,
@@ -360,56 +352,19 @@ describe("client SDK features that light up with the server", () => {
  */
 async function startWrangler(dir: string): Promise<{ port: number; stop: () => Promise<void> }> {
   const envFile = join(dir, "vars.env");
-  writeFileSync(
+  writeEnvFile(envFile, E2E_VARS);
+  const root = join(import.meta.dirname, "../..");
+  const wrangler = await startWranglerDev({
+    cwd: root,
+    configPath: join(root, "wrangler.toml"),
+    port: await freePort(),
+    persistTo: join(dir, "state"),
     envFile,
-    Object.entries(E2E_VARS)
-      .map(([key, value]) => `${key}=${value}`)
-      .join("\n"),
-    { mode: 0o600 },
-  );
-  const wrangler = join(
-    dirname(createRequire(import.meta.url).resolve("wrangler/package.json")),
-    "bin/wrangler.js",
-  );
-  const port = await freePort();
-  const args = ["dev", "--ip", "127.0.0.1", "--port", String(port)];
-  args.push("--persist-to", join(dir, "state"), "--env-file", envFile);
-  args.push("--show-interactive-dev-session=false", "--inspector-port", String(await freePort()));
-  const child = spawn(process.execPath, [wrangler, ...args], {
-    env: {
-      ...process.env,
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_HIDE_BANNER: "true",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`wrangler dev not ready:\n${log}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("Ready on")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`wrangler dev exited with ${code}:\n${log}`)));
   });
   return {
-    port,
+    port: wrangler.port,
     stop: async () => {
-      try {
-        // wrangler runs workerd as its own child: signal the whole process group.
-        if (child.pid) process.kill(-child.pid, "SIGTERM");
-      } catch {}
-      await Promise.race([exited, sleep(5_000)]);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      await wrangler.stop();
     },
   };
 }
