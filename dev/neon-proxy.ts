@@ -11,9 +11,10 @@
 // (NEON_PROXY_HOST and NEON_PROXY_PORT are optional; default 127.0.0.1:5488).
 
 import { createServer, type IncomingMessage } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { listen } from "./listen.ts";
 
 export interface NeonProxyOptions {
   /** Interface to bind. Default "127.0.0.1". */
@@ -134,15 +135,7 @@ export async function startNeonProxy(options: NeonProxyOptions): Promise<NeonPro
     wss.handleUpgrade(req, socket, head, (ws) => relay(ws, target, onError));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const { port, urlHost } = await listen(server, options.port, host);
 
   return {
     port,

@@ -11,8 +11,8 @@
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
+import { listen } from "./listen.ts";
 import {
   encodeReply,
   parseCommand,
@@ -267,15 +267,7 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
   });
   server.on("clientError", (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const { port, urlHost } = await listen(server, options.port, host);
 
   return {
     url: `http://${urlHost}:${port}`,

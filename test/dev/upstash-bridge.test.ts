@@ -1,28 +1,21 @@
-import { randomBytes } from "node:crypto";
 import { Redis as UpstashRedis } from "@upstash/redis";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startUpstashBridge, type UpstashBridge } from "../../dev/upstash-bridge.ts";
+import { type BridgeFixture, REDIS_URL, startBridgeFixture } from "./helpers/bridge.ts";
 import { startRedisServer } from "./helpers/redis-server.ts";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const token = randomBytes(16).toString("hex");
-const ns = `test:bridge:${randomBytes(4).toString("hex")}:`;
-
+let fixture: BridgeFixture;
 let bridge: UpstashBridge;
 let direct: Redis;
+let token: string;
+let ns: string;
 
 beforeAll(async () => {
-  bridge = await startUpstashBridge({ port: 0, token, redisUrl: REDIS_URL, onError: () => {} });
-  direct = new Redis(REDIS_URL);
+  fixture = await startBridgeFixture("bridge");
+  ({ bridge, direct, token, ns: ns } = fixture);
 });
-
-afterAll(async () => {
-  const keys = await direct.keys(`${ns}*`);
-  if (keys.length > 0) await direct.del(...keys);
-  direct.disconnect();
-  await bridge?.close();
-});
+afterAll(() => fixture?.close());
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -1,30 +1,24 @@
-import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startUpstashBridge, type UpstashBridge } from "../../../dev/upstash-bridge.ts";
 import { MemoryRedisMirror } from "../../../src/mirrors/memory.ts";
 import { redisKeys, UpstashRedisMirror } from "../../../src/mirrors/redis.ts";
 import { MirrorWriteError } from "../../../src/mirrors/types.ts";
+import { type BridgeFixture, startBridgeFixture } from "../../dev/helpers/bridge.ts";
 import { redisMirrorContract } from "./redis-contract.ts";
 import { snapshot } from "./snapshots.ts";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-const token = randomBytes(16).toString("hex");
-const prefix = `test:mirror:${randomBytes(4).toString("hex")}:`;
-
+let fixture: BridgeFixture;
 let bridge: UpstashBridge;
 let direct: Redis;
+let token: string;
+let prefix: string;
 
 beforeAll(async () => {
-  bridge = await startUpstashBridge({ port: 0, token, redisUrl: REDIS_URL, onError: () => {} });
-  direct = new Redis(REDIS_URL);
+  fixture = await startBridgeFixture("mirror");
+  ({ bridge, direct, token, ns: prefix } = fixture);
 });
-afterAll(async () => {
-  const keys = await direct.keys(`${prefix}*`);
-  if (keys.length > 0) await direct.del(...keys);
-  direct.disconnect();
-  await bridge?.close();
-});
+afterAll(() => fixture?.close());
 
 redisMirrorContract("UpstashRedisMirror through the bridge", () => ({
   mirror: new UpstashRedisMirror({ url: bridge.url, token, keyPrefix: prefix }),
