@@ -13,6 +13,7 @@ import { newConnection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
 import { DEFAULT_HANDLERS, type HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
+import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
@@ -29,9 +30,6 @@ import { createUserPort } from "./user-port.ts";
 export const AUTO_PING = '{"type":"ping"}';
 export const AUTO_PONG = '{"type":"pong"}';
 
-/** How long "this user does not exist" is believed before asking the user table again. */
-const UNKNOWN_USER_TTL_MS = 30_000;
-
 export interface UserSnapshot extends UserStatus {
   connection_count: number;
 }
@@ -42,7 +40,7 @@ export class UserHub extends DurableObject<Env> {
   private readonly connections: UserConnections;
   private readonly mailbox: Mailbox;
   private readonly notifications: UserNotifications;
-  private readonly userExists: ((userId: string) => Promise<boolean>) | null;
+  private readonly knownUser: KnownUser;
   private readonly frames: InboundFrames;
   /** The alarm time as last set or read; undefined until read (see reschedule). */
   private alarmAt: number | null | undefined;
@@ -63,7 +61,12 @@ export class UserHub extends DurableObject<Env> {
       env,
       createNotificationWriter(this.config),
     );
-    this.userExists = createUserDirectory(this.config);
+    this.knownUser = new KnownUser({
+      store: this.connections.store,
+      connectedBefore: async () => (await this.connections.presence.profile()) !== undefined,
+      lookup: createUserDirectory(this.config),
+      log: (message) => console.warn(`UserHub:knownUser: ${message}`),
+    });
     this.port = createUserPort({
       env,
       config: this.config,
@@ -178,7 +181,7 @@ export class UserHub extends DurableObject<Env> {
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
   async exists(userId: string): Promise<boolean> {
     try {
-      return this.connections.count() > 0 || (await this.isKnownUser(userId));
+      return this.connections.count() > 0 || (await this.knownUser.check(userId));
     } catch (err) {
       throw forRpc(err);
     }
@@ -195,7 +198,7 @@ export class UserHub extends DurableObject<Env> {
               groups: connection.groups,
               send: (frame: string) => SocketSet.send(ws, frame),
             })),
-          isKnownUser: () => this.isKnownUser(userId),
+          isKnownUser: () => this.knownUser.check(userId),
           now: Date.now,
         },
         delivery,
@@ -278,25 +281,6 @@ export class UserHub extends DurableObject<Env> {
   }
 
   // --- internals ------------------------------------------------------------------------------
-
-  /** A user who ever connected here exists; otherwise ask the application's user table. */
-  private async isKnownUser(userId: string): Promise<boolean> {
-    if ((await this.connections.presence.profile()) !== undefined) return true;
-    const now = Date.now();
-    const cached = await this.connections.store.get<{ known: boolean; at: number }>("known_user");
-    if (cached?.known) return true;
-    if (cached && now - cached.at < UNKNOWN_USER_TTL_MS) return false;
-    if (this.userExists === null) return false;
-    let known: boolean;
-    try {
-      known = await this.userExists(userId);
-    } catch (err) {
-      console.warn(`UserHub:isKnownUser: user table unavailable: ${String(err)}`);
-      throw new GatewayError("unavailable", "cannot tell whether the user exists right now");
-    }
-    await this.connections.store.put("known_user", { known, at: now });
-    return known;
-  }
 
   /** A socket closed: it leaves its groups, and the user's connection set changed. */
   private async socketGone(ws: WebSocket): Promise<void> {

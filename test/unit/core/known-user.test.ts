@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { KnownUser, UNKNOWN_USER_TTL_MS } from "../../../src/core/known-user.ts";
+import { GatewayError } from "../../../src/protocol/errors.ts";
+
+function store() {
+  const data = new Map<string, unknown>();
+  return {
+    data,
+    get: async <T>(key: string) => data.get(key) as T | undefined,
+    put: async <T>(key: string, value: T) => void data.set(key, value),
+  };
+}
+
+describe("KnownUser", () => {
+  it("knows a user who connected before without asking the user table", async () => {
+    let asked = 0;
+    const known = new KnownUser({
+      store: store(),
+      connectedBefore: async () => true,
+      lookup: async () => ++asked > 0,
+    });
+    expect(await known.check("u")).toBe(true);
+    expect(asked).toBe(0);
+  });
+
+  it("asks the table once and keeps a yes for good, a no for 30 s", async () => {
+    let now = 1_000;
+    let asked = 0;
+    let answer = false;
+    const known = new KnownUser({
+      store: store(),
+      connectedBefore: async () => false,
+      lookup: async () => {
+        asked += 1;
+        return answer;
+      },
+      now: () => now,
+    });
+    expect(await known.check("u")).toBe(false);
+    answer = true;
+    now += UNKNOWN_USER_TTL_MS - 1;
+    expect(await known.check("u")).toBe(false);
+    expect(asked).toBe(1);
+    now += 1;
+    expect(await known.check("u")).toBe(true);
+    now += 10 * UNKNOWN_USER_TTL_MS;
+    expect(await known.check("u")).toBe(true);
+    expect(asked).toBe(2);
+  });
+
+  it("without a user table, an unseen user does not exist; a failing table is unavailable", async () => {
+    expect(
+      await new KnownUser({
+        store: store(),
+        connectedBefore: async () => false,
+        lookup: null,
+      }).check("u"),
+    ).toBe(false);
+    const failing = new KnownUser({
+      store: store(),
+      connectedBefore: async () => false,
+      lookup: async () => {
+        throw new Error("down");
+      },
+    });
+    const error = await failing.check("u").catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(GatewayError);
+    expect((error as GatewayError).code).toBe("unavailable");
+  });
+});
