@@ -174,6 +174,7 @@ async function main(): Promise<number> {
       label: target.label,
       kind: target.kind,
       runtime: target.runtime,
+      ...(target.comparedWith ? { comparedWith: target.comparedWith } : {}),
       status: "ok",
     };
     report.servers.push(entry);

@@ -63,6 +63,12 @@ function cpuCell(server: ServerReport): string {
 export function markdownReport(report: BenchReport): string {
   const ran = serversWithScenarios(report.servers);
   const project = ran.find((s) => s.id === report.projectId);
+  /** The project server a column is compared with: its own choice when that one ran. */
+  const baselineOf = (server: (typeof ran)[number]) =>
+    ran.find((s) => s.id === server.comparedWith) ?? project;
+  const comparedElsewhere = ran.filter(
+    (s) => s.comparedWith !== undefined && baselineOf(s) !== project,
+  );
   const lines: string[] = [];
   const m = report.machine;
   lines.push(`# Benchmark results (${report.mode} run)`);
@@ -79,7 +85,7 @@ export function markdownReport(report: BenchReport): string {
   lines.push("");
   lines.push(
     project
-      ? `Ratios in parentheses are the project's advantage, measured against **${project.label}**: above 1× the project is better than that server by that factor, below 1× it is behind (for "higher is better" rows project ÷ server, for "lower is better" rows server ÷ project).`
+      ? `Ratios in parentheses are the project's advantage, measured against **${project.label}**${comparedElsewhere.length > 0 ? ` (${comparedElsewhere.map((s) => `${s.label} against ${baselineOf(s)?.label}`).join("; ")})` : ""}: above 1× the project is better than that server by that factor, below 1× it is behind (for "higher is better" rows project ÷ server, for "lower is better" rows server ÷ project).`
       : "No ratios: the project did not run (see below).",
   );
   lines.push("");
@@ -92,8 +98,9 @@ export function markdownReport(report: BenchReport): string {
       lastScenario = row.scenario;
       const cells = ran.map((server) => {
         const text = cell(server.scenarios, i);
-        if (!project || server === project) return text;
-        const ratio = advantage(row, row.value(project.scenarios), row.value(server.scenarios));
+        const base = baselineOf(server);
+        if (!base || server === base) return text;
+        const ratio = advantage(row, row.value(base.scenarios), row.value(server.scenarios));
         return ratio === null ? text : `${text} (${ratio.toFixed(2)}×)`;
       });
       lines.push(

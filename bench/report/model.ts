@@ -24,6 +24,8 @@ export interface ServerReport {
   readonly label: string;
   readonly kind: "project" | "reference";
   readonly runtime: string;
+  /** The project server this one's ratios are computed against, when not the report's project. */
+  readonly comparedWith?: string;
   status: "ok" | "skipped" | "failed";
   reason?: string;
   startupMs?: number;

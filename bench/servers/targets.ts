@@ -1,6 +1,6 @@
 // Every server the bench can measure, with how to start it on a free loopback port and how
 // to drive it. Each start() returns a running server whose stop() kills its whole process tree.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { ServerAdapter } from "../driver/adapter.ts";
@@ -41,6 +41,8 @@ export interface ServerTarget {
   /** The project's own gateway, or a reference to compare it with. */
   readonly kind: "project" | "reference";
   readonly runtime: Runtime;
+  /** The project server this one's ratios are computed against (default: the report's project). */
+  readonly comparedWith?: string;
   /** Why this server cannot run here, or null. */
   unavailable(): Promise<string | null>;
   start(context: StartContext): Promise<RunningServer>;
@@ -169,6 +171,20 @@ async function startWranglerDev(
   }
 }
 
+/**
+ * Where Durable Object storage goes: "disk", the run's scratch directory (SQLite files on the
+ * machine's disk, as `wrangler dev` and `workerd serve` keep them), or "ram", a directory on
+ * tmpfs (/dev/shm): the same SQLite files, but a commit's fsync costs nothing. Local workerd
+ * runs every object on one thread and that fsync blocks it, so "ram" shows what the code costs
+ * without this machine's disk.
+ */
+type Storage = "disk" | "ram";
+const RAM_ROOT = "/dev/shm";
+
+function ramMissing(): string | null {
+  return existsSync(RAM_ROOT) ? null : `no ${RAM_ROOT} (tmpfs) on this machine`;
+}
+
 async function startProductionLike(
   id: string,
   configPath: string,
@@ -176,10 +192,17 @@ async function startProductionLike(
   vars: Record<string, string>,
   secrets: Record<string, string>,
   capabilities: { groups: boolean; broadcast: boolean },
+  storage: Storage = "disk",
 ): Promise<RunningServer> {
   const buildDir = join(context.workDir, "build", id);
-  const storageDir = join(context.workDir, "state", id);
+  const storageDir =
+    storage === "ram"
+      ? mkdtempSync(join(RAM_ROOT, `realtime-bench-${id}-`))
+      : join(context.workDir, "state", id);
   mkdirSync(storageDir, { recursive: true });
+  const removeRamStorage = () => {
+    if (storage === "ram") rmSync(storageDir, { recursive: true, force: true });
+  };
   context.log(`${id}: bundling with wrangler deploy --dry-run`);
   const build = await buildWorker(
     configPath,
@@ -207,12 +230,19 @@ async function startProductionLike(
       httpBase,
       adapter: new GatewayProtocolAdapter({ httpBase, apiKey: context.apiKey, capabilities }),
       startupMs: performance.now() - started,
-      notes: inspectorPort === undefined ? [] : [`workerd inspector on 127.0.0.1:${inspectorPort}`],
+      notes: [
+        ...(storage === "ram" ? [`Durable Object storage on tmpfs (${RAM_ROOT})`] : []),
+        ...(inspectorPort === undefined ? [] : [`workerd inspector on 127.0.0.1:${inspectorPort}`]),
+      ],
       disturbances: () => [],
-      stop: () => child.stop(),
+      stop: async () => {
+        await child.stop();
+        removeRamStorage();
+      },
     };
   } catch (error) {
     await child.stop();
+    removeRamStorage();
     throw error;
   }
 }
@@ -232,6 +262,23 @@ export const TARGETS: readonly ServerTarget[] = [
         { ...context.projectVars },
         { JWT_SECRET: context.secret, API_KEY: context.apiKey },
         everything,
+      ),
+  },
+  {
+    id: "gateway-workerd-ram",
+    label: "gateway · workerd, storage in RAM",
+    kind: "project",
+    runtime: "workerd",
+    unavailable: async () => projectMissing() ?? ramMissing(),
+    start: (context) =>
+      startProductionLike(
+        "gateway-workerd-ram",
+        PROJECT_CONFIG,
+        context,
+        { ...context.projectVars },
+        { JWT_SECRET: context.secret, API_KEY: context.apiKey },
+        everything,
+        "ram",
       ),
   },
   {
@@ -263,6 +310,24 @@ export const TARGETS: readonly ServerTarget[] = [
         {},
         { JWT_SECRET: context.secret },
         dmOnly,
+      ),
+  },
+  {
+    id: "do-relay-workerd-ram",
+    label: "DO relay · workerd, storage in RAM",
+    kind: "reference",
+    runtime: "workerd",
+    comparedWith: "gateway-workerd-ram",
+    unavailable: async () => ramMissing(),
+    start: (context) =>
+      startProductionLike(
+        "do-relay-workerd-ram",
+        DO_RELAY_CONFIG,
+        context,
+        {},
+        { JWT_SECRET: context.secret },
+        dmOnly,
+        "ram",
       ),
   },
   {
