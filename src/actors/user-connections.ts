@@ -8,7 +8,7 @@ import { CachedStore } from "../core/cached-store.ts";
 import type { Config } from "../core/config.ts";
 import { type Lease, Leases } from "../core/leases.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
-import { PresenceKeeper } from "../core/presence-keeper.ts";
+import { type MirrorTarget, PresenceKeeper } from "../core/presence-keeper.ts";
 import { shardName, shardOf } from "../core/sharding.ts";
 import { createMirrors } from "../mirrors/index.ts";
 import { encodeFrame } from "../protocol/codec.ts";
@@ -20,6 +20,12 @@ import { SocketSet } from "./socket-set.ts";
  * sockets, or a reload, then costs one write to each mirror instead of one per socket.
  */
 const MIRROR_COALESCE_MS = 50;
+/**
+ * Mirrors told inside the event that changed the connection set, not from the alarm: the
+ * user's PresenceShard (a broadcast right after connecting must reach the user) and the
+ * co-members of its groups.
+ */
+const IMMEDIATE_TARGETS: readonly MirrorTarget[] = ["shard", "rooms"];
 /** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
 const PRESENCE_REFRESH_MS = 4 * 60_000;
 
@@ -105,8 +111,18 @@ export class UserConnections {
    * The connection set changed: tell the user's other sockets the new count and apply the
    * presence rules. When the last connection left, remember its groups: they hear the offline
    * flip after the grace period.
+   *
+   * With `now`, the shard and co-members are told inside this event rather than from the
+   * alarm: a socket's open or close then costs one actor event and one storage commit, and a
+   * connecting client's first frame implies the shard lists it. A failed write stays in the
+   * outbox for the alarm to retry. (Lease changes come in calls from a RoomHub, which must not
+   * be called back meanwhile: they leave it to the alarm.)
    */
-  async changed(change: { opened?: WebSocket; leftGroups?: string[] }): Promise<void> {
+  async changed(change: {
+    opened?: WebSocket;
+    leftGroups?: string[];
+    now?: boolean;
+  }): Promise<void> {
     const count = this.count();
     const profile = await this.presence.profile();
     const presence = await this.presence.presence();
@@ -120,7 +136,7 @@ export class UserConnections {
     if (count === 0 && change.leftGroups !== undefined) {
       await this.store.put("offline_groups", change.leftGroups);
     }
-    await this.presence.connectionsChanged();
+    await this.presence.connectionsChanged(change.now ? IMMEDIATE_TARGETS : []);
   }
 
   async nextWakeAt(): Promise<number | null> {

@@ -125,7 +125,7 @@ export class UserHub extends DurableObject<Env> {
         heartbeat_interval_ms: this.config.heartbeatIntervalMs,
       }),
     );
-    await this.connections.changed({ opened: server });
+    await this.connections.changed({ opened: server, now: true });
     await this.reschedule();
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -301,7 +301,7 @@ export class UserHub extends DurableObject<Env> {
           }),
       ),
     );
-    await this.connections.changed({ leftGroups: connection.groups });
+    await this.connections.changed({ leftGroups: connection.groups, now: true });
     await this.reschedule();
   }
 

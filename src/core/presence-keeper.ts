@@ -13,6 +13,7 @@ import {
   markDirty,
   nextFlushAt,
   type Outbox,
+  type OutboxEntry,
 } from "./outbox.ts";
 import {
   connectionsChanged,
@@ -57,6 +58,7 @@ export interface PresenceKeeperOptions {
   log?: (message: string) => void;
 }
 
+const ALL_TARGETS: readonly MirrorTarget[] = ["redis", "postgres", "shard", "rooms"];
 const PRESENCE_KEY = "presence";
 const OUTBOX_KEY = "outbox";
 const PROFILE_KEY = "profile";
@@ -65,6 +67,10 @@ const REFRESH_KEY = "refresh_at";
 export class PresenceKeeper {
   private readonly options: PresenceKeeperOptions;
   private readonly now: () => number;
+  /** Values newer than storage: in effect at once, reads see them first. */
+  private readonly current = new Map<string, unknown>();
+  /** Keys of `current` not written yet (see commit). */
+  private readonly unsaved = new Set<string>();
 
   constructor(options: PresenceKeeperOptions) {
     this.options = options;
@@ -72,17 +78,18 @@ export class PresenceKeeper {
   }
 
   async presence(): Promise<PresenceState> {
-    return (await this.options.storage.get<PresenceState>(PRESENCE_KEY)) ?? INITIAL_PRESENCE;
+    return (await this.read<PresenceState>(PRESENCE_KEY)) ?? INITIAL_PRESENCE;
   }
 
   async profile(): Promise<UserProfile | undefined> {
-    return this.options.storage.get<UserProfile>(PROFILE_KEY);
+    return this.read<UserProfile>(PROFILE_KEY);
   }
 
   async outbox(): Promise<Outbox<MirrorTarget>> {
-    return (await this.options.storage.get<Outbox<MirrorTarget>>(OUTBOX_KEY)) ?? {};
+    return (await this.read<Outbox<MirrorTarget>>(OUTBOX_KEY)) ?? {};
   }
 
+  /** Stored with the connection change that follows it (see connectionsChanged). */
   async rememberProfile(profile: UserProfile): Promise<void> {
     const stored = await this.profile();
     if (
@@ -91,12 +98,19 @@ export class PresenceKeeper {
       stored.isStaff !== profile.isStaff ||
       stored.isSuperuser !== profile.isSuperuser
     ) {
-      await this.options.storage.put(PROFILE_KEY, profile);
+      this.stage(PROFILE_KEY, profile);
     }
   }
 
-  /** The connection set changed: apply the rules and queue the mirrors. */
-  async connectionsChanged(): Promise<Flip> {
+  /**
+   * The connection set changed: apply the rules, queue the mirrors, and write the `immediate`
+   * ones now. The new state is in effect at once (reads see it) but stored only after those
+   * writes: a storage write made before a call to another actor is committed on its own
+   * while the output gate holds the call, so this order costs one commit per change instead
+   * of two. Versions never repeat (see nextVersion), so a state lost in a crash after the
+   * call cannot make a mirror refuse the next one.
+   */
+  async connectionsChanged(immediate: readonly MirrorTarget[] = []): Promise<Flip> {
     const now = this.now();
     const count = this.options.connectionIds().length;
     const { state, flip } = connectionsChanged(
@@ -105,9 +119,15 @@ export class PresenceKeeper {
       now,
       this.options.graceMs,
     );
-    await this.save(state, now);
-    if (flip === "online")
-      await this.options.storage.put(REFRESH_KEY, now + this.options.refreshMs);
+    const outbox = this.queued(await this.outbox(), ALL_TARGETS, now);
+    this.stage(PRESENCE_KEY, state);
+    this.stage(OUTBOX_KEY, outbox);
+    if (flip === "online") this.stage(REFRESH_KEY, now + this.options.refreshMs);
+    try {
+      if (immediate.length > 0) await this.flush(immediate);
+    } finally {
+      await this.commit();
+    }
     return flip;
   }
 
@@ -128,10 +148,10 @@ export class PresenceKeeper {
       // A close event that never arrived: the sockets are gone but we still say online.
       flip = await this.connectionsChanged();
     }
-    const refreshAt = await this.options.storage.get<number>(REFRESH_KEY);
+    const refreshAt = await this.read<number>(REFRESH_KEY);
     if ((await this.presence()).isOnline && refreshAt !== undefined && refreshAt <= now) {
       await this.queue(["redis"], now);
-      await this.options.storage.put(REFRESH_KEY, now + this.options.refreshMs);
+      await this.write(REFRESH_KEY, now + this.options.refreshMs);
     }
     await this.flush();
     return flip;
@@ -144,7 +164,7 @@ export class PresenceKeeper {
     if (presence.offlineAt !== null) times.push(presence.offlineAt);
     const flushAt = nextFlushAt(await this.outbox());
     if (flushAt !== null) times.push(flushAt);
-    const refreshAt = await this.options.storage.get<number>(REFRESH_KEY);
+    const refreshAt = await this.read<number>(REFRESH_KEY);
     if (presence.isOnline && refreshAt !== undefined) times.push(refreshAt);
     return times.length === 0 ? null : Math.min(...times);
   }
@@ -167,12 +187,15 @@ export class PresenceKeeper {
   }
 
   /**
-   * Write every due mirror once, in parallel; then record the outcomes one after another, so
-   * two lanes finishing together never overwrite each other's outbox change. Failures are
-   * rescheduled with backoff and reported to the monitor once; a catch-up is reported once.
+   * Write every due mirror (or only the due ones among `only`) once, in parallel; then record
+   * all outcomes in one outbox write, so lanes finishing together never overwrite each other's
+   * change. Failures are rescheduled with backoff and reported to the monitor once; a catch-up
+   * is reported once.
    */
-  async flush(): Promise<void> {
-    const due = dueTargets(await this.outbox(), this.now());
+  async flush(only?: readonly MirrorTarget[]): Promise<void> {
+    const due = dueTargets(await this.outbox(), this.now()).filter(
+      ({ target }) => only === undefined || only.includes(target),
+    );
     if (due.length === 0) return;
     const snapshot = await this.snapshot();
     const outcomes = await Promise.all(
@@ -185,34 +208,42 @@ export class PresenceKeeper {
         }
       }),
     );
-    for (const { target, generation, error } of outcomes) {
-      const before = (await this.outbox())[target];
-      if (error === null) {
-        // A caught-up entry that stays (a newer change arrived meanwhile) starts unreported, so a
-        // later failure is reported again.
-        await this.update((outbox) => {
-          const next = flushSucceeded(outbox, target, generation, this.now());
+    const caughtUp: MirrorTarget[] = [];
+    const failed: { target: MirrorTarget; error: string; entry: OutboxEntry | undefined }[] = [];
+    const lagging: { target: MirrorTarget; since: number }[] = [];
+    await this.update((outbox) => {
+      let next = outbox;
+      for (const { target, generation, error } of outcomes) {
+        const before = next[target];
+        if (error === null) {
+          next = flushSucceeded(next, target, generation, this.now());
+          // A caught-up entry that stays (a newer change arrived meanwhile) starts unreported,
+          // so a later failure is reported again.
           const kept = next[target];
-          return kept?.reported ? { ...next, [target]: { ...kept, reported: false } } : next;
-        });
-        if (before?.reported) {
-          this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
-          await this.report(target, snapshot.userId, null);
+          if (kept?.reported) next = { ...next, [target]: { ...kept, reported: false } };
+          if (before?.reported) caughtUp.push(target);
+          continue;
         }
-        continue;
+        next = flushFailed(next, target, this.now());
+        const entry = next[target];
+        failed.push({ target, error, entry });
+        if (entry && !entry.reported) {
+          next = { ...next, [target]: { ...entry, reported: true } };
+          lagging.push({ target, since: entry.since });
+        }
       }
-      const outbox = await this.update((o) => flushFailed(o, target, this.now()));
-      const entry = outbox[target];
+      return next;
+    });
+    for (const target of caughtUp) {
+      this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
+      await this.report(target, snapshot.userId, null);
+    }
+    for (const { target, error, entry } of failed) {
       this.options.log?.(
         `presence mirror ${target} write failed for user ${snapshot.userId} (attempt ${entry?.attempts ?? "?"}, retrying): ${error}`,
       );
-      if (entry && !entry.reported) {
-        await this.update((o) =>
-          o[target] ? { ...o, [target]: { ...o[target], reported: true } } : o,
-        );
-        await this.report(target, snapshot.userId, entry.since);
-      }
     }
+    for (const { target, since } of lagging) await this.report(target, snapshot.userId, since);
   }
 
   private async report(target: MirrorTarget, userId: string, since: number | null): Promise<void> {
@@ -233,7 +264,16 @@ export class PresenceKeeper {
     await this.queue(targets, this.now());
   }
 
-  private async queue(targets: MirrorTarget[], now: number): Promise<void> {
+  private async queue(targets: readonly MirrorTarget[], now: number): Promise<void> {
+    await this.update((outbox) => this.queued(outbox, targets, now));
+  }
+
+  /** The outbox with a change recorded for the configured ones of `targets`. */
+  private queued(
+    outbox: Outbox<MirrorTarget>,
+    targets: readonly MirrorTarget[],
+    now: number,
+  ): Outbox<MirrorTarget> {
     const configured = targets.filter((t) => this.options.mirrors[t] !== undefined);
     const coalesce = this.options.coalesceMs ?? {};
     const byDelay = new Map<number, MirrorTarget[]>();
@@ -241,24 +281,83 @@ export class PresenceKeeper {
       const delay = coalesce[target] ?? 0;
       byDelay.set(delay, [...(byDelay.get(delay) ?? []), target]);
     }
-    if (byDelay.size > 0) {
-      await this.update((outbox) =>
-        [...byDelay].reduce((next, [delay, group]) => markDirty(next, group, now, delay), outbox),
-      );
-    }
+    return [...byDelay].reduce(
+      (next, [delay, group]) => markDirty(next, group, now, delay),
+      outbox,
+    );
   }
 
   private async save(state: PresenceState, now: number): Promise<void> {
-    await this.options.storage.put(PRESENCE_KEY, state);
-    await this.queue(["redis", "postgres", "shard", "rooms"], now);
+    await this.write(PRESENCE_KEY, state);
+    await this.queue(ALL_TARGETS, now);
   }
 
-  /** Read-modify-write of the outbox; always from storage, since a flush awaits in between. */
+  /** Read-modify-write of the outbox; always re-read, since a flush awaits in between. */
   private async update(
     change: (outbox: Outbox<MirrorTarget>) => Outbox<MirrorTarget>,
   ): Promise<Outbox<MirrorTarget>> {
     const next = change(await this.outbox());
-    await this.options.storage.put(OUTBOX_KEY, next);
+    await this.write(OUTBOX_KEY, next);
     return next;
   }
+
+  private async read<T>(key: string): Promise<T | undefined> {
+    return this.current.has(key) ? (this.current.get(key) as T) : this.options.storage.get<T>(key);
+  }
+
+  private stage(key: string, value: unknown): void {
+    this.current.set(key, value);
+    this.unsaved.add(key);
+  }
+
+  /** Write a value now, with anything staged (every staged value is the latest). */
+  private async write(key: string, value: unknown): Promise<void> {
+    this.stage(key, value);
+    await this.commit();
+  }
+
+  /**
+   * Store every staged value that differs from storage in what must survive a restart; the
+   * puts are made without a pause, so they commit together. A socket more or less for an
+   * online user, with its mirrors written, changes only the version and the outbox's
+   * generations: that stays in memory and costs no commit. Neither needs storage: versions
+   * come from the clock (nextVersion), and a generation only matters while its entry exists.
+   */
+  private async commit(): Promise<void> {
+    const keys = [...this.unsaved];
+    this.unsaved.clear();
+    const writes: Promise<void>[] = [];
+    for (const key of keys) {
+      const value = this.current.get(key);
+      const stored = await this.options.storage.get(key);
+      if (stored !== undefined && durablePart(key, stored) === durablePart(key, value)) continue;
+      writes.push(this.options.storage.put(key, value));
+    }
+    await Promise.all(writes);
+  }
+}
+
+/** What of a stored value must survive a restart, as comparable text. */
+function durablePart(key: string, value: unknown): string {
+  if (key === PRESENCE_KEY) {
+    const { version: _version, ...rest } = value as PresenceState;
+    return stableJson(rest);
+  }
+  if (key === OUTBOX_KEY) {
+    const entries = Object.entries(value as Outbox<MirrorTarget>).map(([target, entry]) => {
+      const { generation: _generation, ...rest } = entry as OutboxEntry;
+      return [target, rest] as const;
+    });
+    return stableJson(Object.fromEntries(entries));
+  }
+  return stableJson(value);
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

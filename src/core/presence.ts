@@ -9,7 +9,7 @@
 
 export interface PresenceState {
   isOnline: boolean;
-  /** Advances on every mirrored change (connection set or flip). */
+  /** Advances on every mirrored change (connection set or flip); see nextVersion. */
   version: number;
   /** When the user was last seen going offline (ISO), null if never. */
   lastSeen: string | null;
@@ -26,10 +26,20 @@ export const INITIAL_PRESENCE: PresenceState = {
   offlineAt: null,
 };
 
+/**
+ * The version of the next change: past the last one and not below the clock (milliseconds).
+ * A mirror may have seen a version whose state was never stored (the actor died between
+ * telling the mirror and its storage commit); going by the clock, the next version is still
+ * newer than that one, so the mirror does not refuse it.
+ */
+export function nextVersion(state: PresenceState, now: number): number {
+  return Math.max(state.version + 1, now);
+}
+
 function flipOffline(state: PresenceState, now: number): PresenceState {
   return {
     isOnline: false,
-    version: state.version + 1,
+    version: nextVersion(state, now),
     lastSeen: new Date(now).toISOString(),
     offlineAt: null,
   };
@@ -42,7 +52,7 @@ export function connectionsChanged(
   now: number,
   graceMs: number,
 ): { state: PresenceState; flip: Flip } {
-  const version = state.version + 1;
+  const version = nextVersion(state, now);
   if (count > 0) {
     // A reconnect inside the grace period cancels the pending flip and flips nothing.
     return {

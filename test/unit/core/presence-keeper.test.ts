@@ -16,6 +16,7 @@ interface Options {
    */
   instantWrites?: boolean;
   targets?: MirrorTarget[];
+  coalesceMs?: Partial<Record<MirrorTarget, number>>;
   reportLag?: (target: MirrorTarget, userId: string, since: number | null) => Promise<void>;
 }
 
@@ -70,6 +71,7 @@ function aliceKeeper(options: Options = {}) {
     connectionIds: () => [...ids],
     graceMs: options.graceMs ?? GRACE,
     refreshMs: REFRESH,
+    ...(options.coalesceMs ? { coalesceMs: options.coalesceMs } : {}),
     now: () => clock.now,
     log: (message) => logs.push(message),
   });
@@ -97,6 +99,11 @@ function aliceKeeper(options: Options = {}) {
     async close(id: string) {
       ids.splice(ids.indexOf(id), 1);
       return keeper.connectionsChanged();
+    },
+    /** Opens a socket and writes `immediate` mirrors within the change, as UserHub.fetch does. */
+    async openNow(id: string, immediate: MirrorTarget[]) {
+      ids.push(id);
+      return keeper.connectionsChanged(immediate);
     },
     /** Moves the clock to `at` and runs the alarm, as the actor does. */
     async alarmAt(at: number) {
@@ -141,7 +148,7 @@ describe("PresenceKeeper", () => {
       const alice = aliceKeeper();
       expect(await alice.open("c1")).toBe("online");
       expect(await alice.open("c2")).toBeNull();
-      expect(await alice.keeper.presence()).toMatchObject({ isOnline: true, version: 2 });
+      expect(await alice.keeper.presence()).toMatchObject({ isOnline: true, version: T0 + 1 });
     });
 
     it("flips offline only once the grace period after the last close is over", async () => {
@@ -184,7 +191,8 @@ describe("PresenceKeeper", () => {
       versions.push((await alice.keeper.presence()).version);
       await alice.alarmAt(T0 + GRACE);
       versions.push((await alice.keeper.presence()).version);
-      expect(versions).toEqual([1, 2, 3, 4, 5]);
+      // The clock stands at T0 until the alarm: each change is one past the last.
+      expect(versions).toEqual([T0, T0 + 1, T0 + 2, T0 + 3, T0 + GRACE]);
     });
   });
 
@@ -207,7 +215,7 @@ describe("PresenceKeeper", () => {
         connectionIds: ["c2"],
         connectionCount: 1,
         lastSeen: null,
-        version: 3,
+        version: T0 + 2,
         username: "Alice",
         isStaff: true,
         isSuperuser: false,
@@ -225,7 +233,7 @@ describe("PresenceKeeper", () => {
         isOnline: false,
         connectionCount: 0,
         lastSeen: new Date(T0 + GRACE).toISOString(),
-        version: 3,
+        version: T0 + GRACE,
       });
     });
 
@@ -356,6 +364,119 @@ describe("PresenceKeeper", () => {
       alice.down.add("redis");
       await alice.nextAlarm(); // fails again: redis is behind
       expect(alice.monitor.has("redis")).toBe(true);
+    });
+  });
+
+  describe("mirrors written within the change (immediate)", () => {
+    const targets: MirrorTarget[] = ["redis", "postgres", "shard"];
+
+    it("writes them with the new state and leaves only the other mirrors queued", async () => {
+      const alice = aliceKeeper({ targets });
+      expect(await alice.openNow("c1", ["shard"])).toBe("online");
+      expect(alice.writesTo("shard")).toEqual([
+        expect.objectContaining({ isOnline: true, connectionIds: ["c1"], version: T0 }),
+      ]);
+      expect(alice.writesTo("redis")).toEqual([]);
+      expect(Object.keys(await alice.keeper.outbox()).sort()).toEqual(["postgres", "redis"]);
+    });
+
+    it("stores nothing until the mirror answered, while reads already see the change", async () => {
+      const alice = aliceKeeper({ targets });
+      const held = alice.hold("shard");
+      const opening = alice.openNow("c1", ["shard"]);
+      await held.started;
+      expect(alice.storage.map.has("presence")).toBe(false);
+      expect(alice.storage.map.has("outbox")).toBe(false);
+      expect(await alice.keeper.presence()).toMatchObject({ isOnline: true, version: T0 });
+      held.release();
+      await opening;
+      expect(alice.storage.map.get("presence")).toMatchObject({ isOnline: true, version: T0 });
+      expect(Object.keys(alice.storage.map.get("outbox") as object).sort()).toEqual([
+        "postgres",
+        "redis",
+      ]);
+    });
+
+    it("keeps a failed one queued with backoff, for the alarm to retry", async () => {
+      const alice = aliceKeeper({ targets });
+      alice.down.add("shard");
+      await alice.openNow("c1", ["shard"]);
+      expect(alice.storage.map.get("outbox")).toMatchObject({
+        shard: { attempts: 1, nextAttemptAt: T0 + 250 },
+      });
+      alice.down.delete("shard");
+      await alice.alarmAt(T0 + 250);
+      expect(alice.writesTo("shard")).toEqual([expect.objectContaining({ connectionIds: ["c1"] })]);
+      expect(await alice.keeper.outbox()).toEqual({});
+    });
+
+    it("lets a change made while the mirror is in flight win: the newer state is stored", async () => {
+      const alice = aliceKeeper({ targets });
+      const held = alice.hold("shard");
+      const first = alice.openNow("c1", ["shard"]);
+      await held.started;
+      await alice.openNow("c2", ["shard"]);
+      held.release();
+      await first;
+      expect(alice.storage.map.get("presence")).toMatchObject({ version: T0 + 1 });
+      // The older write landed last; a mirror keeps the highest version it saw (the shard and
+      // Postgres refuse older ones), and that is the newest state.
+      const newest = alice.writesTo("shard").reduce((a, b) => (b.version > a.version ? b : a));
+      expect(newest).toMatchObject({ version: T0 + 1, connectionIds: ["c1", "c2"] });
+      expect(await alice.keeper.outbox()).not.toHaveProperty("shard");
+    });
+  });
+
+  describe("storage commits", () => {
+    /** The stored values as text: equal text, nothing was written. */
+    const stored = (alice: ReturnType<typeof aliceKeeper>) =>
+      JSON.stringify([...alice.storage.map].sort(([a], [b]) => a.localeCompare(b)));
+
+    it("stores nothing for another socket of an online user once the shard has it", async () => {
+      const alice = aliceKeeper({ targets: ["shard"] });
+      await alice.openNow("c1", ["shard"]);
+      const before = stored(alice);
+      expect(await alice.openNow("c2", ["shard"])).toBeNull();
+      expect(stored(alice)).toBe(before);
+      expect(await alice.keeper.presence()).toMatchObject({ version: T0 + 1 });
+      expect(alice.writesTo("shard").at(-1)).toMatchObject({
+        version: T0 + 1,
+        connectionIds: ["c1", "c2"],
+      });
+    });
+
+    it("stores a flip, and a mirror newly queued, but not another change to a queued one", async () => {
+      const alice = aliceKeeper({ targets: ["redis", "shard"], coalesceMs: { redis: 50 } });
+      await alice.openNow("c1", ["shard"]);
+      expect(alice.storage.map.get("presence")).toMatchObject({ isOnline: true });
+      expect(alice.storage.map.get("outbox")).toHaveProperty("redis");
+      const before = stored(alice);
+      await alice.openNow("c2", ["shard"]);
+      expect(stored(alice)).toBe(before);
+      // The coalesced write 50 ms later has both sockets; then the outbox is stored empty.
+      await alice.alarmAt(T0 + 50);
+      expect(alice.writesTo("redis")).toEqual([
+        expect.objectContaining({ connectionIds: ["c1", "c2"], version: T0 + 1 }),
+      ]);
+      expect(alice.storage.map.get("outbox")).toEqual({});
+    });
+
+    it("goes on above the versions mirrors saw after a restart lost the unstored ones", async () => {
+      const alice = aliceKeeper({ targets: ["shard"] });
+      await alice.openNow("c1", ["shard"]);
+      await alice.openNow("c2", ["shard"]);
+      const seen = Math.max(...alice.writesTo("shard").map((w) => w.version));
+      // A new instance over the same storage (eviction), a moment later: c2 is gone.
+      const restarted = new PresenceKeeper({
+        storage: alice.storage,
+        mirrors: { shard: async () => {} },
+        connectionIds: () => ["c1"],
+        graceMs: GRACE,
+        refreshMs: REFRESH,
+        now: () => T0 + 1_000,
+      });
+      await restarted.connectionsChanged(["shard"]);
+      expect((await restarted.presence()).version).toBeGreaterThan(seen);
     });
   });
 

@@ -3,6 +3,7 @@ import {
   connectionsChanged,
   graceElapsed,
   INITIAL_PRESENCE,
+  nextVersion,
   type PresenceState,
 } from "../../../src/core/presence.ts";
 
@@ -33,7 +34,7 @@ describe("connectionsChanged", () => {
   it("flips online with the first connection", () => {
     const [step] = counts([1]);
     expect(step).toEqual({
-      state: { isOnline: true, version: 1, lastSeen: null, offlineAt: null },
+      state: { isOnline: true, version: T0, lastSeen: null, offlineAt: null },
       flip: "online",
     });
   });
@@ -43,7 +44,19 @@ describe("connectionsChanged", () => {
   });
 
   it("advances the version on every change of the connection set", () => {
-    expect(counts([1, 2, 1, 0, 1]).map((s) => s.state.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(counts([1, 2, 1, 0, 1]).map((s) => s.state.version)).toEqual([
+      T0,
+      T0 + 1,
+      T0 + 2,
+      T0 + 3,
+      T0 + 4,
+    ]);
+  });
+
+  it("advances the version even when the clock did not move", () => {
+    const first = connectionsChanged(INITIAL_PRESENCE, 1, T0, GRACE).state;
+    const second = connectionsChanged(first, 2, T0, GRACE).state;
+    expect(second.version).toBe(first.version + 1);
   });
 
   it("stays online through the grace period after the last socket closed", () => {
@@ -57,7 +70,7 @@ describe("connectionsChanged", () => {
     expect(step.flip).toBe("offline");
     expect(step.state).toEqual({
       isOnline: false,
-      version: 2,
+      version: T0 + 1,
       lastSeen: new Date(T0 + 1).toISOString(),
       offlineAt: null,
     });
@@ -77,7 +90,7 @@ describe("connectionsChanged", () => {
 
   it("flips nothing for a count of 0 while already offline, but still advances the version", () => {
     const step = last(counts([0]));
-    expect(step).toEqual({ state: { ...INITIAL_PRESENCE, version: 1 }, flip: null });
+    expect(step).toEqual({ state: { ...INITIAL_PRESENCE, version: T0 }, flip: null });
   });
 
   it("keeps last_seen of the previous session when the user comes back", () => {
@@ -102,7 +115,7 @@ describe("graceElapsed", () => {
     expect(graceElapsed(pending, 0, offlineAt)).toEqual({
       state: {
         isOnline: false,
-        version: pending.version + 1,
+        version: offlineAt,
         lastSeen: new Date(offlineAt).toISOString(),
         offlineAt: null,
       },
@@ -121,5 +134,24 @@ describe("graceElapsed", () => {
     const online = last(counts([1])).state;
     expect(graceElapsed(online, 0, T0 + 3_600_000)).toEqual({ state: online, flip: null });
     expect(graceElapsed(INITIAL_PRESENCE, 0, T0)).toEqual({ state: INITIAL_PRESENCE, flip: null });
+  });
+});
+
+describe("nextVersion", () => {
+  it("is the clock when the clock is ahead of the last version", () => {
+    expect(nextVersion({ ...INITIAL_PRESENCE, version: 7 }, T0)).toBe(T0);
+  });
+
+  it("is past the last version when the clock is behind it (a clock step back)", () => {
+    expect(nextVersion({ ...INITIAL_PRESENCE, version: T0 + 500 }, T0)).toBe(T0 + 501);
+  });
+
+  it("is newer than a version a mirror saw but the actor never stored (lost in a crash)", () => {
+    // Stored: version v at T0. Told a mirror v' = T0 + 10, then died before storing it.
+    const stored = connectionsChanged(INITIAL_PRESENCE, 1, T0, GRACE).state;
+    const toldButLost = connectionsChanged(stored, 2, T0 + 10, GRACE).state;
+    // The restarted actor goes on from the stored state, later.
+    const next = connectionsChanged(stored, 0, T0 + 20, GRACE).state;
+    expect(next.version).toBeGreaterThan(toldButLost.version);
   });
 });
