@@ -14,6 +14,7 @@ console.log(
 );
 
 export { MirrorMonitor } from "./actors/mirror-monitor.ts";
+export { PostgresQueue } from "./actors/postgres-queue.ts";
 export { PresenceShard } from "./actors/presence-shard.ts";
 export { RoomHub } from "./actors/room-hub.ts";
 export { UserHub } from "./actors/user-hub.ts";

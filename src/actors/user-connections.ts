@@ -11,6 +11,7 @@ import type { PresenceSnapshot } from "../core/presence.ts";
 import { type MirrorTarget, PresenceKeeper } from "../core/presence-keeper.ts";
 import { shardName, shardOf } from "../core/sharding.ts";
 import { createMirrors } from "../mirrors/index.ts";
+import type { PostgresMirror } from "../mirrors/types.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -37,7 +38,13 @@ export class UserConnections {
   private readonly env: Env;
   private readonly sockets: SocketSet;
 
-  constructor(ctx: DurableObjectState, env: Env, config: Config, sockets: SocketSet) {
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    config: Config,
+    sockets: SocketSet,
+    postgres: PostgresMirror | null,
+  ) {
     this.store = new CachedStore(ctx.storage);
     this.env = env;
     this.sockets = sockets;
@@ -45,7 +52,7 @@ export class UserConnections {
     this.presence = new PresenceKeeper({
       storage: this.store,
       mirrors: {
-        ...createMirrors(config),
+        ...createMirrors(config, postgres),
         shard: async (s) => {
           const shard = env.PRESENCE_SHARD.getByName(
             shardName(shardOf(s.userId, config.presenceShards)),

@@ -16,11 +16,11 @@ import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
-import { createNotificationWriter, createUserDirectory } from "../mirrors/index.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
+import { queuedPostgres } from "./postgres-queue.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
 import { UserNotifications } from "./user-notifications.ts";
@@ -53,18 +53,19 @@ export class UserHub extends DurableObject<Env> {
     this.config = loadConfig(env);
     this.sockets = new SocketSet(ctx, "UserHub");
     this.frames = new InboundFrames(this.config, DEFAULT_HANDLERS, "UserHub");
-    this.connections = new UserConnections(ctx, env, this.config, this.sockets);
+    const postgres = queuedPostgres(env, this.config);
+    this.connections = new UserConnections(ctx, env, this.config, this.sockets, postgres);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.notifications = new UserNotifications(
       ctx,
       this.connections.store,
       env,
-      createNotificationWriter(this.config),
+      postgres && ((records) => postgres.recordNotifications(records)),
     );
     this.knownUser = new KnownUser({
       store: this.connections.store,
       connectedBefore: async () => (await this.connections.presence.profile()) !== undefined,
-      lookup: createUserDirectory(this.config),
+      lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
     this.port = createUserPort({

@@ -49,7 +49,13 @@ export interface Config {
   groupPrefixes: string[];
   publicGroupPrefixes: string[];
   redis: { url: string; token: string; keyPrefix: string } | null;
-  postgres: { url: string; wsProxy: string | null; users: UsersTableConfig } | null;
+  postgres: {
+    url: string;
+    wsProxy: string | null;
+    users: UsersTableConfig;
+    /** POSTGRES_SESSIONS: PostgresQueue actors, so at most this many sessions at once. */
+    sessions: number;
+  } | null;
 }
 
 /** What the parser reads: any record of strings (numbers and booleans from wrangler vars too). */
@@ -219,6 +225,7 @@ export function parseConfig(env: RawEnv): Config {
         : {
             url: databaseUrl,
             wsProxy,
+            sessions: integer(env, "POSTGRES_SESSIONS", 8, 1, 256),
             users: {
               table: identifier(env, "USERS_TABLE", "users", QUALIFIED_IDENTIFIER),
               idColumn: identifier(env, "USERS_ID_COLUMN", "id"),

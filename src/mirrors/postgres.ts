@@ -1,9 +1,11 @@
 // The Postgres presence mirror over the Neon driver: our `realtime_presence` row and the
 // application's user flag, in one statement (so one transaction), only when the presence
 // version advances.
-// One session per call (connect → queries → end): see withNeonClient for why.
+// By default one session per call (connect → queries → end: see withNeonClient for why); the
+// PostgresQueue actor passes `sessions` so that many calls share one session (SessionQueue).
 
 import type { Client } from "@neondatabase/serverless";
+import type { OpenSession } from "../core/session-queue.ts";
 import { quoteIdentifier, quoteTableName } from "./identifiers.ts";
 import { type NeonConnectionOptions, withNeonClient } from "./neon.ts";
 import {
@@ -36,6 +38,11 @@ export interface NeonPostgresMirrorOptions extends NeonConnectionOptions {
   users?: Partial<UsersTableSettings>;
   /** Schema of `realtime_presence` and `notifications`. Default: the connection's search_path. */
   schema?: string;
+  /**
+   * How a call gets its session. Default: a session of its own (`withNeonClient` with these
+   * options); the PostgresQueue actor passes a SessionQueue's `run`, so calls share sessions.
+   */
+  sessions?: OpenSession<Client>;
 }
 
 /** How the user id is compared, chosen from the id column's type (see #idPredicate). */
@@ -60,7 +67,7 @@ class Bindings {
 }
 
 export class NeonPostgresMirror implements PostgresMirror {
-  readonly #connection: NeonConnectionOptions;
+  readonly #sessions: OpenSession<Client>;
   readonly #managed: boolean;
   readonly #sql: {
     presence: string;
@@ -89,13 +96,14 @@ export class NeonPostgresMirror implements PostgresMirror {
       lastSeen: lastSeen === "" ? null : quoteIdentifier(lastSeen, "USERS_LAST_SEEN_COLUMN"),
     };
     this.#managed = users.managed ?? true;
-    this.#connection = {
+    const connection: NeonConnectionOptions = {
       databaseUrl: options.databaseUrl,
       neonWsProxy: options.neonWsProxy,
       webSocketConstructor: options.webSocketConstructor,
       connectTimeoutMs: options.connectTimeoutMs,
       queryTimeoutMs: options.queryTimeoutMs,
     };
+    this.#sessions = options.sessions ?? ((work) => withNeonClient(connection, work));
   }
 
   /**
@@ -279,7 +287,7 @@ export class NeonPostgresMirror implements PostgresMirror {
 
   async #session<T>(fn: (client: Client) => Promise<T>): Promise<T> {
     try {
-      return await withNeonClient(this.#connection, fn);
+      return await this.#sessions(fn);
     } catch (err) {
       throw new MirrorWriteError("postgres", err);
     }

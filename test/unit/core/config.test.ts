@@ -106,6 +106,7 @@ describe("parseConfig: defaults", () => {
     expect(parseConfig({ ...base, DATABASE_URL: POSTGRES }).postgres).toEqual({
       url: POSTGRES,
       wsProxy: null,
+      sessions: 8,
       users: {
         table: "users",
         idColumn: "id",
@@ -188,6 +189,7 @@ describe("parseConfig: a bad setting fails with its name", () => {
     ["UPSTASH_REDIS_REST_TOKEN", { UPSTASH_REDIS_REST_URL: "https://eu1-redis.upstash.io" }],
     ["REDIS_KEY_PREFIX", { REDIS_KEY_PREFIX: "rt prefix" }],
     ["DATABASE_URL", { DATABASE_URL: "mysql://root@db/app" }],
+    ["POSTGRES_SESSIONS", { DATABASE_URL: "postgres://app@db/app", POSTGRES_SESSIONS: "0" }],
     ["NEON_WS_PROXY", { DATABASE_URL: POSTGRES, NEON_WS_PROXY: "ws://proxy?x=1" }],
     ["USERS_TABLE", { DATABASE_URL: POSTGRES, USERS_TABLE: "users; drop table x" }],
     ["USERS_TABLE", { DATABASE_URL: POSTGRES, USERS_TABLE: '"users"' }],

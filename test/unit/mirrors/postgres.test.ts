@@ -1,7 +1,10 @@
+import type { Client } from "@neondatabase/serverless";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../../../scripts/migrate.ts";
+import { SessionQueue } from "../../../src/core/session-queue.ts";
 import { InvalidIdentifierError } from "../../../src/mirrors/identifiers.ts";
 import { MemoryPostgresMirror } from "../../../src/mirrors/memory.ts";
+import { withNeonClient } from "../../../src/mirrors/neon.ts";
 import { NeonPostgresMirror, type UsersTableSettings } from "../../../src/mirrors/postgres.ts";
 import { MirrorWriteError } from "../../../src/mirrors/types.ts";
 import { type PostgresTestContext, startPostgresTestContext } from "../../dev/helpers/postgres.ts";
@@ -30,46 +33,127 @@ function mirrorFor(users: Partial<UsersTableSettings> = {}): NeonPostgresMirror 
 
 const iso = (value: unknown) => (value instanceof Date ? value.toISOString() : null);
 
+const neonProbe: PostgresProbe = {
+  async presence(userId) {
+    const [row] = await pg.query<Record<string, unknown>>(
+      "select is_online, connection_count, last_seen, version from realtime_presence where user_id = $1",
+      [userId],
+    );
+    return row
+      ? {
+          isOnline: row.is_online as boolean,
+          connectionCount: row.connection_count as number,
+          lastSeen: iso(row.last_seen),
+          version: Number(row.version),
+        }
+      : null;
+  },
+  async user(userId) {
+    const [row] = await pg.query<Record<string, unknown>>(
+      "select username, is_staff, is_online, last_seen from users where id = $1",
+      [userId],
+    );
+    return row
+      ? {
+          username: row.username as string | null,
+          isStaff: row.is_staff as boolean,
+          isOnline: row.is_online as boolean,
+          lastSeen: iso(row.last_seen),
+        }
+      : null;
+  },
+  async notificationIds(userId) {
+    const rows = await pg.query<{ id: string }>("select id from notifications where user_id = $1", [
+      userId,
+    ]);
+    return rows.map((row) => row.id);
+  },
+};
+
 postgresMirrorContract("NeonPostgresMirror against Postgres", () => ({
   mirror: mirrorFor(),
-  probe: {
-    async presence(userId) {
-      const [row] = await pg.query<Record<string, unknown>>(
-        "select is_online, connection_count, last_seen, version from realtime_presence where user_id = $1",
-        [userId],
-      );
-      return row
-        ? {
-            isOnline: row.is_online as boolean,
-            connectionCount: row.connection_count as number,
-            lastSeen: iso(row.last_seen),
-            version: Number(row.version),
-          }
-        : null;
-    },
-    async user(userId) {
-      const [row] = await pg.query<Record<string, unknown>>(
-        "select username, is_staff, is_online, last_seen from users where id = $1",
-        [userId],
-      );
-      return row
-        ? {
-            username: row.username as string | null,
-            isStaff: row.is_staff as boolean,
-            isOnline: row.is_online as boolean,
-            lastSeen: iso(row.last_seen),
-          }
-        : null;
-    },
-    async notificationIds(userId) {
-      const rows = await pg.query<{ id: string }>(
-        "select id from notifications where user_id = $1",
-        [userId],
-      );
-      return rows.map((row) => row.id);
-    },
-  } satisfies PostgresProbe,
+  probe: neonProbe,
 }));
+
+/** A mirror whose calls share sessions, as in the PostgresQueue actor; counts the sessions. */
+function queuedMirrorFor(maxBatch: number) {
+  const sessions = { opened: 0, open: 0, mostOpen: 0 };
+  const connection = { databaseUrl: pg.databaseUrl, neonWsProxy: pg.neonWsProxy };
+  const queue = new SessionQueue<Client>({
+    maxBatch,
+    open: (work) =>
+      withNeonClient(connection, async (client) => {
+        sessions.opened++;
+        sessions.mostOpen = Math.max(sessions.mostOpen, ++sessions.open);
+        try {
+          return await work(client);
+        } finally {
+          sessions.open--;
+        }
+      }),
+  });
+  const mirror = new NeonPostgresMirror({
+    ...connection,
+    schema: pg.schema,
+    users: { table: `${pg.schema}.users` },
+    sessions: (work) => queue.run(work),
+  });
+  return { mirror, sessions };
+}
+
+postgresMirrorContract("NeonPostgresMirror with shared sessions (PostgresQueue)", () => ({
+  mirror: queuedMirrorFor(20).mirror,
+  probe: neonProbe,
+}));
+
+describe("NeonPostgresMirror with shared sessions", () => {
+  it("writes 300 users' flips at once through one session at a time, each with its own result", async () => {
+    const { mirror, sessions } = queuedMirrorFor(100);
+    const users = Array.from({ length: 300 }, (_, i) => `crowd-${Date.now().toString(36)}-${i}`);
+    const results = await Promise.all(users.map((user) => mirror.write(snapshot(user, 5))));
+    expect(results).toEqual(users.map(() => ({ applied: true, userRows: 1 })));
+    // A stale version in the same crowd is refused for that user alone.
+    const again = await Promise.all([
+      mirror.write(snapshot(users[0] as string, 4)),
+      mirror.write(offline(users[1] as string, 6, "2026-11-25T10:00:00.000Z")),
+    ]);
+    expect(again).toEqual([
+      { applied: false, userRows: 0 },
+      { applied: true, userRows: 1 },
+    ]);
+    const [row] = await pg.query<{ online: number }>(
+      "select count(*)::int as online from users where id = any($1) and is_online",
+      [users],
+    );
+    expect(row?.online).toBe(299);
+    expect(sessions.mostOpen).toBe(1);
+    // 1 + 299/100 rounds for the crowd, then 1 or 2 for the pair.
+    expect(sessions.opened).toBeLessThanOrEqual(7);
+  });
+
+  it("fails only the call whose statement fails; the session goes on for the others", async () => {
+    const { mirror } = queuedMirrorFor(50);
+    const user = `fine-${Date.now().toString(36)}`;
+    const settled = await Promise.allSettled([
+      mirror.write(snapshot(`${user}-a`, 1)),
+      mirror.recordNotifications([
+        {
+          id: `n-${user}`,
+          userId: user,
+          title: "t",
+          message: "m",
+          data: null,
+          // Refused by the timestamptz column: this statement fails, not the session.
+          createdAt: "not a time",
+          deliveredAt: null,
+        },
+      ]),
+      mirror.write(snapshot(`${user}-b`, 1)),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(settled[1]).toMatchObject({ reason: { name: "MirrorWriteError", mirror: "postgres" } });
+  });
+});
 
 const twin = new MemoryPostgresMirror();
 postgresMirrorContract("MemoryPostgresMirror", () => ({
