@@ -6,50 +6,38 @@
 import { DurableObject } from "cloudflare:workers";
 import { mapBounded } from "../core/bounded.ts";
 import type { Delivery } from "../core/delivery.ts";
+import { COUNT_SAVE_DELAY_MS, OnlineList, type OnlineUser } from "../core/online-list.ts";
 
 /** How many UserHub deliveries one shard keeps in flight during a broadcast. */
 const FANOUT_CONCURRENCY = 128;
 
-export interface OnlineUser {
-  user_id: string;
-  connection_count: number;
-}
+export type { OnlineUser };
 
 export class PresenceShard extends DurableObject<Env> {
+  private readonly list: OnlineList;
+  private countSave: ReturnType<typeof setTimeout> | undefined;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
-      `CREATE TABLE IF NOT EXISTS online (
-         user_id TEXT PRIMARY KEY, connection_count INTEGER NOT NULL, version INTEGER NOT NULL)`,
-    );
+    this.list = new OnlineList(ctx.storage.sql);
   }
 
-  /** A user's latest presence; an older version than the stored one is ignored. */
+  /**
+   * A user's latest presence; an older version than the one held is ignored. A flip is stored
+   * now; a count change of a listed user a moment later, with the others (OnlineList).
+   */
   update(userId: string, isOnline: boolean, connectionCount: number, version: number): void {
-    if (isOnline) {
-      this.ctx.storage.sql.exec(
-        `INSERT INTO online (user_id, connection_count, version) VALUES (?, ?, ?)
-         ON CONFLICT (user_id) DO UPDATE SET connection_count = excluded.connection_count,
-           version = excluded.version WHERE excluded.version > online.version`,
-        userId,
-        connectionCount,
-        version,
-      );
-    } else {
-      this.ctx.storage.sql.exec(
-        "DELETE FROM online WHERE user_id = ? AND version < ?",
-        userId,
-        version,
-      );
+    const countChanged = this.list.update(userId, isOnline, connectionCount, version);
+    if (countChanged && this.countSave === undefined) {
+      this.countSave = setTimeout(() => {
+        this.countSave = undefined;
+        this.list.saveCounts();
+      }, COUNT_SAVE_DELAY_MS);
     }
   }
 
   online(): OnlineUser[] {
-    return this.ctx.storage.sql
-      .exec<{ user_id: string; connection_count: number }>(
-        "SELECT user_id, connection_count FROM online ORDER BY user_id",
-      )
-      .toArray();
+    return this.list.users();
   }
 
   /** Ask every online user of this shard to write its state to `target` again. */

@@ -127,6 +127,26 @@ describe("resume", () => {
   });
 });
 
+describe("the presence shard", () => {
+  it("shows each socket more or less of an online user at once, and keeps the count across an eviction", async () => {
+    const user = uniqueUser("tabs");
+    const shard = env.PRESENCE_SHARD.getByName(shardName(shardOf(user, 4)));
+    const countOf = async () =>
+      (await shard.online()).find((u) => u.user_id === user)?.connection_count;
+    const tabs = [await connectAs(user), await connectAs(user), await connectAs(user)];
+    // The shard is told within each socket's connect, so the count is right when it returns.
+    expect(await countOf()).toBe(3);
+    tabs.pop()?.ws.close(1000, "bye");
+    await eventually(async () => (await countOf()) === 2);
+    // Count changes are stored within COUNT_SAVE_DELAY_MS (1 s); after that, an evicted shard
+    // comes back with them.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await evictDurableObject(shard).catch(() => undefined);
+    expect(await countOf()).toBe(2);
+    for (const tab of tabs) tab.ws.close(1000, "bye");
+  });
+});
+
 describe("broadcasts", () => {
   it("are forbidden to non-staff", async () => {
     const socket = await connectAs(uniqueUser());
