@@ -133,6 +133,43 @@ describe("membership and group messages", () => {
     );
   });
 
+  it("a member going offline is heard once per co-member socket that shares a group, however many", async () => {
+    const [a, b] = [`group_${uniqueUser("x")}`, `group_${uniqueUser("y")}`];
+    const [ann, bob] = [uniqueUser("ann"), uniqueUser("bob")];
+    const annTab = await connectAs(ann, { staff: true });
+    const [both, one, none] = [
+      await connectAs(bob, { staff: true }),
+      await connectAs(bob, { staff: true }),
+      await connectAs(bob, { staff: true }),
+    ];
+    for (const group of [a, b]) {
+      await join(annTab, group);
+      await join(both, group);
+    }
+    await join(one, b);
+    const offline = (f: { type: string; data: Record<string, unknown> }) =>
+      f.type === "status_changed" && f.data.user_id === ann && f.data.is_online === false;
+
+    annTab.ws.close(1000, "bye");
+    for (const tab of [both, one]) {
+      expect((await tab.frames.next(offline)).data).toMatchObject({
+        user_id: ann,
+        is_online: false,
+        connection_count: 0,
+      });
+    }
+    // Give a second announcement time to arrive, then check there was none.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const tab of [both, one, none]) await reply(tab, "ping", {});
+    for (const tab of [both, one, none]) {
+      expect(
+        tab.frames
+          .unconsumed()
+          .filter((f) => f.type === "status_changed" && f.data.user_id === ann),
+      ).toEqual([]);
+    }
+  });
+
   it("with two tabs where only one joined, only that tab receives", async () => {
     const group = `group_${uniqueUser("g")}`;
     const user = uniqueUser();
