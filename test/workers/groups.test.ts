@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { eventually } from "../helpers/frames.ts";
+import { eventually, type Frame } from "../helpers/frames.ts";
 import { TEST_JWT_SECRET } from "../helpers/secrets.ts";
 import type { TokenOptions } from "../helpers/tokens.ts";
 import { mintToken } from "../helpers/tokens.ts";
@@ -147,8 +147,8 @@ describe("membership and group messages", () => {
       await join(both, group);
     }
     await join(one, b);
-    const offline = (f: { type: string; data: Record<string, unknown> }) =>
-      f.type === "status_changed" && f.data.user_id === ann && f.data.is_online === false;
+    const offline = (f: Frame) =>
+      f.type === "status_changed" && f.data?.user_id === ann && f.data?.is_online === false;
 
     annTab.ws.close(1000, "bye");
     for (const tab of [both, one]) {
