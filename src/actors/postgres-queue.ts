@@ -15,7 +15,7 @@ import type { Client } from "@neondatabase/serverless";
 import { type Config, loadConfig } from "../core/config.ts";
 import { SessionQueue } from "../core/session-queue.ts";
 import { shardOf } from "../core/sharding.ts";
-import { withNeonClient } from "../mirrors/neon.ts";
+import { NeonConnectionError, withNeonClient } from "../mirrors/neon.ts";
 import { NeonPostgresMirror } from "../mirrors/postgres.ts";
 import type {
   NotificationRecord,
@@ -29,6 +29,12 @@ import type {
  * still waiting: a round is a few hundred milliseconds on a local Postgres.
  */
 const CALLS_PER_SESSION = 200;
+/**
+ * A session that cannot be opened is tried again after these waits before its calls fail:
+ * under load the connection sometimes fails outright ("WebSocket error"), and failing a round
+ * fails up to CALLS_PER_SESSION calls at once (and their lookups answer 503).
+ */
+const REOPEN_DELAYS_MS = [100, 300, 1_000];
 
 export class PostgresQueue extends DurableObject<Env> implements PostgresMirror {
   private readonly mirror: NeonPostgresMirror;
@@ -41,6 +47,12 @@ export class PostgresQueue extends DurableObject<Env> implements PostgresMirror 
     const queue = new SessionQueue<Client>({
       open: (work) => withNeonClient(connection, work),
       maxBatch: CALLS_PER_SESSION,
+      reopenDelaysMs: REOPEN_DELAYS_MS,
+      retryable: (err) => err instanceof NeonConnectionError && err.code === "connect_failed",
+      onReopen: (err, attempt, delayMs) =>
+        console.warn(
+          `PostgresQueue: cannot open a session (attempt ${attempt}: ${String(err)}); again in ${delayMs} ms`,
+        ),
     });
     this.mirror = new NeonPostgresMirror({
       ...connection,

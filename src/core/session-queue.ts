@@ -3,8 +3,9 @@
  * Tasks wait in a queue; each round takes up to `maxBatch` of them, opens one session, runs
  * them one after another in it and closes it, so a crowd of tasks costs a few sessions instead
  * of one each. Each task settles on its own: one failing (a constraint, a bad value) leaves the
- * others in its round alone; a session that cannot be opened fails the tasks of that round,
- * which their callers retry. Runtime-agnostic: no I/O of its own.
+ * others in its round alone. A session that cannot be opened is tried again after each of
+ * `reopenDelaysMs` (when `retryable` says the error may pass), then fails the tasks of that
+ * round, which their callers retry. Runtime-agnostic: no I/O of its own.
  */
 
 /** Opens a session, runs `work` in it and closes it (e.g. `withNeonClient`). */
@@ -20,11 +21,23 @@ export interface SessionQueueOptions<Session> {
   open: OpenSession<Session>;
   /** The most tasks one session serves before it is closed and the next is opened. */
   maxBatch: number;
+  /**
+   * Waits before opening again when opening failed before any task ran. Default: none (the
+   * round fails at the first failed open).
+   */
+  reopenDelaysMs?: readonly number[];
+  /** Whether a failed open may succeed if tried again. Default: always. */
+  retryable?: (err: unknown) => boolean;
+  /** Told before each wait to open again (for the logs). */
+  onReopen?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
 export class SessionQueue<Session> {
   readonly #open: OpenSession<Session>;
   readonly #maxBatch: number;
+  readonly #reopenDelaysMs: readonly number[];
+  readonly #retryable: (err: unknown) => boolean;
+  readonly #onReopen: (err: unknown, attempt: number, delayMs: number) => void;
   #waiting: Waiting<Session>[] = [];
   #draining = false;
 
@@ -34,6 +47,9 @@ export class SessionQueue<Session> {
     }
     this.#open = options.open;
     this.#maxBatch = options.maxBatch;
+    this.#reopenDelaysMs = options.reopenDelaysMs ?? [];
+    this.#retryable = options.retryable ?? (() => true);
+    this.#onReopen = options.onReopen ?? (() => {});
   }
 
   /** Tasks not yet started. */
@@ -63,21 +79,31 @@ export class SessionQueue<Session> {
 
   async #serve(round: Waiting<Session>[]): Promise<void> {
     let started = 0;
-    try {
-      await this.#open(async (session) => {
-        for (const waiting of round) {
-          started++;
-          try {
-            waiting.resolve(await waiting.task(session));
-          } catch (err) {
-            waiting.reject(err);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#open(async (session) => {
+          for (const waiting of round) {
+            started++;
+            try {
+              waiting.resolve(await waiting.task(session));
+            } catch (err) {
+              waiting.reject(err);
+            }
           }
+        });
+        return;
+      } catch (err) {
+        const delay = this.#reopenDelaysMs[attempt];
+        if (started === 0 && delay !== undefined && this.#retryable(err)) {
+          this.#onReopen(err, attempt + 1, delay);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
         }
-      });
-    } catch (err) {
-      // The session could not be opened (or closing it threw): the tasks it did not reach fail
-      // with that error; the ones it ran have settled already.
-      for (const waiting of round.slice(started)) waiting.reject(err);
+        // The session could not be opened (or closing it threw): the tasks it did not reach
+        // fail with that error; the ones it ran have settled already.
+        for (const waiting of round.slice(started)) waiting.reject(err);
+        return;
+      }
     }
   }
 }

@@ -94,6 +94,52 @@ describe("SessionQueue", () => {
     expect(queue.waiting).toBe(0);
   });
 
+  it("opens again after a failed open, and the round's calls succeed in the new session", async () => {
+    const { open, stats } = countingSessions((n) => (n <= 2 ? new Error("WebSocket error") : null));
+    const told: string[] = [];
+    const queue = new SessionQueue({
+      open,
+      maxBatch: 10,
+      reopenDelaysMs: [1, 1, 1],
+      onReopen: (err, attempt) => told.push(`${attempt}: ${(err as Error).message}`),
+    });
+    const results = await Promise.all([queue.run(async (s) => s), queue.run(async (s) => s)]);
+    expect(results).toEqual([3, 4]);
+    expect(stats.opened).toBe(4);
+    expect(told).toEqual(["1: WebSocket error", "2: WebSocket error"]);
+  });
+
+  it("fails the round once the waits are used up, or at once when the error will not pass", async () => {
+    const down = new Error("cannot connect");
+    const always = countingSessions(() => down);
+    const patient = new SessionQueue({ open: always.open, maxBatch: 10, reopenDelaysMs: [1, 1] });
+    await expect(patient.run(async () => 1)).rejects.toBe(down);
+    expect(always.stats.opened).toBe(3);
+
+    const refused = new TypeError("bad password");
+    const once = countingSessions(() => refused);
+    const picky = new SessionQueue({
+      open: once.open,
+      maxBatch: 10,
+      reopenDelaysMs: [1, 1],
+      retryable: (err) => !(err instanceof TypeError),
+    });
+    await expect(picky.run(async () => 1)).rejects.toBe(refused);
+    expect(once.stats.opened).toBe(1);
+  });
+
+  it("does not open again once a call of the round ran (it may have written)", async () => {
+    let opened = 0;
+    const open: OpenSession<number> = async (work) => {
+      opened++;
+      await work(opened);
+      throw new Error("connection lost while closing");
+    };
+    const queue = new SessionQueue({ open, maxBatch: 10, reopenDelaysMs: [1, 1] });
+    await expect(queue.run(async () => "written")).resolves.toBe("written");
+    expect(opened).toBe(1);
+  });
+
   it("refuses a batch size that is not a positive integer", () => {
     const { open } = countingSessions();
     expect(() => new SessionQueue({ open, maxBatch: 0 })).toThrow(RangeError);
