@@ -15,7 +15,7 @@ import type { Client } from "@neondatabase/serverless";
 import { type Config, loadConfig } from "../core/config.ts";
 import { SessionQueue } from "../core/session-queue.ts";
 import { shardOf } from "../core/sharding.ts";
-import { NeonConnectionError, withNeonClient } from "../mirrors/neon.ts";
+import { quickConnectFailure, withNeonClient } from "../mirrors/neon.ts";
 import { NeonPostgresMirror } from "../mirrors/postgres.ts";
 import type {
   NotificationRecord,
@@ -32,7 +32,8 @@ const CALLS_PER_SESSION = 200;
 /**
  * A session that cannot be opened is tried again after these waits before its calls fail:
  * under load the connection sometimes fails outright ("WebSocket error"), and failing a round
- * fails up to CALLS_PER_SESSION calls at once (and their lookups answer 503).
+ * fails up to CALLS_PER_SESSION calls at once (and their lookups answer 503). A connect that
+ * timed out (5 s) is not tried again: waiting four times as long would only delay the 503.
  */
 const REOPEN_DELAYS_MS = [100, 300, 1_000];
 
@@ -48,7 +49,7 @@ export class PostgresQueue extends DurableObject<Env> implements PostgresMirror 
       open: (work) => withNeonClient(connection, work),
       maxBatch: CALLS_PER_SESSION,
       reopenDelaysMs: REOPEN_DELAYS_MS,
-      retryable: (err) => err instanceof NeonConnectionError && err.code === "connect_failed",
+      retryable: quickConnectFailure,
       onReopen: (err, attempt, delayMs) =>
         console.warn(
           `PostgresQueue: cannot open a session (attempt ${attempt}: ${String(err)}); again in ${delayMs} ms`,

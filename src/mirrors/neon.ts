@@ -84,6 +84,18 @@ export class NeonConnectionError extends Error {
   }
 }
 
+/**
+ * A session that failed to open quickly (refused, "WebSocket error"), as opposed to a connect
+ * that timed out: worth opening again soon (PostgresQueue).
+ */
+export function quickConnectFailure(err: unknown): boolean {
+  return (
+    err instanceof NeonConnectionError &&
+    err.code === "connect_failed" &&
+    !/timeout|timed out/i.test(err.message)
+  );
+}
+
 function describe(value: unknown): string {
   if (typeof value === "object" && value !== null && "type" in value) {
     return `WebSocket ${String(value.type)}`;

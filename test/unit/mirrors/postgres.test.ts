@@ -4,7 +4,11 @@ import { migrate } from "../../../scripts/migrate.ts";
 import { SessionQueue } from "../../../src/core/session-queue.ts";
 import { InvalidIdentifierError } from "../../../src/mirrors/identifiers.ts";
 import { MemoryPostgresMirror } from "../../../src/mirrors/memory.ts";
-import { withNeonClient } from "../../../src/mirrors/neon.ts";
+import {
+  NeonConnectionError,
+  quickConnectFailure,
+  withNeonClient,
+} from "../../../src/mirrors/neon.ts";
 import { NeonPostgresMirror, type UsersTableSettings } from "../../../src/mirrors/postgres.ts";
 import { MirrorWriteError } from "../../../src/mirrors/types.ts";
 import { type PostgresTestContext, startPostgresTestContext } from "../../dev/helpers/postgres.ts";
@@ -315,6 +319,19 @@ describe("NeonPostgresMirror transactions and failures", () => {
       mirror: "postgres",
       temporary: true,
     });
+  });
+
+  it("tells a connect that failed at once (worth trying again) from one that timed out", async () => {
+    const failure = await withNeonClient(
+      { databaseUrl: "postgres://postgres@127.0.0.1:1/test", neonWsProxy: pg.neonWsProxy },
+      async () => "never",
+    ).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(NeonConnectionError);
+    expect(quickConnectFailure(failure)).toBe(true);
+    const timedOut = new NeonConnectionError("connect_failed", new Error("timeout expired"));
+    expect(quickConnectFailure(timedOut)).toBe(false);
+    expect(quickConnectFailure(new NeonConnectionError("connection_lost", "x"))).toBe(false);
+    expect(quickConnectFailure(new Error("cannot connect"))).toBe(false);
   });
 
   it("names the setting when USERS_TABLE points at a table that does not exist", async () => {
