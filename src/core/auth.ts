@@ -13,6 +13,7 @@ import * as v from "valibot";
 import { GatewayError } from "../protocol/errors.ts";
 import { UserIdSchema } from "../protocol/messages.ts";
 import type { Config } from "./config.ts";
+import { globStars, MAX_GLOB_STARS } from "./groups.ts";
 
 export interface Principal {
   userId: string;
@@ -123,20 +124,49 @@ const ClaimsSchema = v.object({
   username: v.optional(v.string()),
   is_staff: v.optional(v.unknown()),
   is_superuser: v.optional(v.unknown()),
-  groups: v.optional(v.array(v.string(), "must be a list of strings")),
+  groups: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        // Matching is linear in any case; the cap keeps patterns meaningful (PROTOCOL.md).
+        v.check((g) => globStars(g) <= MAX_GLOB_STARS, `has more than ${MAX_GLOB_STARS} * in a pattern`),
+      ),
+      "must be a list of strings",
+    ),
+  ),
   token_type: v.optional(v.unknown()),
 });
 
-/** A connection token → Principal. Refresh tokens are refused (djangorestframework-simplejwt). */
+/**
+ * What a token is for (`token_type`). djangorestframework-simplejwt writes `access` and
+ * `refresh`; subscription tokens (one group for one user) carry `subscription`. Only an access
+ * token (or one without the claim) opens a connection: a subscription token must never stand
+ * in for it, or a one-group grant would open the user's socket and read the mailbox.
+ */
+function tokenTypeError(payload: JWTPayload): string | null {
+  const type = payload.token_type;
+  if (type === undefined || type === "access") {
+    return "group" in payload ? "subscription tokens cannot open connections" : null;
+  }
+  if (type === "refresh") return "refresh tokens cannot open connections";
+  if (type === "subscription") return "subscription tokens cannot open connections";
+  return "token_type must be access";
+}
+
+/**
+ * A connection token → Principal (upgrades, `refresh_token`, staff calls to the HTTP API).
+ * Refused: refresh and subscription tokens, and grants with more than MAX_GLOB_STARS stars.
+ */
 export async function verifyToken(token: string, config: Config): Promise<Principal> {
   const payload = await verifyPayload(token, config);
-  if (payload.token_type === "refresh") {
-    throw new GatewayError("unauthorized", "refresh tokens cannot open connections");
-  }
+  const typeError = tokenTypeError(payload);
+  if (typeError !== null) throw new GatewayError("unauthorized", typeError);
   const claims = v.safeParse(ClaimsSchema, payload);
   if (!claims.success) {
-    const field = claims.issues[0].path?.map((p) => String(p.key)).join(".") ?? "claims";
-    throw new GatewayError("unauthorized", `token claim ${field} is invalid`);
+    const [issue] = claims.issues;
+    const field = issue.path?.map((p) => String(p.key)).join(".") ?? "claims";
+    const why = issue.type === "check" ? issue.message : "is invalid";
+    throw new GatewayError("unauthorized", `token claim ${field} ${why}`);
   }
   const rawUserId = config.jwt.userClaim
     ? payload[config.jwt.userClaim]
@@ -156,7 +186,10 @@ export async function verifyToken(token: string, config: Config): Promise<Princi
   };
 }
 
-/** A subscription token grants one user one group: claims `sub` = the user, `group` = the name. */
+/**
+ * A subscription token grants one user one group: claims `token_type: "subscription"`,
+ * `sub` = the user, `group` = the name. Any other token (an access token too) grants nothing.
+ */
 export async function verifySubscriptionToken(
   token: string,
   config: Config,
@@ -166,7 +199,7 @@ export async function verifySubscriptionToken(
   try {
     const payload = await verifyPayload(token, config);
     return (
-      payload.sub === userId && payload.group === groupName && payload.token_type !== "refresh"
+      payload.token_type === "subscription" && payload.sub === userId && payload.group === groupName
     );
   } catch {
     return false;

@@ -37,3 +37,21 @@ export async function mintToken(
   if (options.useSub) jwt.setSubject(String(userId));
   return jwt.sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
 }
+
+/**
+ * A subscription token: one group for one user (`token_type: "subscription"`, `sub`, `group`),
+ * for `join_group { token }` only; the gateway refuses it on upgrades and `refresh_token`.
+ */
+export async function mintSubscriptionToken(
+  userId: string | number,
+  group: string,
+  options: Pick<TokenOptions, "expiresIn" | "secret" | "claims"> = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ token_type: "subscription", group, ...options.claims })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(String(userId))
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresIn ?? 3600))
+    .sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
+}

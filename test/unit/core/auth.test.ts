@@ -9,9 +9,10 @@ import {
   verifyToken,
 } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
+import { MAX_GLOB_STARS } from "../../../src/core/groups.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
-import { mintToken } from "../../helpers/tokens.ts";
+import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
 import { type JwksServer, type SigningKey, serveJwks, signingKey } from "../helpers/jwks.ts";
 import { configWith, nowSeconds, signClaims, unsecuredToken } from "../helpers/jwt.ts";
 
@@ -228,6 +229,55 @@ describe("verifyToken", () => {
     expect(error.message).toBe("refresh tokens cannot open connections");
   });
 
+  describe("token type", () => {
+    it("accepts a token without token_type, and one with token_type access", async () => {
+      const bare = await mintToken("42", { claims: { token_type: undefined } });
+      expect((await verifyToken(bare, config)).userId).toBe("42");
+      const access = await mintToken("42", { claims: { token_type: "access" } });
+      expect((await verifyToken(access, config)).userId).toBe("42");
+    });
+
+    it("refuses a subscription token, so a one-group grant cannot open the user's socket", async () => {
+      const token = await mintSubscriptionToken("42", "group_a");
+      const error = await refusal(verifyToken(token, config));
+      expect(error.code).toBe("unauthorized");
+      expect(error.message).toBe("subscription tokens cannot open connections");
+    });
+
+    it("refuses a token carrying a group claim (the old subscription form)", async () => {
+      const old = await signClaims({ sub: "42", group: "group_a", exp: nowSeconds() + 300 });
+      expect((await refusal(verifyToken(old, config))).message).toBe(
+        "subscription tokens cannot open connections",
+      );
+      const access = await mintToken("42", { claims: { group: "group_a" } });
+      expect((await refusal(verifyToken(access, config))).code).toBe("unauthorized");
+    });
+
+    it("refuses any other token_type", async () => {
+      for (const tokenType of ["id", "ACCESS", 1, null]) {
+        const token = await mintToken("42", { claims: { token_type: tokenType } });
+        const error = await refusal(verifyToken(token, config));
+        expect(error.message, String(tokenType)).toBe("token_type must be access");
+      }
+    });
+  });
+
+  describe("glob stars in the groups claim", () => {
+    it(`accepts up to ${MAX_GLOB_STARS} * in one pattern`, async () => {
+      const groups = ["group_*a*b*c*d*e*f*g*", "consultation_*"];
+      expect((await verifyToken(await mintToken("42", { groups }), config)).groups).toEqual(groups);
+    });
+
+    it(`refuses a pattern with more than ${MAX_GLOB_STARS} *, naming the claim`, async () => {
+      const token = await mintToken("42", { groups: ["group_a", "group_*a*b*c*d*e*f*g*h*"] });
+      const error = await refusal(verifyToken(token, config));
+      expect(error.code).toBe("unauthorized");
+      expect(error.message).toBe(
+        `token claim groups.1 has more than ${MAX_GLOB_STARS} * in a pattern`,
+      );
+    });
+  });
+
   describe("issuer and audience", () => {
     it("ignores iss and aud when none are configured", async () => {
       const token = await mintToken("42", {
@@ -434,7 +484,7 @@ describe("verifyToken with a JWKS (JWT_JWKS_URL)", () => {
 describe("verifySubscriptionToken", () => {
   const config = configWith();
   const subscription = (sub: string, group: string, extra: Record<string, unknown> = {}) =>
-    signClaims({ sub, group, exp: nowSeconds() + 300, ...extra });
+    mintSubscriptionToken(sub, group, { claims: extra, expiresIn: 300 });
 
   it("is true for a token naming this user and this group", async () => {
     expect(
@@ -461,7 +511,7 @@ describe("verifySubscriptionToken", () => {
 
   it("is false for an expired, refresh, unsigned or foreign-signed token", async () => {
     const tokens = [
-      await subscription("42", "group_a", { exp: nowSeconds() - 60 }),
+      await mintSubscriptionToken("42", "group_a", { expiresIn: -60 }),
       await subscription("42", "group_a", { token_type: "refresh" }),
       unsecuredToken({ sub: "42", group: "group_a", exp: nowSeconds() + 300 }),
       await signClaims(
@@ -472,6 +522,13 @@ describe("verifySubscriptionToken", () => {
     ];
     for (const token of tokens)
       expect(await verifySubscriptionToken(token, config, "42", "group_a")).toBe(false);
+  });
+
+  it("is false without token_type subscription (the old form, or an access token)", async () => {
+    const old = await signClaims({ sub: "42", group: "group_a", exp: nowSeconds() + 300 });
+    expect(await verifySubscriptionToken(old, config, "42", "group_a")).toBe(false);
+    const access = await mintToken("42", { useSub: true, claims: { group: "group_a" } });
+    expect(await verifySubscriptionToken(access, config, "42", "group_a")).toBe(false);
   });
 
   it("is false without an exp", async () => {
