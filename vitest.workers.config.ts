@@ -1,6 +1,6 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { TEST_JWT_SECRET } from "./test/helpers/secrets.ts";
+import { TEST_API_KEY, TEST_JWT_SECRET } from "./test/helpers/secrets.ts";
 
 // Actor tests inside workerd: real sockets, hibernation, alarms and storage.
 export default defineConfig({
@@ -10,7 +10,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           JWT_SECRET: TEST_JWT_SECRET,
-          API_KEY: "test-api-key-0123456789",
+          API_KEY: TEST_API_KEY,
           MAX_CONNECTIONS_PER_USER: "5",
           PRESENCE_GRACE_MS: "0",
           MAILBOX_MAX: "10",

@@ -1,29 +1,12 @@
 // `npm run dev`: the whole gateway on this machine with only Node and npm installed.
 // See docs/local-stack.md. One Ctrl-C stops everything; the exit code is wrangler's.
 
-import { copyFileSync, existsSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type LocalStack, startLocalStack } from "./local-stack.ts";
 import { redactUrl } from "./redact.ts";
+import { ensureDevVars } from "./worker-env.ts";
 
 const root = resolve(import.meta.dirname, "..");
-
-const EXAMPLE = `# Local development settings, copied to .dev.vars by \`npm run dev\` on first run.
-# Any of these set in the process environment wins (JWT_SECRET=s API_KEY=k npm run dev).
-# Never use these values outside your machine.
-JWT_SECRET=dev-only-secret-change-me-0123456789
-API_KEY=dev-only-api-key-change-me
-`;
-
-/** First run: .dev.vars from .dev.vars.example (created too if missing). */
-function ensureDevVars(): void {
-  const devVars = join(root, ".dev.vars");
-  const example = join(root, ".dev.vars.example");
-  if (existsSync(devVars)) return;
-  if (!existsSync(example)) writeFileSync(example, EXAMPLE);
-  copyFileSync(example, devVars);
-  console.log("dev: created .dev.vars from .dev.vars.example (edit it to change settings)");
-}
 
 function summary(stack: LocalStack): string {
   const pg = stack.postgres;
@@ -47,7 +30,11 @@ function summary(stack: LocalStack): string {
 }
 
 async function main(): Promise<number> {
-  ensureDevVars();
+  if (ensureDevVars(root)) {
+    console.log(
+      "dev: created .dev.vars (0600) from .dev.vars.example (edit it to change settings)",
+    );
+  }
   const port = Number(process.env.PORT ?? 8787);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     console.error(`dev: PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`);

@@ -7,7 +7,8 @@
 // of the shell). Values in an env file override `[vars]` from wrangler.toml. So the stack writes
 // one file with exactly the settings it means, and passes only that.
 
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseEnv } from "node:util";
 
 /** Configuration variable names shared by all code (CONVENTIONS.md). */
@@ -18,6 +19,7 @@ export const CONFIG_VARIABLES = [
   "JWT_AUDIENCE",
   "JWT_USER_CLAIM",
   "API_KEY",
+  "ALLOW_QUERY_TOKEN",
   "ALLOWED_ORIGINS",
   "MAX_CONNECTIONS_PER_USER",
   "MAX_FRAME_BYTES",
@@ -98,4 +100,29 @@ export function writeEnvFile(path: string, vars: WorkerVars): void {
   );
   // The mode above applies only when the file is created; an older file keeps its own.
   chmodSync(path, 0o600);
+}
+
+/** What .dev.vars.example holds when it is missing too. */
+export const DEV_VARS_EXAMPLE = `# Local development settings, copied to .dev.vars by \`npm run dev\` on first run.
+# Any of these set in the process environment wins (JWT_SECRET=… API_KEY=… npm run dev).
+# JWT_SECRET needs at least 32 bytes and API_KEY at least 32 characters.
+# Never use these values outside your machine.
+JWT_SECRET=dev-only-secret-change-me-0123456789
+API_KEY=dev-only-api-key-change-me-0123456789
+`;
+
+/**
+ * First run: .dev.vars from .dev.vars.example (created too if missing), readable by its owner
+ * only like the generated env file, since it is where the developer puts real secrets.
+ * Returns whether it created the file.
+ */
+export function ensureDevVars(root: string): boolean {
+  const devVars = join(root, ".dev.vars");
+  const example = join(root, ".dev.vars.example");
+  if (existsSync(devVars)) return false;
+  if (!existsSync(example)) writeFileSync(example, DEV_VARS_EXAMPLE);
+  // Not copyFileSync: a copy keeps the example's mode (usually 0644).
+  writeFileSync(devVars, readFileSync(example), { mode: 0o600 });
+  chmodSync(devVars, 0o600);
+  return true;
 }

@@ -63,6 +63,7 @@ export class InboundFrames {
       now: Date.now,
       requestId: command.id,
       send: (frame) => SocketSet.send(ws, frame),
+      close: (code, reason) => SocketSet.close(ws, code, reason),
       reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
     };
     try {

@@ -129,7 +129,10 @@ const ClaimsSchema = v.object({
       v.pipe(
         v.string(),
         // Matching is linear in any case; the cap keeps patterns meaningful (PROTOCOL.md).
-        v.check((g) => globStars(g) <= MAX_GLOB_STARS, `has more than ${MAX_GLOB_STARS} * in a pattern`),
+        v.check(
+          (g) => globStars(g) <= MAX_GLOB_STARS,
+          `has more than ${MAX_GLOB_STARS} * in a pattern`,
+        ),
       ),
       "must be a list of strings",
     ),

@@ -34,6 +34,11 @@ export interface Config {
     userClaim: string | null;
   };
   apiKey: string | null;
+  /**
+   * ALLOW_QUERY_TOKEN: accept `?token=` on upgrades (seed clients send it; URLs end up in logs).
+   * Default true; when false only the subprotocol and Authorization forms are accepted.
+   */
+  allowQueryToken: boolean;
   /** Origins allowed to open sockets; null allows any (and requests without Origin always pass). */
   allowedOrigins: string[] | null;
   maxConnectionsPerUser: number;
@@ -60,6 +65,11 @@ export interface Config {
 
 /** What the parser reads: any record of strings (numbers and booleans from wrangler vars too). */
 export type RawEnv = Record<string, unknown>;
+
+/** Shortest JWT_SECRET, in UTF-8 bytes: 32 (256 bits, RFC 7518 §3.2 for HS256). */
+export const MIN_SECRET_BYTES = 32;
+/** Shortest API_KEY, in characters: 32. */
+export const MIN_API_KEY_CHARS = 32;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const QUALIFIED_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
@@ -133,8 +143,17 @@ function identifier(env: RawEnv, name: string, fallback: string, pattern = IDENT
 
 export function parseConfig(env: RawEnv): Config {
   const secretText = read(env, "JWT_SECRET");
-  if (secretText !== null && secretText.length < 16) {
-    throw new ConfigError("JWT_SECRET", "must be at least 16 characters");
+  const secret = secretText === null ? null : new TextEncoder().encode(secretText);
+  // RFC 7518 §3.2: an HS256 key must be at least as long as the hash output, 256 bits.
+  if (secret !== null && secret.byteLength < MIN_SECRET_BYTES) {
+    throw new ConfigError(
+      "JWT_SECRET",
+      `must be at least ${MIN_SECRET_BYTES} bytes (RFC 7518 §3.2)`,
+    );
+  }
+  const apiKey = read(env, "API_KEY");
+  if (apiKey !== null && apiKey.length < MIN_API_KEY_CHARS) {
+    throw new ConfigError("API_KEY", `must be at least ${MIN_API_KEY_CHARS} characters`);
   }
   const jwksUrl = url(env, "JWT_JWKS_URL");
   if (secretText === null && jwksUrl === null) {
@@ -194,13 +213,14 @@ export function parseConfig(env: RawEnv): Config {
   const perSecond = integer(env, "RATE_LIMIT_PER_SECOND", 20, 1, 100_000);
   return {
     jwt: {
-      secret: secretText === null ? null : new TextEncoder().encode(secretText),
+      secret,
       jwksUrl,
       issuer: read(env, "JWT_ISSUER"),
       audience: read(env, "JWT_AUDIENCE"),
       userClaim,
     },
-    apiKey: read(env, "API_KEY"),
+    apiKey,
+    allowQueryToken: boolean(env, "ALLOW_QUERY_TOKEN", true),
     allowedOrigins:
       allowedOrigins.length === 0 || allowedOrigins.includes("*") ? null : allowedOrigins,
     maxConnectionsPerUser: integer(env, "MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),

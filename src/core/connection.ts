@@ -18,6 +18,11 @@ const ConnectionSchema = v.object({
   grants: v.array(v.string()),
   /** Groups this socket joined. */
   groups: v.array(v.string()),
+  /**
+   * Joined groups that a subscription token allowed (not the connection token's rights), so a
+   * `refresh_token` does not take them away. Absent in attachments from before it existed.
+   */
+  subscribed: v.optional(v.array(v.string()), []),
   /** Token expiry, seconds since the epoch; moved forward by `refresh_token`. */
   expiresAt: v.number(),
   connectedAt: v.number(),
@@ -33,8 +38,14 @@ export function boundGrants(grants: string[]): string[] {
   return grants.filter((g) => g.length <= MAX_GRANT_CHARS).slice(0, MAX_GRANTS);
 }
 
-export function newConnection(fields: Omit<Connection, "v" | "groups">): Connection {
-  return { v: ATTACHMENT_VERSION, ...fields, grants: boundGrants(fields.grants), groups: [] };
+export function newConnection(fields: Omit<Connection, "v" | "groups" | "subscribed">): Connection {
+  return {
+    v: ATTACHMENT_VERSION,
+    ...fields,
+    grants: boundGrants(fields.grants),
+    groups: [],
+    subscribed: [],
+  };
 }
 
 /** null when the attachment is missing or from another version: the caller closes that socket. */

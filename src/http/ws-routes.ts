@@ -33,6 +33,13 @@ export async function authenticateUpgrade(request: Request, config: Config) {
   checkOrigin(request, config);
   const found = extractToken(request);
   if (found === null) throw new GatewayError("unauthorized", "missing token");
+  if (found.source === "query" && !config.allowQueryToken) {
+    // Query strings end up in access logs and browser history (ALLOW_QUERY_TOKEN=false).
+    throw new GatewayError(
+      "unauthorized",
+      "?token= is disabled on this gateway; send the token as Sec-WebSocket-Protocol: bearer, <jwt> or Authorization: Bearer <jwt>",
+    );
+  }
   const principal = await verifyToken(found.token, config);
   const headers = new Headers(request.headers);
   headers.delete(IDENTITY_HEADER);

@@ -181,6 +181,11 @@ export interface GroupMembership {
   member_count: number;
 }
 
+/** `reason: "forbidden"` when a refreshed token no longer allows the group (no request id then). */
+export interface GroupLeft extends GroupMembership {
+  reason?: "forbidden";
+}
+
 export interface Resumed {
   from_seq: number;
   to_seq: number;
@@ -208,7 +213,7 @@ export interface ServerData {
   consultation_state: ConsultationState;
   message_sent: MessageSent;
   group_joined: GroupMembership;
-  group_left: GroupMembership;
+  group_left: GroupLeft;
   resumed: Resumed;
   token_refreshed: { expires_at: string };
   error: ErrorData;

@@ -1,11 +1,13 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   configFromProcessEnv,
+  DEV_VARS_EXAMPLE,
   EnvFileError,
+  ensureDevVars,
   formatEnvLine,
   readVarsFile,
   writeEnvFile,
@@ -49,5 +51,32 @@ describe("the generated Worker env file", () => {
     writeFileSync(join(dir, ".dev.vars"), '# comment\nA=1\nB="two words"\n');
     expect(readVarsFile(join(dir, ".dev.vars"))).toEqual({ A: "1", B: "two words" });
     expect(readVarsFile(join(dir, "missing"))).toBeUndefined();
+  });
+});
+
+describe("ensureDevVars (npm run dev, first run)", () => {
+  it("creates .dev.vars from the example, readable by its owner only", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dev-vars-"));
+    writeFileSync(join(dir, ".dev.vars.example"), "JWT_SECRET=from-example\n", { mode: 0o644 });
+    chmodSync(join(dir, ".dev.vars.example"), 0o644);
+    expect(ensureDevVars(dir)).toBe(true);
+    expect(statSync(join(dir, ".dev.vars")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe("JWT_SECRET=from-example\n");
+  });
+
+  it("writes the example too when it is missing, and leaves an existing .dev.vars alone", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dev-vars-"));
+    expect(ensureDevVars(dir)).toBe(true);
+    expect(readFileSync(join(dir, ".dev.vars.example"), "utf8")).toBe(DEV_VARS_EXAMPLE);
+    writeFileSync(join(dir, ".dev.vars"), "API_KEY=mine\n");
+    expect(ensureDevVars(dir)).toBe(false);
+    expect(readFileSync(join(dir, ".dev.vars"), "utf8")).toBe("API_KEY=mine\n");
+  });
+
+  it("ships an example whose secrets pass the start-up checks", () => {
+    const vars = parseEnv(DEV_VARS_EXAMPLE);
+    expect(Buffer.byteLength(vars.JWT_SECRET ?? "")).toBeGreaterThanOrEqual(32);
+    expect((vars.API_KEY ?? "").length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(".dev.vars.example", "utf8")).toBe(DEV_VARS_EXAMPLE);
   });
 });

@@ -6,7 +6,7 @@ import { GatewayError } from "../../protocol/errors.ts";
 import type { ClientCommand } from "../../protocol/messages.ts";
 import { getStatus } from "./get-status.ts";
 import { ping } from "./ping.ts";
-import { refreshToken } from "./refresh-token.ts";
+import { refreshConsultationToken } from "./refresh-token.ts";
 import { resume } from "./resume.ts";
 import type { CommandContext, Handler, HandlerTable } from "./types.ts";
 
@@ -28,7 +28,7 @@ export const consultationMessage: Handler<"consultation_message"> = async (ctx, 
 export const CONSULTATION_HANDLERS: HandlerTable = {
   ping,
   get_status: getStatus,
-  refresh_token: refreshToken,
+  refresh_token: refreshConsultationToken,
   resume,
   consultation_message: consultationMessage,
   send_message: userSocketsOnly,

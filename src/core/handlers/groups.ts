@@ -9,12 +9,14 @@ import type { Handler } from "./types.ts";
 export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   const name = validateGroupName(command.data.group_name, ctx.config);
   const { connection } = ctx;
+  let bySubscription = false;
   if (!connection.groups.includes(name)) {
     const token = command.data.token;
-    const allowed =
-      mayJoin(connection, name, ctx.config) ||
-      (token !== undefined && (await ctx.hub.verifySubscription(token, name)));
-    if (!allowed)
+    const byRights = mayJoin(connection, name, ctx.config);
+    // Remembered, so that a refresh_token (which re-checks the rights) keeps this group.
+    bySubscription =
+      !byRights && token !== undefined && (await ctx.hub.verifySubscription(token, name));
+    if (!byRights && !bySubscription)
       throw new GatewayError("forbidden", "not allowed to join this group", {
         details: { group_name: name },
       });
@@ -28,6 +30,7 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   const memberCount = await ctx.hub.joinRoom(name, connection.connectionId);
   if (!connection.groups.includes(name)) {
     connection.groups.push(name);
+    if (bySubscription) connection.subscribed.push(name);
     ctx.hub.saveConnection(connection);
   }
   ctx.reply("group_joined", { group_name: name, member_count: memberCount });
@@ -42,6 +45,7 @@ export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {
     });
   }
   connection.groups = connection.groups.filter((g) => g !== name);
+  connection.subscribed = connection.subscribed.filter((g) => g !== name);
   ctx.hub.saveConnection(connection);
   const memberCount = await ctx.hub.leaveRoom(name, connection.connectionId);
   ctx.reply("group_left", { group_name: name, member_count: memberCount });

@@ -61,6 +61,8 @@ export interface CommandContext {
   readonly now: () => number;
   /** Send an already encoded frame on this socket. */
   send(frame: string): void;
+  /** Close this socket from the server side (the actor's close hook then cleans up). */
+  close(code: number, reason: string): void;
   /** Send a reply on this socket, echoing the request id. */
   reply<K extends ServerType>(type: K, data: ServerData[K]): void;
   readonly requestId: RequestId | undefined;

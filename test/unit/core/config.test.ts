@@ -21,6 +21,7 @@ describe("parseConfig: defaults", () => {
     const config = parseConfig(base);
     expect(config).toMatchObject({
       apiKey: null,
+      allowQueryToken: true,
       allowedOrigins: null,
       maxConnectionsPerUser: 20,
       maxFrameBytes: 65_536,
@@ -53,6 +54,10 @@ describe("parseConfig: defaults", () => {
     expect(config.maxConnectionsPerUser).toBe(20);
     expect(config.jwt.issuer).toBeNull();
     expect(config.apiKey).toBeNull();
+  });
+
+  it("turns off ?token= with ALLOW_QUERY_TOKEN=false", () => {
+    expect(parseConfig({ ...base, ALLOW_QUERY_TOKEN: "false" }).allowQueryToken).toBe(false);
   });
 
   it("reads numbers given as numbers, as wrangler vars may be", () => {
@@ -156,11 +161,29 @@ describe("parseConfig: a bad setting fails with its name", () => {
     expect(configError({}, false).setting).toBe("JWT_SECRET");
   });
 
-  it("refuses a JWT_SECRET shorter than 16 characters without echoing it", () => {
-    const error = configError({ JWT_SECRET: "short-secret" });
+  it("refuses a JWT_SECRET shorter than 32 bytes without echoing it (RFC 7518 §3.2)", () => {
+    const secret = "x".repeat(31);
+    const error = configError({ JWT_SECRET: secret });
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.setting).toBe("JWT_SECRET");
-    expect(error.message).not.toContain("short-secret");
+    expect(error.message).toBe(
+      "invalid configuration: JWT_SECRET must be at least 32 bytes (RFC 7518 §3.2)",
+    );
+    expect(parseConfig({ JWT_SECRET: "x".repeat(32) }).jwt.secret?.byteLength).toBe(32);
+  });
+
+  it("counts JWT_SECRET in UTF-8 bytes, not characters", () => {
+    // 16 characters of 2 bytes each: 32 bytes, enough; 15 of them plus one ASCII: 31, not.
+    expect(parseConfig({ JWT_SECRET: "é".repeat(16) }).jwt.secret?.byteLength).toBe(32);
+    expect(configError({ JWT_SECRET: `${"é".repeat(15)}x` }).setting).toBe("JWT_SECRET");
+  });
+
+  it("refuses an API_KEY shorter than 32 characters without echoing it", () => {
+    const key = "k".repeat(31);
+    const error = configError({ API_KEY: key });
+    expect(error.setting).toBe("API_KEY");
+    expect(error.message).toBe("invalid configuration: API_KEY must be at least 32 characters");
+    expect(parseConfig({ ...base, API_KEY: "k".repeat(32) }).apiKey).toBe("k".repeat(32));
   });
 
   it.each<[string, RawEnv]>([
@@ -198,6 +221,7 @@ describe("parseConfig: a bad setting fails with its name", () => {
     ["USERS_ONLINE_COLUMN", { DATABASE_URL: POSTGRES, USERS_ONLINE_COLUMN: "1online" }],
     ["USERS_LAST_SEEN_COLUMN", { DATABASE_URL: POSTGRES, USERS_LAST_SEEN_COLUMN: "last seen" }],
     ["USERS_MANAGED", { DATABASE_URL: POSTGRES, USERS_MANAGED: "maybe" }],
+    ["ALLOW_QUERY_TOKEN", { ALLOW_QUERY_TOKEN: "sometimes" }],
   ])("names %s for %j", (setting, env) => {
     const error = configError(env);
     expect(error.setting).toBe(setting);

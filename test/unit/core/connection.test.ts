@@ -19,7 +19,7 @@ const fields = {
 
 describe("newConnection", () => {
   it("stamps the attachment version and starts without groups", () => {
-    expect(newConnection(fields)).toEqual({ v: 1, ...fields, groups: [] });
+    expect(newConnection(fields)).toEqual({ v: 1, ...fields, groups: [], subscribed: [] });
   });
 
   it("bounds the grants it stores", () => {
@@ -32,6 +32,11 @@ describe("parseConnection", () => {
   it("reads back an attachment after a structured clone, as hibernation does", () => {
     const connection: Connection = { ...newConnection(fields), groups: ["group_a"] };
     expect(parseConnection(structuredClone(connection))).toEqual(connection);
+  });
+
+  it("reads an attachment from before subscribed existed, with no subscribed groups", () => {
+    const { subscribed: _, ...older } = { ...newConnection(fields), groups: ["group_a"] };
+    expect(parseConnection(structuredClone(older))?.subscribed).toEqual([]);
   });
 
   it.each([

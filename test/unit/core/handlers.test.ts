@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { CONSULTATION_HANDLERS } from "../../../src/core/handlers/consultation.ts";
 import { DEFAULT_HANDLERS, dispatch } from "../../../src/core/handlers/index.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { COMMAND_TYPES } from "../../../src/protocol/messages.ts";
-import { mintToken } from "../../helpers/tokens.ts";
+import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
 import { command, commandContext, connectionOf, type TestContext } from "../helpers/hub.ts";
 import { configWith, nowSeconds } from "../helpers/jwt.ts";
 
@@ -201,6 +202,101 @@ describe("refresh_token", () => {
       expect(ctx.hub.saved).toEqual([]);
       expect(ctx.connection.expiresAt).toBe(nowSeconds() + 60);
     }
+  });
+});
+
+describe("refresh_token re-checks the groups already joined", () => {
+  const connected = (fields: Parameters<typeof connectionOf>[1]) =>
+    connectionOf("42", { expiresAt: nowSeconds() + 60, ...fields });
+  const groupLefts = (ctx: TestContext) =>
+    ctx.sent.map((frame) => JSON.parse(frame)).filter((f) => f.type === "group_left");
+
+  it("leaves the groups the new grants no longer cover, each with group_left reason forbidden", async () => {
+    const ctx = commandContext(
+      config,
+      connected({ grants: ["group_a", "group_b*"], groups: ["group_a", "group_b1"] }),
+    );
+    ctx.hub.rooms.set("group_b1", new Set(["conn-42", "other"]));
+    await run(ctx, {
+      type: "refresh_token",
+      data: { token: await mintToken("42", { groups: ["group_a"] }) },
+    });
+    expect(groupLefts(ctx)).toEqual([
+      expect.objectContaining({
+        data: { group_name: "group_b1", member_count: 1, reason: "forbidden" },
+      }),
+    ]);
+    expect(groupLefts(ctx)[0]).not.toHaveProperty("id");
+    expect(ctx.connection.groups).toEqual(["group_a"]);
+    expect(ctx.hub.rooms.get("group_b1")).toEqual(new Set(["other"]));
+    expect(ctx.hub.saved.at(-1)?.groups).toEqual(["group_a"]);
+    expect(ctx.replies.map((r) => r.type)).toEqual(["token_refreshed"]);
+  });
+
+  it("takes away the groups a demoted staff user joined on staff rights", async () => {
+    const ctx = commandContext(config, connected({ isStaff: true, groups: ["group_secret"] }));
+    await run(ctx, { type: "refresh_token", data: { token: await mintToken("42") } });
+    expect(groupLefts(ctx).map((f) => f.data.group_name)).toEqual(["group_secret"]);
+    expect(ctx.connection.groups).toEqual([]);
+  });
+
+  it("keeps public groups and groups joined with a subscription token", async () => {
+    const ctx = commandContext(
+      configWith({ PUBLIC_GROUP_PREFIXES: "team_" }),
+      connected({ groups: ["team_lobby", "group_sub"], subscribed: ["group_sub"] }),
+    );
+    await run(ctx, { type: "refresh_token", data: { token: await mintToken("42") } });
+    expect(groupLefts(ctx)).toEqual([]);
+    expect(ctx.connection.groups).toEqual(["team_lobby", "group_sub"]);
+  });
+
+  it("remembers a group joined by subscription, and forgets it on leave_group", async () => {
+    const ctx = commandContext(config, connectionOf("42", { grants: ["group_a"] }));
+    ctx.hub.subscriptionValid = true;
+    await run(ctx, { type: "join_group", data: { group_name: "group_b", token: "sub" } });
+    await run(ctx, { type: "join_group", data: { group_name: "group_a", token: "sub" } });
+    expect(ctx.connection.subscribed).toEqual(["group_b"]);
+    await run(ctx, { type: "leave_group", data: { group_name: "group_b" } });
+    expect(ctx.connection.subscribed).toEqual([]);
+  });
+
+  it("closes a consultation socket with 4003 when the new token no longer allows its room", async () => {
+    const ctx = commandContext(
+      config,
+      connected({ grants: ["consultation_*"], groups: ["consultation_42"] }),
+    );
+    await dispatch(
+      CONSULTATION_HANDLERS,
+      ctx,
+      command({ type: "refresh_token", data: { token: await mintToken("42", { groups: [] }) } }),
+    );
+    expect(ctx.replies).toEqual([
+      {
+        type: "error",
+        data: { code: "forbidden", message: "the new token does not allow this consultation" },
+      },
+    ]);
+    expect(ctx.closed).toEqual([{ code: 4003, reason: "consultation not allowed" }]);
+  });
+
+  it("keeps a consultation socket open when the new token still allows its room", async () => {
+    const ctx = commandContext(
+      config,
+      connected({ grants: ["consultation_*"], groups: ["consultation_42"] }),
+    );
+    const token = await mintToken("42", { groups: ["consultation_42"] });
+    await dispatch(CONSULTATION_HANDLERS, ctx, command({ type: "refresh_token", data: { token } }));
+    expect(ctx.replies.map((r) => r.type)).toEqual(["token_refreshed"]);
+    expect(ctx.closed).toEqual([]);
+  });
+
+  it("refuses a subscription token as a refresh: unauthorized, nothing changed", async () => {
+    const ctx = commandContext(config, connected({ grants: ["group_a"], groups: ["group_a"] }));
+    const token = await mintSubscriptionToken("42", "group_a");
+    const error = await refusal(ctx, { type: "refresh_token", data: { token } });
+    expect(error.code).toBe("unauthorized");
+    expect(ctx.connection.groups).toEqual(["group_a"]);
+    expect(ctx.sent).toEqual([]);
   });
 });
 

@@ -115,6 +115,8 @@ export interface TestContext extends CommandContext {
   readonly replies: SentReply[];
   /** Raw frames sent with `send` (replayed mailbox messages). */
   readonly sent: string[];
+  /** The close this handler asked for, if any. */
+  readonly closed: { code: number; reason: string }[];
 }
 
 export function connectionOf(
@@ -133,6 +135,7 @@ export function connectionOf(
     ...fields,
   });
   if (fields.groups) connection.groups = [...fields.groups];
+  if (fields.subscribed) connection.subscribed = [...fields.subscribed];
   return connection;
 }
 
@@ -143,9 +146,12 @@ export function commandContext(
 ): TestContext {
   const replies: SentReply[] = [];
   const sent: string[] = [];
+  const closed: { code: number; reason: string }[] = [];
   return {
     sent,
     send: (frame) => sent.push(frame),
+    closed,
+    close: (code, reason) => closed.push({ code, reason }),
     connection,
     config,
     hub: options.hub ?? fakeHub(config),
