@@ -46,8 +46,10 @@ if (!secret) {
   process.exit(2);
 }
 
+// A subscription token only lets `join_group { token }` into that one group; the gateway
+// refuses it as a connection token (PROTOCOL.md, "Authentication").
 const claims: Record<string, unknown> = values.subscription
-  ? { group: values.subscription }
+  ? { token_type: "subscription", group: values.subscription }
   : {
       token_type: "access",
       user_id: values.user,

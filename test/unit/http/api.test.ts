@@ -21,7 +21,7 @@ import { createApi } from "../../../src/http/api.ts";
 import type { AppEnv } from "../../../src/http/types.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
-import { mintToken } from "../../helpers/tokens.ts";
+import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
 import { addUser, type FakePorts, FIXED_NOW, fakePorts } from "./fake-ports.ts";
 import { checkOpenApi } from "./openapi-check.ts";
 
@@ -118,6 +118,19 @@ describe("authentication", () => {
     for (const token of [
       await mintToken("boss", { staff: true, expiresIn: -60 }),
       await mintToken("boss", { staff: true, secret: "another-secret-0123456789abcdef" }),
+    ]) {
+      const response = await call("GET", "/users/online", { auth: token });
+      expect(response.status).toBe(401);
+      expect(response.json.error.code).toBe("unauthorized");
+    }
+  });
+
+  it("refuses staff subscription and refresh tokens with 401: only access tokens are callers", async () => {
+    const { call } = gateway();
+    for (const token of [
+      await mintSubscriptionToken("boss", "group_a", { claims: { is_staff: true } }),
+      await mintToken("boss", { staff: true, claims: { token_type: "refresh" } }),
+      await mintToken("boss", { staff: true, claims: { group: "group_a" } }),
     ]) {
       const response = await call("GET", "/users/online", { auth: token });
       expect(response.status).toBe(401);
