@@ -1,11 +1,9 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { eventually, type Frame } from "../helpers/frames.ts";
-import { TEST_JWT_SECRET } from "../helpers/secrets.ts";
 import type { TokenOptions } from "../helpers/tokens.ts";
-import { mintToken } from "../helpers/tokens.ts";
+import { mintSubscriptionToken, mintToken } from "../helpers/tokens.ts";
 import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
 
 let seq = 0;
@@ -61,13 +59,7 @@ describe("group names and authorization", () => {
   it("allows a subscription token for that user and group, and no other", async () => {
     const user = uniqueUser();
     const s = await connectAs(user);
-    const now = Math.floor(Date.now() / 1000);
-    const sign = (sub: string, group: string) =>
-      new SignJWT({ group })
-        .setProtectedHeader({ alg: "HS256" })
-        .setSubject(sub)
-        .setExpirationTime(now + 60)
-        .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const sign = (sub: string, group: string) => mintSubscriptionToken(sub, group);
     expect((await join(s, "group_sub", { token: await sign(user, "group_other") })).data.code).toBe(
       "forbidden",
     );
