@@ -78,10 +78,11 @@ describe("ALLOW_QUERY_TOKEN=false", () => {
   it("still opens sockets with the subprotocol or the Authorization header", async () => {
     const user = uniqueUser();
     const token = await mintToken(user);
-    for (const headers of [
+    const forms: Record<string, string>[] = [
       { "Sec-WebSocket-Protocol": `bearer, ${token}` },
       { Authorization: `Bearer ${token}` },
-    ]) {
+    ];
+    for (const headers of forms) {
       const response = await open("/ws/user/", headers);
       expect(response.status).toBe(101);
       const socket = wrapSocket(response.webSocket as WebSocket);

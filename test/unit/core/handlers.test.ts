@@ -290,6 +290,14 @@ describe("refresh_token re-checks the groups already joined", () => {
     expect(ctx.closed).toEqual([]);
   });
 
+  it("refuses a token with more than 8 * in a grant: unauthorized, nothing changed", async () => {
+    const ctx = commandContext(config, connected({ grants: ["group_a"], groups: ["group_a"] }));
+    const token = await mintToken("42", { expiresIn: 7200, groups: ["group_*a*b*c*d*e*f*g*h*"] });
+    const error = await refusal(ctx, { type: "refresh_token", data: { token } });
+    expect(error.code).toBe("unauthorized");
+    expect(ctx.connection.grants).toEqual(["group_a"]);
+  });
+
   it("refuses a subscription token as a refresh: unauthorized, nothing changed", async () => {
     const ctx = commandContext(config, connected({ grants: ["group_a"], groups: ["group_a"] }));
     const token = await mintSubscriptionToken("42", "group_a");
