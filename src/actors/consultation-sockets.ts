@@ -13,7 +13,7 @@ import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.t
 import type { Mailbox } from "../core/mailbox.ts";
 import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError } from "../protocol/errors.ts";
-import type { ConsultationMessage } from "../protocol/messages.ts";
+import type { ServerData } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
 
@@ -37,6 +37,9 @@ export interface ConsultationOptions {
 }
 
 const userTag = (userId: string) => `user:${userId}`;
+
+/** The room messages a consultation socket receives and its room's history keeps. */
+type RoomMessageType = "consultation_message" | "group_message";
 
 export class ConsultationSockets {
   private readonly o: ConsultationOptions;
@@ -102,6 +105,8 @@ export class ConsultationSockets {
     );
     SocketSet.send(server, encodeFrame("consultation_state", await this.state(consultationId)));
     await this.ensureRenewal();
+    // The token's expiry may come before the first lease renewal.
+    await this.o.reschedule();
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 
@@ -163,18 +168,23 @@ export class ConsultationSockets {
     }
   }
 
-  /** Store a consultation message in the room's history and push it; returns the users reached. */
-  post(messageId: string, data: ConsultationMessage): string[] {
+  /**
+   * Store a room message (a participant's `consultation_message`, or a `group_message` sent to
+   * `consultation_{id}` by a member or by server code) in the room's history, so `resume`
+   * replays it, and push it to every consultation socket; returns the users reached. A retried
+   * send of the same message id is stored and pushed once.
+   */
+  post<K extends RoomMessageType>(type: K, messageId: string, data: ServerData[K]): string[] {
+    // Only a consultation room has consultation sockets and a history to resume from.
+    if (consultationIdOf(this.o.roomName()) === null) return [];
+    const entries = this.sockets.entries();
     const json = JSON.stringify(data);
     const now = Date.now();
-    const { seq } = this.o.history.append(messageId, "consultation_message", json, now);
-    const frame = encodeRawFrame("consultation_message", json, {
-      seq,
-      ts: new Date(now).toISOString(),
-    });
+    const stored = this.o.history.append(messageId, type, json, now);
+    const frame = encodeRawFrame(type, json, { seq: stored.seq, ts: new Date(now).toISOString() });
     const reached = new Set<string>();
-    for (const { ws, connection } of this.sockets.entries()) {
-      SocketSet.send(ws, frame);
+    for (const { ws, connection } of entries) {
+      if (!stored.duplicate) SocketSet.send(ws, frame);
       reached.add(connection.userId);
     }
     return [...reached];

@@ -116,9 +116,14 @@ export class RoomHub extends DurableObject<Env> {
       ...(publish.data === undefined ? {} : { data: publish.data }),
       sent_at: publish.sentAt,
     };
-    const reached = await this.fanOut(
+    // Every socket of the room (PROTOCOL "Rooms"): the consultation sockets held here, in
+    // place, and the user sockets that joined, through their UserHubs.
+    const reached = new Set(this.consultation.post("group_message", publish.messageId, data));
+    for (const userId of await this.fanOut(
       newDelivery("group_message", data, publish.messageId, groupName),
-    );
+    )) {
+      reached.add(userId);
+    }
     return { recipients: reached.size };
   }
 
@@ -149,7 +154,7 @@ export class RoomHub extends DurableObject<Env> {
       message,
       sent_at: sentAt,
     };
-    const reached = new Set(this.consultation.post(messageId, data));
+    const reached = new Set(this.consultation.post("consultation_message", messageId, data));
     for (const userId of await this.fanOut(
       newDelivery("consultation_message", data, messageId, groupName),
     )) {

@@ -431,6 +431,11 @@ export class RealtimeClient {
 
   private opening(established: ConnectionEstablished): void {
     this.established = established;
+    // A first frame at once, answered by the runtime without waking the actor: workerd completes
+    // a close the server starts (token expiry, the connection cap, abuse) only ~10 s late on a
+    // hibernatable socket whose client never sent a data frame (docs/design.md, "Server-initiated
+    // close"); after one frame it completes in milliseconds.
+    this.transport.write(PING);
     const since = this.cursor.opened(established.last_seq);
     if (since !== undefined) this.resume(since);
     const interval = this.heartbeatIntervalMs ?? established.heartbeat_interval_ms;

@@ -1,5 +1,5 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { eventually, type Frame } from "../helpers/frames.ts";
 import type { TokenOptions } from "../helpers/tokens.ts";
@@ -274,6 +274,31 @@ describe("consultation sockets", () => {
     expect((await reply(nurseTab, "consultation_message", { message: "x" })).data.code).toBe(
       "forbidden",
     );
+  });
+
+  it("the RealtimeService's sendToGroup reaches the consultation sockets and the user sockets that joined", async () => {
+    const id = uniqueUser("c");
+    const group = `consultation_${id}`;
+    const grant = { groups: [group] };
+    const patient = await consultationSocket(id, uniqueUser("pat"), grant);
+    const doctorTab = await connectAs(uniqueUser("doc"), grant);
+    await join(doctorTab, group);
+    const data = { message: "The doctor has joined", consultation_id: id };
+    const sent = await exports.RealtimeService.sendToGroup(group, {
+      messageType: "consultation_update",
+      data,
+    });
+    expect(sent.recipients).toBe(2);
+    for (const socket of [patient, doctorTab]) {
+      const frame = await socket.frames.next("group_message");
+      expect(frame.data).toMatchObject({
+        message_id: sent.messageId,
+        group_name: group,
+        from_user_id: "system",
+        message_type: "consultation_update",
+        data,
+      });
+    }
   });
 
   it("a doctor and a patient each see the other's status_changed", async () => {

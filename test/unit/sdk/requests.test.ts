@@ -136,7 +136,8 @@ describe("frame handlers", () => {
     const off = client.on("status_changed", (frame) =>
       seen.push(String(frame.data.connection_count)),
     );
-    client.on("*", (frame) => everything.push(frame.type));
+    // The runtime's answer to the client's opening ping is a frame like any other; not counted here.
+    client.on("*", (frame) => frame.type !== "pong" && everything.push(frame.type));
     const status = client.getStatus();
     const request = await peer.next("get_status");
     peer.send({ type: "status_changed", data: { user_id: "u1", connection_count: 2 } });
