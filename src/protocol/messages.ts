@@ -33,7 +33,7 @@ export const UserIdSchema = v.pipe(
 );
 
 /** Text that Postgres can store (json-data.ts): no U+0000, no lone surrogate. */
-export const storableText = () => v.check<string>(isStorableText, STORABLE_TEXT_RULE);
+export const storableText = () => v.check<string, string>(isStorableText, STORABLE_TEXT_RULE);
 
 export const MessageTextSchema = v.pipe(
   v.string("must be a string"),
