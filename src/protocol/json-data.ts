@@ -18,6 +18,7 @@ export const MAX_DATA_DEPTH = 32;
 
 export const STORABLE_TEXT_RULE = "must not contain U+0000 or a lone surrogate";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what must be found.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
 
