@@ -150,6 +150,16 @@ export const HealthResultSchema = v.object({
       }),
     ),
   ),
+  dead_letters: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description(
+        "Notifications Postgres refused for their content, parked in their users' actors. Absent when none.",
+      ),
+    ),
+  ),
 });
 
 export type NotificationResult = v.InferOutput<typeof NotificationResultSchema>;
