@@ -23,6 +23,41 @@ export class MirrorMonitor extends DurableObject<Env> {
          target TEXT NOT NULL, user_id TEXT NOT NULL, since INTEGER NOT NULL,
          PRIMARY KEY (target, user_id))`,
     );
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS dead_letters (
+         target TEXT NOT NULL, user_id TEXT NOT NULL, count INTEGER NOT NULL,
+         PRIMARY KEY (target, user_id))`,
+    );
+  }
+
+  /**
+   * How many rows `target` refused for a user (they are parked in that user's actor); the
+   * user's whole count, not an increment, so a repeated report cannot count twice.
+   */
+  reportDeadLetters(target: string, userId: string, count: number): void {
+    if (count <= 0) {
+      this.ctx.storage.sql.exec(
+        "DELETE FROM dead_letters WHERE target = ? AND user_id = ?",
+        target,
+        userId,
+      );
+      return;
+    }
+    this.ctx.storage.sql.exec(
+      `INSERT INTO dead_letters (target, user_id, count) VALUES (?, ?, ?)
+       ON CONFLICT (target, user_id) DO UPDATE SET count = excluded.count`,
+      target,
+      userId,
+      count,
+    );
+  }
+
+  /** Dead letters parked across all users and targets. */
+  deadLetters(): number {
+    const [row] = this.ctx.storage.sql
+      .exec<{ n: number | null }>("SELECT sum(count) AS n FROM dead_letters")
+      .toArray();
+    return row?.n ?? 0;
   }
 
   /**

@@ -19,6 +19,7 @@ import { quickConnectFailure, withNeonClient } from "../mirrors/neon.ts";
 import { NeonPostgresMirror } from "../mirrors/postgres.ts";
 import type {
   NotificationRecord,
+  NotificationWriteResult,
   PostgresMirror,
   PostgresWriteResult,
   PresenceSnapshot,
@@ -66,7 +67,7 @@ export class PostgresQueue extends DurableObject<Env> implements PostgresMirror 
     return this.mirror.write(snapshot);
   }
 
-  recordNotifications(records: readonly NotificationRecord[]): Promise<void> {
+  recordNotifications(records: readonly NotificationRecord[]): Promise<NotificationWriteResult> {
     return this.mirror.recordNotifications(records);
   }
 
@@ -89,7 +90,8 @@ export function queuedPostgres(env: Env, config: Config): PostgresMirror | null 
     async recordNotifications(records) {
       // A UserHub records its own user's notifications, so one queue serves the whole call.
       const first = records[0];
-      if (first !== undefined) await queueOf(first.userId).recordNotifications(records);
+      if (first === undefined) return { refused: [] };
+      return await queueOf(first.userId).recordNotifications(records);
     },
     userExists: (userId) => queueOf(userId).userExists(userId),
   };

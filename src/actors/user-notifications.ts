@@ -1,11 +1,13 @@
 /**
  * A UserHub's notifications on their way to Postgres: queued in the actor's SQLite when
  * delivered, flushed by the alarm, and reported to the MirrorMonitor while Postgres lags.
+ * Rows Postgres refuses are parked (NotificationOutbox) and their count reported for /health.
  */
 import type { CachedStore } from "../core/cached-store.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import { NotificationOutbox, type NotificationWriter } from "../core/notification-outbox.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
+import type { MirrorMonitor } from "./mirror-monitor.ts";
 
 export class UserNotifications {
   private readonly outbox: NotificationOutbox;
@@ -53,7 +55,15 @@ export class UserNotifications {
     const lagKey = `${userId}#notifications`;
     const monitor = this.env.MIRROR_MONITOR.getByName("global");
     const behindSince = await this.store.get<number>("notifications_behind");
+    const deadBefore = this.outbox.deadLetterCount();
     const error = await this.outbox.flush(this.write, Date.now());
+    const dead = this.outbox.deadLetterCount();
+    if (dead !== deadBefore) {
+      console.warn(
+        `UserHub:notifications: Postgres refused ${dead - deadBefore} notification(s) for their content; parked as dead letters (${dead} kept)`,
+      );
+    }
+    await this.reportDeadLetters(lagKey, dead, monitor);
     if (error !== null) {
       console.warn(`UserHub:notifications: postgres write failed, retrying: ${error}`);
       if (behindSince === undefined) {
@@ -64,6 +74,23 @@ export class UserNotifications {
     } else if (behindSince !== undefined && this.outbox.size() === 0) {
       await this.store.delete("notifications_behind");
       await monitor.report("postgres", lagKey, null).catch(() => undefined);
+    }
+  }
+
+  /** Tells the MirrorMonitor (for /health) this user's dead-letter count when it changed. */
+  private async reportDeadLetters(
+    key: string,
+    count: number,
+    monitor: DurableObjectStub<MirrorMonitor>,
+  ): Promise<void> {
+    const reported = (await this.store.get<number>("notifications_dead_reported")) ?? 0;
+    if (count === reported) return;
+    try {
+      await monitor.reportDeadLetters("postgres", key, count);
+      await this.store.put("notifications_dead_reported", count);
+    } catch (err) {
+      // Tried again at the next flush (the next notification).
+      console.warn(`UserHub:notifications: cannot report dead letters: ${String(err)}`);
     }
   }
 }

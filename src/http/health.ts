@@ -1,6 +1,7 @@
 /**
  * `GET /health`: the gateway serves (200) and says, per mirror, `off` (not configured), `ok`, or
- * `behind` with how many users' latest changes are unwritten and how old the oldest one is.
+ * `behind` with how many users' latest changes are unwritten and how old the oldest one is,
+ * and `dead_letters`: notifications Postgres refused for their content (absent when none).
  * It never names hosts, URLs or tokens.
  */
 import type { Context } from "hono";
@@ -10,7 +11,8 @@ type MirrorHealth = "ok" | "off" | "behind";
 
 export async function health(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
-  const lag = await c.env.MIRROR_MONITOR.getByName("global").lag();
+  const monitor = c.env.MIRROR_MONITOR.getByName("global");
+  const [lag, deadLetters] = await Promise.all([monitor.lag(), monitor.deadLetters()]);
   const now = Date.now();
   const behind: Record<string, { users: number; oldest_change_age_ms: number }> = {};
   const stateOf = (name: "redis" | "postgres", configured: boolean): MirrorHealth => {
@@ -31,5 +33,7 @@ export async function health(c: Context<AppEnv>): Promise<Response> {
     redis,
     postgres,
     ...(degraded ? { behind } : {}),
+    // Rows Postgres refused (parked in their users' actors): not a lag, so not `degraded`.
+    ...(deadLetters > 0 ? { dead_letters: deadLetters } : {}),
   });
 }

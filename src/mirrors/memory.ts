@@ -2,8 +2,11 @@
 // (whole-set replacement, version ordering, managed vs. existing user table), observable
 // directly, and able to fail on demand to exercise the outbox's retries.
 
+import type { RefusedNotification } from "../core/notification-outbox.ts";
+import { findDataProblem, isStorableText } from "../protocol/json-data.ts";
 import type {
   NotificationRecord,
+  NotificationWriteResult,
   PostgresMirror,
   PostgresWriteResult,
   PresenceSnapshot,
@@ -123,11 +126,21 @@ export class MemoryPostgresMirror implements PostgresMirror, Breakable {
     return { applied: true, userRows: 1 };
   }
 
-  async recordNotifications(records: readonly NotificationRecord[]): Promise<void> {
+  /** Refuses, as Postgres does, a row with U+0000 or a lone surrogate anywhere (22021/22P05). */
+  async recordNotifications(
+    records: readonly NotificationRecord[],
+  ): Promise<NotificationWriteResult> {
     if (this.failure) throw new MirrorWriteError("postgres", this.failure);
+    const refused: RefusedNotification[] = [];
     for (const record of records) {
-      if (!this.notifications.has(record.id)) this.notifications.set(record.id, record);
+      const texts = [record.id, record.userId, record.title, record.message];
+      if (!texts.every(isStorableText) || findDataProblem(record.data, Infinity) !== null) {
+        refused.push({ id: record.id, reason: "22021: invalid byte sequence (memory twin)" });
+      } else if (!this.notifications.has(record.id)) {
+        this.notifications.set(record.id, record);
+      }
     }
+    return { refused };
   }
 
   async userExists(userId: string): Promise<boolean> {

@@ -5,12 +5,14 @@
 // PostgresQueue actor passes `sessions` so that many calls share one session (SessionQueue).
 
 import type { Client } from "@neondatabase/serverless";
+import type { RefusedNotification } from "../core/notification-outbox.ts";
 import type { OpenSession } from "../core/session-queue.ts";
 import { quoteIdentifier, quoteTableName } from "./identifiers.ts";
 import { type NeonConnectionOptions, withNeonClient } from "./neon.ts";
 import {
   MirrorWriteError,
   type NotificationRecord,
+  type NotificationWriteResult,
   type PostgresMirror,
   type PostgresWriteResult,
   type PresenceSnapshot,
@@ -51,6 +53,21 @@ type IdComparison = "bigint" | "text" | "as-text";
 const INTEGER_TYPES = new Set(["smallint", "integer", "bigint"]);
 /** A user id that fits a bigint; anything else cannot match an integer id column. */
 const BIGINT_TEXT = /^-?\d{1,18}$/;
+
+/**
+ * `SQLSTATE: message` when Postgres refused a statement for the values in it: class 22 (data
+ * exception: U+0000 in text, 22021; `\u0000` in jsonb, 22P05; a lone surrogate in jsonb, 22P02;
+ * a bad timestamp) or 23 (constraint). The same row fails again on every retry. null for
+ * anything else: a lost connection (no SQLSTATE), a missing table (42P01), too many clients
+ * (53300), which say nothing about one row and must not park it.
+ */
+function rowRefusal(err: unknown): string | null {
+  if (typeof err !== "object" || err === null) return null;
+  if (!("code" in err) || !("severity" in err) || typeof err.code !== "string") return null;
+  if (!/^2[23][0-9A-Z]{3}$/.test(err.code)) return null;
+  const message = "message" in err && typeof err.message === "string" ? err.message : "";
+  return `${err.code}: ${message.slice(0, 200)}`;
+}
 
 /** Bound parameters of one statement: `add` returns the placeholder (`$n`) for a value. */
 class Bindings {
@@ -150,8 +167,39 @@ export class NeonPostgresMirror implements PostgresMirror {
     });
   }
 
-  async recordNotifications(records: readonly NotificationRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * One multi-row insert; when Postgres refuses it for its content, each row alone in the same
+   * session, so one bad row never holds back the others (see PostgresMirror).
+   */
+  async recordNotifications(
+    records: readonly NotificationRecord[],
+  ): Promise<NotificationWriteResult> {
+    if (records.length === 0) return { refused: [] };
+    return await this.#session(async (client) => {
+      try {
+        await this.#insertNotifications(client, records);
+        return { refused: [] };
+      } catch (err) {
+        if (rowRefusal(err) === null) throw err;
+      }
+      const refused: RefusedNotification[] = [];
+      for (const record of records) {
+        try {
+          await this.#insertNotifications(client, [record]);
+        } catch (err) {
+          const reason = rowRefusal(err);
+          if (reason === null) throw err;
+          refused.push({ id: record.id, reason });
+        }
+      }
+      return { refused };
+    });
+  }
+
+  async #insertNotifications(
+    client: Client,
+    records: readonly NotificationRecord[],
+  ): Promise<void> {
     const params: unknown[] = [];
     const rows = records.map((record) => {
       const base = params.length;
@@ -167,14 +215,12 @@ export class NeonPostgresMirror implements PostgresMirror {
       const p = (i: number) => `$${base + i}`;
       return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}::jsonb, ${p(6)}::timestamptz, ${p(7)}::timestamptz)`;
     });
-    await this.#session((client) =>
-      client.query(
-        `insert into ${this.#sql.notifications}
-           (id, user_id, title, message, data, created_at, delivered_at)
-         values ${rows.join(", ")}
-         on conflict (id) do nothing`,
-        params,
-      ),
+    await client.query(
+      `insert into ${this.#sql.notifications}
+         (id, user_id, title, message, data, created_at, delivered_at)
+       values ${rows.join(", ")}
+       on conflict (id) do nothing`,
+      params,
     );
   }
 

@@ -1,10 +1,10 @@
 // What the presence mirrors promise. The actors are the truth; these stores converge to them.
 // Implementations: redis.ts (Upstash REST), postgres.ts (Neon driver), memory.ts (unit tests).
 
-import type { NotificationRecord } from "../core/notification-outbox.ts";
+import type { NotificationRecord, NotificationWriteResult } from "../core/notification-outbox.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
 
-export type { NotificationRecord, PresenceSnapshot };
+export type { NotificationRecord, NotificationWriteResult, PresenceSnapshot };
 
 /** `user_connections:{id}` (the live connection ids) and `online_users` in Redis. */
 export interface RedisMirror {
@@ -35,8 +35,13 @@ export interface PostgresMirror {
    * user table.
    */
   write(snapshot: PresenceSnapshot): Promise<PostgresWriteResult>;
-  /** Inserts notifications; ids already present are left alone, so retries are harmless. */
-  recordNotifications(records: readonly NotificationRecord[]): Promise<void>;
+  /**
+   * Inserts notifications; ids already present are left alone, so retries are harmless. A row
+   * Postgres refuses for its content (SQLSTATE class 22 data exception or 23 constraint) does
+   * not fail the others: it is answered in `refused`. Throws (MirrorWriteError) when Postgres is
+   * unreachable or the failure is not about single rows; then nothing may be parked.
+   */
+  recordNotifications(records: readonly NotificationRecord[]): Promise<NotificationWriteResult>;
   /** Whether the application's user table has this user. */
   userExists(userId: string): Promise<boolean>;
 }

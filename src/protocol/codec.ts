@@ -2,10 +2,11 @@
  * Frames in and out: an unknown WebSocket message becomes a typed command or a GatewayError.
  *
  * The order of checks decides which error a client sees, so it follows PROTOCOL.md:
- * binary → size → JSON → envelope shape → known type → data.
+ * binary → size → JSON → envelope shape → known type → data (text and nesting, then the schema).
  */
 import * as v from "valibot";
 import { GatewayError } from "./errors.ts";
+import { dataProblemField, findDataProblem } from "./json-data.ts";
 import {
   type ClientCommand,
   COMMAND_DATA,
@@ -108,6 +109,18 @@ export function decodeFrame(
     return fail(
       new GatewayError("validation_failed", "data: must be an object", {
         details: { field: "data", reason: "must be an object" },
+      }),
+      id,
+    );
+  }
+  // Every string of data (unknown keys too) must be storable, and data nests at most 32 levels:
+  // checked on the whole value once, so no schema can forget a field.
+  const problem = data === undefined ? null : findDataProblem(data);
+  if (problem !== null) {
+    const field = dataProblemField(problem, "data");
+    return fail(
+      new GatewayError("validation_failed", `${field}: ${problem.reason}`, {
+        details: { field, reason: problem.reason },
       }),
       id,
     );

@@ -6,22 +6,40 @@
  * shared with the client SDK, so nothing here imports a runtime.
  */
 import * as v from "valibot";
+import { isStorableText, STORABLE_TEXT_RULE } from "./json-data.ts";
 
 /** `message` text: 1–8,192 characters (JavaScript string length). */
 export const MAX_MESSAGE_CHARS = 8192;
 /** User ids: 1–64 of `[A-Za-z0-9_.:-]`; numbers (as seed clients send them) become strings. */
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/**
+ * A numeric id must be a safe integer (|n| ≤ 2^53 − 1): beyond that a double no longer holds
+ * every integer, so 9007199254740993 arrives as 9007199254740992 and would be another user.
+ */
 export const UserIdSchema = v.pipe(
-  v.union([v.string(), v.pipe(v.number(), v.integer())], "must be a string or an integer"),
+  v.union(
+    [
+      v.string(),
+      v.pipe(
+        v.number(),
+        v.safeInteger("must be a safe integer (|n| <= 2^53 - 1); send larger ids as a string"),
+      ),
+    ],
+    "must be a string or an integer",
+  ),
   v.transform(String),
   v.regex(USER_ID_PATTERN, "must be 1-64 characters of [A-Za-z0-9_.:-]"),
 );
+
+/** Text that Postgres can store (json-data.ts): no U+0000, no lone surrogate. */
+export const storableText = () => v.check<string, string>(isStorableText, STORABLE_TEXT_RULE);
 
 export const MessageTextSchema = v.pipe(
   v.string("must be a string"),
   v.minLength(1, "must not be empty"),
   v.maxLength(MAX_MESSAGE_CHARS, `must be at most ${MAX_MESSAGE_CHARS} characters`),
+  storableText(),
 );
 
 const MessageTypeSchema = v.pipe(

@@ -15,7 +15,10 @@ import { RealtimeApiError } from "./errors.ts";
 
 export { RealtimeApiError, type RealtimeApiErrorCode } from "./errors.ts";
 
-/** A user id: 1-64 characters of `[A-Za-z0-9_.:-]`; integers (as Django ids) are accepted. */
+/**
+ * A user id: 1-64 characters of `[A-Za-z0-9_.:-]`; integers (as Django ids) are accepted when
+ * they are safe integers (|n| <= 2^53 - 1); larger ids must be strings.
+ */
 export type UserId = string | number;
 
 export interface NotificationInput {
@@ -262,7 +265,18 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     return record(payload);
   }
 
-  const user = (userId: UserId) => encodeURIComponent(String(userId));
+  // A number beyond 2^53 - 1 is already another id (9007199254740993 is 9007199254740992), so
+  // it is refused here as the gateway refuses it in bodies; such ids must be strings.
+  const user = (userId: UserId) => {
+    if (typeof userId === "number" && !Number.isSafeInteger(userId)) {
+      throw new RealtimeApiError(
+        "validation_failed",
+        "user_id: must be a safe integer (|n| <= 2^53 - 1); send larger ids as a string",
+        { status: 400, details: { field: "user_id" } },
+      );
+    }
+    return encodeURIComponent(String(userId));
+  };
 
   const getUserStatus = async (userId: UserId): Promise<UserStatus> => {
     const body = await call("GET", `/users/${user(userId)}/status`);

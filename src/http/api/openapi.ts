@@ -43,11 +43,12 @@ const COMPONENTS = {
   Error: ErrorBodySchema,
 };
 
-// `data` (any JSON value) is checked with v.check, which has no JSON Schema form: `{}` is right.
+// `data` (any JSON value) is checked with v.check and v.rawCheck (json-data.ts), which have no
+// JSON Schema form: `{}` is right, and the rules are in the description.
 const CONVERSION = {
   target: "draft-2020-12" as const,
   typeMode: "input" as const,
-  ignoreActions: ["check"],
+  ignoreActions: ["check", "raw_check"],
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -6,9 +6,11 @@
  */
 import * as v from "valibot";
 import { ERROR_CODES } from "../../protocol/errors.ts";
+import { MAX_DATA_DEPTH, storableJson } from "../../protocol/json-data.ts";
 import {
   COMMAND_DATA,
   MessageTextSchema,
+  storableText,
   USER_ID_PATTERN,
   UserIdSchema,
 } from "../../protocol/messages.ts";
@@ -38,13 +40,17 @@ const TitleSchema = v.pipe(
   v.string("must be a string"),
   v.minLength(1, "must not be empty"),
   v.maxLength(MAX_TITLE_CHARS, `must be at most ${MAX_TITLE_CHARS} characters`),
+  storableText(),
 );
+
+const JSON_RULES = `Strings (and keys) without U+0000 or lone surrogates; at most ${MAX_DATA_DEPTH} levels deep.`;
 
 /** Any JSON value, but present: a body without it is refused, not filled with undefined. */
 const RequiredJsonSchema = v.pipe(
   v.unknown(),
   v.check((value) => value !== undefined, "is required"),
-  v.description("Any JSON value."),
+  storableJson(),
+  v.description(`Any JSON value. ${JSON_RULES}`),
 );
 
 const IsoTimeSchema = v.pipe(v.string(), v.isoTimestamp());
@@ -55,7 +61,13 @@ export const NotificationBodySchema = v.pipe(
   v.object({
     title: TitleSchema,
     message: MessageTextSchema,
-    data: v.optional(v.pipe(v.unknown(), v.description("Any JSON value; default {}."))),
+    data: v.optional(
+      v.pipe(
+        v.unknown(),
+        storableJson(),
+        v.description(`Any JSON value; default {}. ${JSON_RULES}`),
+      ),
+    ),
   }),
   v.title("NotificationBody"),
 );
@@ -136,6 +148,16 @@ export const HealthResultSchema = v.object({
         users: v.pipe(v.number(), v.integer()),
         oldest_change_age_ms: v.pipe(v.number(), v.integer()),
       }),
+    ),
+  ),
+  dead_letters: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description(
+        "Notifications Postgres refused for their content, parked in their users' actors. Absent when none.",
+      ),
     ),
   ),
 });

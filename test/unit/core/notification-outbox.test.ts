@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  DEAD_LETTERS_KEPT,
   NotificationOutbox,
   type NotificationRecord,
+  type NotificationWriteResult,
 } from "../../../src/core/notification-outbox.ts";
 import { deferred } from "../helpers/deferred.ts";
 import { memorySql } from "../helpers/sqlite.ts";
@@ -20,13 +22,20 @@ function record(n: number): NotificationRecord {
   };
 }
 
-/** A Postgres writer that records every batch and fails while `down` is set. */
+/**
+ * A Postgres writer that records every batch, fails while `down` is set, and refuses (as
+ * Postgres refuses U+0000) the rows whose title starts with "refuse".
+ */
 function postgres() {
   const batches: NotificationRecord[][] = [];
   const state = { down: false };
-  const write = async (records: NotificationRecord[]) => {
+  const write = async (records: NotificationRecord[]): Promise<NotificationWriteResult> => {
     if (state.down) throw new Error("connection refused");
     batches.push(records);
+    const refused = records
+      .filter((r) => r.title.startsWith("refuse"))
+      .map((r) => ({ id: r.id, reason: "22021: invalid byte sequence" }));
+    return { refused };
   };
   return { batches, state, write };
 }
@@ -199,6 +208,7 @@ describe("NotificationOutbox", () => {
     const flushing = pending.flush(async (records) => {
       batches.push(records.map((r) => r.id));
       await inFlight.promise;
+      return { refused: [] };
     }, at(T0));
     pending.add(record(2), T0 + 1);
     inFlight.resolve();
@@ -217,5 +227,51 @@ describe("NotificationOutbox", () => {
     const rebuilt = new NotificationOutbox(sql);
     expect(rebuilt.size()).toBe(2);
     expect(rebuilt.nextFlushAt()).toBe(T0 + 260);
+  });
+
+  describe("rows Postgres refuses", () => {
+    it("parks a refused row as a dead letter with its reason and writes the rest", async () => {
+      const { pending } = outbox();
+      const pg = postgres();
+      pending.add(record(1), T0 + 1);
+      pending.add({ ...record(2), title: "refuse me" }, T0 + 2);
+      pending.add(record(3), T0 + 3);
+      expect(await pending.flush(pg.write, at(T0 + 10))).toBeNull();
+      expect(pending.size()).toBe(0);
+      expect(pending.nextFlushAt()).toBeNull();
+      expect(pending.deadLetterCount()).toBe(1);
+      expect(pending.deadLetters()).toEqual([
+        {
+          id: "n2",
+          reason: "22021: invalid byte sequence",
+          parkedAt: T0 + 10,
+          record: { ...record(2), title: "refuse me" },
+        },
+      ]);
+    });
+
+    it("counts nothing while Postgres is down, and keeps the dead letters across instances", async () => {
+      const { sql, pending } = outbox();
+      const pg = postgres();
+      pending.add({ ...record(1), title: "refuse me" }, T0);
+      pg.state.down = true;
+      await pending.flush(pg.write, at(T0));
+      expect(pending.deadLetterCount()).toBe(0);
+      pg.state.down = false;
+      await pending.flush(pg.write, at(T0 + 250));
+      expect(new NotificationOutbox(sql).deadLetterCount()).toBe(1);
+    });
+
+    it(`keeps the newest ${DEAD_LETTERS_KEPT} dead letters`, async () => {
+      const { pending } = outbox();
+      const pg = postgres();
+      const count = DEAD_LETTERS_KEPT + 5;
+      for (let n = 1; n <= count; n++) pending.add({ ...record(n), title: "refuse" }, T0 + n);
+      for (let flushes = 0; pending.size() > 0; flushes++) {
+        await pending.flush(pg.write, at(T0 + count + flushes));
+      }
+      expect(pending.deadLetterCount()).toBe(DEAD_LETTERS_KEPT);
+      expect(pending.deadLetters()[0]?.id).toBe("n6");
+    });
   });
 });

@@ -302,6 +302,97 @@ describe("bodies", () => {
   });
 });
 
+/** `{ k: { k: … { k: 1 } } }` with `levels` objects. */
+function nested(levels: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < levels; i++) value = { k: value };
+  return value;
+}
+
+describe("text, ids and shapes in bodies", () => {
+  /** A raw JSON body, so escapes such as `\u0000` reach the server as written. */
+  const post = (call: ReturnType<typeof gateway>["call"], path: string, raw: string) =>
+    call("POST", path, { raw, headers: { "Content-Type": "application/json" } });
+
+  it.each([
+    ["title", '{"title":"a\\u0000b","message":"m"}'],
+    ["message", '{"title":"t","message":"\\ud800"}'],
+    ["data.foo.bar", '{"title":"t","message":"m","data":{"foo":{"bar":"\\u0000"}}}'],
+    ["data.list.2", '{"title":"t","message":"m","data":{"list":[1,"ok","\\udc00"]}}'],
+    ["data.\ufffd", '{"title":"t","message":"m","data":{"\\ud800":1}}'],
+  ])("refuses a notification with text Postgres cannot store in %s", async (field, raw) => {
+    const { call, ports } = gateway();
+    const bob = addUser(ports, "bob");
+    const response = await post(call, "/users/bob/notifications", raw);
+    expect(response.status).toBe(400);
+    expect(response.json.error.code).toBe("validation_failed");
+    expect(response.json.error.details).toEqual({ field });
+    expect(bob.notifications).toEqual([]);
+  });
+
+  it("refuses NUL in a direct message, a broadcast and a group message's data", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    ports.rooms?.set("group_a", 1);
+    const cases: [string, string, string][] = [
+      ["/users/bob/messages", '{"from_user_id":"a","message":"\\u0000"}', "message"],
+      ["/broadcasts", '{"message":"x\\u0000"}', "message"],
+      ["/groups/group_a/messages", '{"message_type":"t","data":["\\u0000"]}', "data.0"],
+      ["/groups/group_a/messages", '{"message_type":"t","data":"\\udbff"}', "data"],
+    ];
+    for (const [path, raw, field] of cases) {
+      const response = await post(call, path, raw);
+      expect(response.json.error, path).toMatchObject({
+        code: "validation_failed",
+        details: { field },
+      });
+    }
+    expect(ports.published).toEqual([]);
+  });
+
+  it("accepts data nested 32 levels deep and refuses 33 with validation_failed", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    ports.rooms?.set("group_a", 1);
+    const ok = await call("POST", "/groups/group_a/messages", {
+      body: { message_type: "t", data: nested(32) },
+    });
+    expect(ok.status).toBe(200);
+    for (const path of ["/groups/group_a/messages", "/users/bob/notifications"]) {
+      const deep = await call("POST", path, {
+        body: { title: "t", message: "m", message_type: "t", data: nested(33) },
+      });
+      expect(deep.status, path).toBe(400);
+      expect(deep.json.error.code).toBe("validation_failed");
+      expect(deep.json.error.details.field).toMatch(/^data(\.k)+$/);
+    }
+  });
+
+  it("refuses a from_user_id that is a number beyond 2^53 - 1 and takes it as a string", async () => {
+    const { call, ports } = gateway();
+    addUser(ports, "bob");
+    const unsafe = await post(
+      call,
+      "/users/bob/messages",
+      '{"from_user_id":9007199254740993,"message":"m"}',
+    );
+    expect(unsafe.status).toBe(400);
+    expect(unsafe.json.error).toMatchObject({
+      code: "validation_failed",
+      details: { field: "from_user_id" },
+    });
+    const safe = await post(
+      call,
+      "/users/bob/messages",
+      '{"from_user_id":"9007199254740993","message":"m"}',
+    );
+    expect(safe.status).toBe(200);
+    expect(JSON.parse(ports.users.get("bob")?.deliveries[0]?.json ?? "null")).toMatchObject({
+      from_user_id: "9007199254740993",
+    });
+  });
+});
+
 describe("operations", () => {
   it("notifies a user: stored and pushed, with the id, time and data {} by default", async () => {
     const { call, ports } = gateway();

@@ -106,6 +106,27 @@ export function postgresMirrorContract(
       ]);
     });
 
+    it("refuses a row holding U+0000 alone and records the rows around it", async () => {
+      const { mirror, probe } = setup();
+      const user = uid();
+      const record = (id: string, title: string): NotificationRecord => ({
+        id,
+        userId: user,
+        title,
+        message: "World",
+        data: { n: 1 },
+        createdAt: t(1),
+        deliveredAt: null,
+      });
+      const result = await mirror.recordNotifications([
+        record(`${user}-1`, "fine"),
+        record(`${user}-2`, "NUL \u0000"),
+        record(`${user}-3`, "fine"),
+      ]);
+      expect(result.refused.map((row) => row.id)).toEqual([`${user}-2`]);
+      expect((await probe.notificationIds(user)).sort()).toEqual([`${user}-1`, `${user}-3`]);
+    });
+
     it("knows which users exist", async () => {
       const { mirror } = setup();
       const user = uid();

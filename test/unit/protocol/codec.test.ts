@@ -394,3 +394,99 @@ describe("encodeFrame", () => {
     });
   });
 });
+
+/** `{ k: { k: … { k: leaf } } }` with `levels` objects. */
+function nested(levels: number, leaf: unknown = 1): unknown {
+  let value = leaf;
+  for (let i = 0; i < levels; i++) value = { k: value };
+  return value;
+}
+
+describe("decodeFrame: text Postgres can store", () => {
+  // JSON escapes reach the parser as they are: `\u0000` and a lone `\ud800` are valid JSON.
+  const sendWith = (message: string) =>
+    `{"type":"send_message","data":{"target_user_id":"bob","message":"${message}"}}`;
+
+  it.each([
+    ["U+0000", "a\\u0000b"],
+    ["a lone high surrogate", "a\\ud800b"],
+    ["a lone low surrogate", "a\\udc00b"],
+    ["a surrogate pair backwards", "\\udc00\\ud800"],
+  ])("refuses a message with %s as validation_failed on data.message", (_, text) => {
+    const error = refused(sendWith(text)).error;
+    expect(error.code).toBe("validation_failed");
+    expect(error.details).toMatchObject({ field: "data.message" });
+  });
+
+  it("accepts a surrogate pair (an emoji written as escapes) and other control characters", () => {
+    expect(decoded(sendWith("\\ud83d\\ude00 \\u0001\\u001f"))).toMatchObject({
+      data: { message: "😀 \u0001\u001f" },
+    });
+  });
+
+  it("refuses NUL in any string of data, including keys the command does not define", () => {
+    const raw =
+      '{"type":"group_message","data":{"group_name":"group_a","message":"hi","extra":{"a":["ok","\\u0000"]}}}';
+    expect(refused(raw).error.details).toMatchObject({ field: "data.extra.a.1" });
+    const key = '{"type":"ping","data":{"\\ud800":1}}';
+    expect(refused(key).error.code).toBe("validation_failed");
+  });
+
+  it("refuses a lone surrogate in a group name", () => {
+    const raw = '{"type":"join_group","data":{"group_name":"group_\\udfff"}}';
+    expect(refused(raw).error.details).toMatchObject({ field: "data.group_name" });
+  });
+});
+
+describe("decodeFrame: numeric user ids", () => {
+  it("accepts the largest safe integer, 2^53 - 1", () => {
+    const data = { target_user_id: Number.MAX_SAFE_INTEGER, message: "hi" };
+    expect(decoded(frame({ type: "send_message", data }))).toMatchObject({
+      data: { target_user_id: "9007199254740991" },
+    });
+  });
+
+  it.each([
+    ["2^53", "9007199254740992"],
+    ["2^53 + 1 (which JSON.parse rounds to 2^53)", "9007199254740993"],
+    ["-(2^53)", "-9007199254740992"],
+    ["1e21", "1e21"],
+  ])("refuses %s as a number, and asks for a string", (_, literal) => {
+    const raw = `{"type":"send_message","data":{"target_user_id":${literal},"message":"hi"}}`;
+    const error = refused(raw).error;
+    expect(error.code).toBe("validation_failed");
+    expect(error.details).toMatchObject({ field: "data.target_user_id" });
+    expect(error.message).toContain("string");
+  });
+
+  it("accepts an id above 2^53 sent as a string, digit for digit", () => {
+    const data = { target_user_id: "9007199254740993", message: "hi" };
+    expect(decoded(frame({ type: "send_message", data }))).toMatchObject({
+      data: { target_user_id: "9007199254740993" },
+    });
+  });
+
+  it("refuses an unsafe integer among the user ids of get_status", () => {
+    const raw = '{"type":"get_status","data":{"user_ids":["a",9007199254740993]}}';
+    expect(refused(raw).error.details).toMatchObject({ field: "data.user_ids.1" });
+  });
+});
+
+describe("decodeFrame: nesting", () => {
+  it("accepts data nested 32 levels deep", () => {
+    const data = { group_name: "group_a", message: "hi", extra: nested(31) };
+    expect(decoded(frame({ type: "group_message", data })).type).toBe("group_message");
+  });
+
+  it("refuses data nested 33 levels deep as validation_failed", () => {
+    const data = { group_name: "group_a", message: "hi", extra: nested(32) };
+    const error = refused(frame({ type: "group_message", data })).error;
+    expect(error.code).toBe("validation_failed");
+    expect(String(error.details?.field)).toMatch(/^data\.extra(\.k)+$/);
+  });
+
+  it("refuses a frame of 30,000 nested arrays without overflowing the stack", () => {
+    const raw = `{"type":"ping","data":{"a":${"[".repeat(30_000)}${"]".repeat(30_000)}}}`;
+    expect(refused(raw).error.code).toBe("validation_failed");
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * A notification Postgres refuses, inside workerd: the UserHub's notification outbox (in the
+ * actor's own SQLite) parks it, writes the one after it, and /health counts it. The writer is
+ * the in-memory twin of the Postgres mirror, which refuses U+0000 as Postgres does; the
+ * outbox is called directly, past the validation that refuses such text at the door.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { UserNotifications } from "../../src/actors/user-notifications.ts";
+import { CachedStore } from "../../src/core/cached-store.ts";
+import type { DeliveryResult } from "../../src/core/delivery.ts";
+import { MemoryPostgresMirror } from "../../src/mirrors/memory.ts";
+import type { NotificationMessage } from "../../src/protocol/messages.ts";
+import { uniqueUser } from "./helpers.ts";
+
+async function health(): Promise<Record<string, unknown>> {
+  const response = await exports.default.fetch(new Request("http://gateway.test/health"));
+  return (await response.json()) as Record<string, unknown>;
+}
+
+const stored: DeliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
+
+function notification(id: string, title: string): NotificationMessage {
+  return {
+    notification_id: id,
+    title,
+    message: "m",
+    data: {},
+    created_at: new Date().toISOString(),
+  };
+}
+
+describe("dead letters", () => {
+  it("/health has no dead_letters while there are none", async () => {
+    expect(await health()).not.toHaveProperty("dead_letters");
+  });
+
+  it("a notification Postgres refuses does not hold back the next one and is counted on /health", async () => {
+    const user = uniqueUser("dead");
+    const postgres = new MemoryPostgresMirror();
+    await runInDurableObject(env.USER_HUB.getByName(user), async (_hub, state) => {
+      const notifications = new UserNotifications(
+        state,
+        new CachedStore(state.storage),
+        env,
+        (rows) => postgres.recordNotifications(rows),
+      );
+      notifications.record(user, notification("n1", "NUL \u0000 here"), stored);
+      notifications.record(user, notification("n2", "fine"), stored);
+      await notifications.flush(user);
+      expect(notifications.nextWakeAt()).toBeNull();
+    });
+    expect([...postgres.notifications.keys()]).toEqual(["n2"]);
+    expect(await health()).toMatchObject({ status: "ok", dead_letters: 1 });
+  });
+});
