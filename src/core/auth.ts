@@ -11,7 +11,7 @@ import {
 } from "jose";
 import * as v from "valibot";
 import { GatewayError } from "../protocol/errors.ts";
-import { UserIdSchema } from "../protocol/messages.ts";
+import { storableText, UserIdSchema } from "../protocol/messages.ts";
 import type { Config } from "./config.ts";
 import { globStars, MAX_GLOB_STARS } from "./groups.ts";
 
@@ -121,7 +121,9 @@ async function verifyPayload(token: string, config: Config): Promise<JWTPayload>
 
 const ClaimsSchema = v.object({
   exp: v.number(),
-  username: v.optional(v.string()),
+  // The username is stored in Postgres (users.username): refuse what it cannot store, or the
+  // user's presence writes would fail on every retry.
+  username: v.optional(v.pipe(v.string(), storableText())),
   is_staff: v.optional(v.unknown()),
   is_superuser: v.optional(v.unknown()),
   groups: v.optional(

@@ -229,6 +229,17 @@ describe("verifyToken", () => {
     expect(error.message).toBe("refresh tokens cannot open connections");
   });
 
+  it("refuses a username Postgres cannot store, which would fail every presence write", async () => {
+    for (const username of ["ann\u0000", "ann\ud800"]) {
+      const token = await mintToken("42", { claims: { username } });
+      const error = await refusal(verifyToken(token, config));
+      expect(error.code).toBe("unauthorized");
+      expect(error.message).toContain("token claim username");
+    }
+    const fine = await mintToken("42", { claims: { username: "Ann 😀" } });
+    expect((await verifyToken(fine, config)).username).toBe("Ann 😀");
+  });
+
   describe("token type", () => {
     it("accepts a token without token_type, and one with token_type access", async () => {
       const bare = await mintToken("42", { claims: { token_type: undefined } });
