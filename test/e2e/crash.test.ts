@@ -126,7 +126,9 @@ describe("kill -9 of workerd serve mid-traffic, restarted on the same storage", 
     // Before the crash the mirrors hold everyone online (so "offline" after it is a change).
     const online = new Map(everyone.map((u) => [u, [] as string[]]));
     for (const client of sockets) {
-      online.get(String(client.established.data.user_id))?.push(client.established.data.connection_id);
+      online
+        .get(String(client.established.data.user_id))
+        ?.push(client.established.data.connection_id);
     }
     const before = await untilConverged(online, MIRROR_BOUND_MS);
     expect(before.left).toEqual([]);
