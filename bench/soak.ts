@@ -186,7 +186,7 @@ async function api(method: string, path: string, body?: unknown): Promise<number
 
 /** One second of traffic, spread evenly over the second. */
 async function trafficSecond(): Promise<void> {
-  const actions: Array<() => void | Promise<unknown>> = [];
+  const actions: Array<() => unknown> = [];
   for (let i = 0; i < RATE.directMessages; i++) {
     actions.push(() => {
       const from = pick(users);
