@@ -135,8 +135,8 @@ function judgeFrame(answer: Frame, expect: Expectation): string | null {
   const code = String(answer.data?.code);
   if (code === "internal") return "answered with internal";
   if (!KNOWN_CODES.has(code)) return `unknown error code ${code}`;
-  // rate_limited is always a correct answer: it only says "later".
-  if (code === "rate_limited") return null;
+  // "Later" is always a correct answer: a budget or a dependency, never the input's fault.
+  if (code === "rate_limited" || code === "unavailable") return null;
   if (expect.codes.length > 0 && !expect.codes.includes(code))
     return `error ${code}, expected ${expect.codes.join(" or ")}`;
   return null;
@@ -383,7 +383,7 @@ function judgeHttp(
   codes: Record<string, number>,
 ): string | null {
   if (status === 0) return text;
-  if (status >= 500) return `HTTP ${status}`;
+  if (status >= 500 && status !== 503) return `HTTP ${status}`;
   if (status < 400) {
     return c.statuses.some((s) => s < 400) ? null : `accepted (HTTP ${status}) instead of an error`;
   }
@@ -397,7 +397,10 @@ function judgeHttp(
     return `HTTP ${status} without a known error code`;
   codes[`http:${code}`] = (codes[`http:${code}`] ?? 0) + 1;
   if (code === "internal") return "answered with internal";
-  if (status === 429 && code === "rate_limited") return null;
+  // "Later" (a rate limit, a dependency down) is typed and fine; everything else 5xx is not.
+  if ((status === 429 && code === "rate_limited") || (status === 503 && code === "unavailable"))
+    return null;
+  if (status >= 500) return `HTTP ${status} ${code}`;
   if (!c.statuses.includes(status))
     return `HTTP ${status} ${code}, expected ${c.statuses.join("/")}`;
   if (c.codes.length > 0 && !c.codes.includes(code))
