@@ -10,13 +10,24 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * scale.test.ts).
  */
 const LOAD_TESTS = ["scale.test.ts", "postgres-crowd.test.ts"];
+/**
+ * The fuzz runs after everything: should it find a hole (say a string Postgres cannot store that
+ * passed validation and now blocks a notification outbox), the stack it leaves behind must not
+ * fail other files for a reason they are not about.
+ */
+const LAST = "fuzz.test.ts";
 
 class LoadLast extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const isLoad = (file: TestSpecification) =>
       LOAD_TESTS.some((name) => file.moduleId.endsWith(`/${name}`));
-    return [...sorted.filter((f) => !isLoad(f)), ...sorted.filter(isLoad)];
+    const isLast = (file: TestSpecification) => file.moduleId.endsWith(`/${LAST}`);
+    return [
+      ...sorted.filter((f) => !isLoad(f) && !isLast(f)),
+      ...sorted.filter(isLoad),
+      ...sorted.filter(isLast),
+    ];
   }
 }
 

@@ -54,7 +54,7 @@ const GROUP_GAP = 10;
 const PANEL_HEADER = 40;
 const AXIS = 28;
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(
     /[<>&"]/g,
     (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c] ?? c,

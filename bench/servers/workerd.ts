@@ -171,6 +171,12 @@ export interface WorkerdServeOptions {
   readonly secretNames: readonly string[];
   /** workerd's DevTools inspector, for profiling. */
   readonly inspectorPort?: number;
+  /**
+   * Let the Worker's fetches and sockets reach loopback and private addresses (the local mirror
+   * helpers: Neon proxy, Upstash bridge). workerd's default outbound allows public addresses only.
+   * Default false.
+   */
+  readonly localNetwork?: boolean;
 }
 
 /** The workerd config (capnp text) serving `build` on 127.0.0.1:`port`. */
@@ -207,7 +213,11 @@ using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    (name = "do-storage", disk = (path = ${capnpText(options.storageDir)}, writable = true)),
+    (name = "do-storage", disk = (path = ${capnpText(options.storageDir)}, writable = true)),${
+      options.localNetwork
+        ? '\n    (name = "outbound", network = (allow = ["public", "private", "local"])),'
+        : ""
+    }
   ],
   sockets = [ (name = "http", address = ${capnpText(`127.0.0.1:${options.port}`)}, http = (), service = "main") ],
 );
@@ -220,7 +230,9 @@ const worker :Workerd.Worker = (
     ${bindings.join(",\n    ")}
   ],
   durableObjectNamespaces = [ ${namespaces.join(",\n    ")} ],
-  durableObjectStorage = ${classes.length > 0 ? '(localDisk = "do-storage")' : "(none = void)"},
+  durableObjectStorage = ${classes.length > 0 ? '(localDisk = "do-storage")' : "(none = void)"},${
+    options.localNetwork ? '\n  globalOutbound = "outbound",' : ""
+  }
 );
 `;
 }

@@ -77,6 +77,11 @@ export class UserHub extends DurableObject<Env> {
       reschedule: () => this.reschedule(),
     });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(AUTO_PING, AUTO_PONG));
+    // After a crash the stored state may say online with every socket gone: correct it before
+    // the first request reads it (status, deliver), and let the alarm write the mirrors.
+    void ctx.blockConcurrencyWhile(async () => {
+      if ((await this.connections.presence.recoverLostSockets()) !== null) await this.reschedule();
+    });
   }
 
   // --- platform hooks -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import {
   INITIAL_PRESENCE,
   type PresenceSnapshot,
   type PresenceState,
+  socketsLost,
 } from "./presence.ts";
 
 /** Where presence is mirrored: the two external stores and the PresenceShard of the user. */
@@ -154,6 +155,19 @@ export class PresenceKeeper {
       await this.write(REFRESH_KEY, now + this.options.refreshMs);
     }
     await this.flush();
+    return flip;
+  }
+
+  /**
+   * Called when the actor starts: if the stored state says online but no socket or lease
+   * survived (the process died, see socketsLost), flip offline now and queue every mirror.
+   * Returns the flip, so the caller can schedule the alarm that writes the mirrors.
+   */
+  async recoverLostSockets(): Promise<Flip> {
+    const now = this.now();
+    const presence = await this.presence();
+    const { state, flip } = socketsLost(presence, this.options.connectionIds().length, now);
+    if (flip !== null) await this.save(state, now);
     return flip;
   }
 

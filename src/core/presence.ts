@@ -76,6 +76,22 @@ export function graceElapsed(
   return { state: flipOffline(state, now), flip: "offline" };
 }
 
+/**
+ * The actor started with no connection while its state says online and no offline flip is
+ * pending: a socket that closes always leaves a pending flip (or flips), so these sockets died
+ * with the process that held them (kill -9, a machine restart) and no close event will ever
+ * come. Flip offline at once: how long ago they died is unknown, so a grace period would only
+ * stretch a false "online"; clients that come back flip online again.
+ */
+export function socketsLost(
+  state: PresenceState,
+  count: number,
+  now: number,
+): { state: PresenceState; flip: Flip } {
+  if (count > 0 || !state.isOnline || state.offlineAt !== null) return { state, flip: null };
+  return { state: flipOffline(state, now), flip: "offline" };
+}
+
 /** What the mirrors are told: the user's presence as the actor sees it right now. */
 export interface PresenceSnapshot {
   userId: string;

@@ -4,7 +4,7 @@
  * prefix), migrations and `wrangler dev` on a free port; stops and removes it all afterwards.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -21,6 +21,8 @@ declare module "vitest" {
     databaseUrl: string;
     redisUrl: string;
     redisKeyPrefix: string;
+    /** Everything wrangler and the Worker print, appended as it comes (the fuzz test reads it). */
+    gatewayLogFile: string;
   }
 }
 
@@ -73,6 +75,8 @@ export default async function setup(project: TestProject) {
   const redisKeyPrefix = `e2e:${run}:`;
   let stack: LocalStack | undefined;
   let output = "";
+  const gatewayLogFile = join(dir, "wrangler.log");
+  const gatewayLog = createWriteStream(gatewayLogFile, { flags: "a" });
   try {
     stack = await startLocalStack({
       dataDir: dir,
@@ -87,6 +91,7 @@ export default async function setup(project: TestProject) {
       vars: { ...E2E_VARS, REDIS_KEY_PREFIX: redisKeyPrefix },
       onWranglerOutput: (line) => {
         output += `${line}\n`;
+        gatewayLog.write(`${line}\n`);
         if (process.env.E2E_LOG) console.log(`[wrangler] ${line}`);
       },
     });
@@ -100,8 +105,10 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", databaseUrl);
   project.provide("redisUrl", REDIS_URL);
   project.provide("redisKeyPrefix", redisKeyPrefix);
+  project.provide("gatewayLogFile", gatewayLogFile);
   return async () => {
     await stack?.stop();
+    gatewayLog.end();
     await deleteKeys(REDIS_URL, redisKeyPrefix);
     await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch((err: unknown) => {
       console.warn(`could not drop ${database}: ${String(err)}`);

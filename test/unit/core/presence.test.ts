@@ -5,6 +5,7 @@ import {
   INITIAL_PRESENCE,
   nextVersion,
   type PresenceState,
+  socketsLost,
 } from "../../../src/core/presence.ts";
 
 const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
@@ -153,5 +154,26 @@ describe("nextVersion", () => {
     // The restarted actor goes on from the stored state, later.
     const next = connectionsChanged(stored, 0, T0 + 20, GRACE).state;
     expect(next.version).toBeGreaterThan(toldButLost.version);
+  });
+});
+
+describe("an actor starting after a crash (socketsLost)", () => {
+  const online = last(counts([1])).state;
+
+  it("flips a user offline at once when the state says online but no socket survived", () => {
+    const { state, flip } = socketsLost(online, 0, T0 + 60_000);
+    expect(flip).toBe("offline");
+    expect(state).toMatchObject({ isOnline: false, offlineAt: null });
+    expect(state.version).toBeGreaterThan(online.version);
+    expect(state.lastSeen).toBe(new Date(T0 + 60_000).toISOString());
+  });
+
+  it("leaves a user alone whose sockets survived (a wake from hibernation)", () => {
+    expect(socketsLost(online, 2, T0 + 60_000)).toEqual({ state: online, flip: null });
+  });
+
+  it("leaves a pending grace period to the alarm", () => {
+    const closing = last(counts([1, 0])).state;
+    expect(socketsLost(closing, 0, T0 + 10)).toEqual({ state: closing, flip: null });
   });
 });
