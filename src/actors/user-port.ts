@@ -5,8 +5,10 @@
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
 import { broadcastToShards } from "../core/broadcast.ts";
 import type { Config } from "../core/config.ts";
+import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
+import { InflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { SocketSet } from "./socket-set.ts";
@@ -25,6 +27,13 @@ export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
   const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
+  // Deliveries this user's sockets are waiting on (direct and room messages); past the bound a
+  // send is answered `unavailable` at once instead of queueing behind the others.
+  const outbound = new InflightLimit(
+    config.overload.maxInflight,
+    config.overload.retryAfterMs,
+    "too many messages in flight from this user",
+  );
   return {
     connectionCount: () => connections.count(),
     userStatuses: (userIds) =>
@@ -37,7 +46,10 @@ export function createUserPort(parts: UserPortParts): HubPort {
     verifyToken: (token) => verifyToken(token, config),
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
-    deliverTo: (targetId, delivery) => env.USER_HUB.getByName(targetId).deliver(targetId, delivery),
+    deliverTo: (targetId, delivery) =>
+      outbound.run<DeliveryResult>(
+        async () => await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
+      ),
     broadcast: (delivery) =>
       broadcastToShards(
         config.presenceShards,
@@ -51,7 +63,8 @@ export function createUserPort(parts: UserPortParts): HubPort {
       room(groupName).join(groupName, await userId(), connectionId),
     leaveRoom: async (groupName, connectionId) =>
       room(groupName).leave(groupName, await userId(), connectionId),
-    publishToRoom: (groupName, message) => room(groupName).publish(groupName, message),
+    publishToRoom: (groupName, message) =>
+      outbound.run(() => room(groupName).publish(groupName, message)),
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",
