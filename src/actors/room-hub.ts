@@ -179,7 +179,9 @@ export class RoomHub extends DurableObject<Env> {
     await mapBounded([...this.memberIds()], this.window.size, async (userId) => {
       try {
         const hub = this.env.USER_HUB.getByName(userId);
-        const result = await this.window.run<DeliveryResult>(async () => await hub.deliver(userId, delivery));
+        const result = await this.window.run<DeliveryResult>(
+          async () => await hub.deliver(userId, delivery),
+        );
         if (result.status === "delivered" || result.status === "duplicate") reached.add(userId);
         // No socket of theirs has joined: a membership whose leave never arrived.
         else if (result.status === "dropped") this.dropMember(userId);

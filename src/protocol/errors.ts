@@ -127,7 +127,8 @@ const RPC_MESSAGE = /^\[gateway:([a-z_]+)(?::(\d{1,9}))?\] ([\s\S]*)$/;
 
 export function forRpc(err: unknown): unknown {
   if (!(err instanceof GatewayError)) return err;
-  const retry = err.retryAfterMs === undefined ? "" : `:${Math.max(0, Math.round(err.retryAfterMs))}`;
+  const retry =
+    err.retryAfterMs === undefined ? "" : `:${Math.max(0, Math.round(err.retryAfterMs))}`;
   return new Error(`[gateway:${err.code}${retry}] ${err.message}`);
 }
 
