@@ -14,6 +14,7 @@ import type { RoomPublish } from "../core/handlers/index.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { InflightLimit } from "../core/overload.ts";
 import { encodeFrame } from "../protocol/codec.ts";
+import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -33,11 +34,13 @@ export class RoomHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const config = loadConfig(env);
-    this.messages = new InflightLimit(
-      config.overload.maxInflight,
-      config.overload.retryAfterMs,
-      "the room is overloaded",
-    );
+    // By count only: fanning one message out to a large room may rightly take seconds.
+    this.messages = new InflightLimit({
+      max: config.overload.maxInflight,
+      maxAgeMs: Number.POSITIVE_INFINITY,
+      retryAfterMs: config.overload.retryAfterMs,
+      what: "the room is overloaded",
+    });
     this.window = new Window(config.roomFanoutWindow);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS members (
       user_id TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (user_id, connection_id))`);
@@ -127,10 +130,14 @@ export class RoomHub extends DurableObject<Env> {
       ...(publish.data === undefined ? {} : { data: publish.data }),
       sent_at: publish.sentAt,
     };
-    const reached = await this.messages.run(() =>
-      this.fanOut(newDelivery("group_message", data, publish.messageId, groupName)),
-    );
-    return { recipients: reached.size };
+    try {
+      const reached = await this.messages.run(() =>
+        this.fanOut(newDelivery("group_message", data, publish.messageId, groupName)),
+      );
+      return { recipients: reached.size };
+    } catch (err) {
+      throw forRpc(err);
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Config } from "../core/config.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
-import { InflightLimit } from "../core/overload.ts";
+import { inflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { SocketSet } from "./socket-set.ts";
@@ -27,13 +27,10 @@ export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
   const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
-  // Deliveries this user's sockets are waiting on (direct and room messages); past the bound a
-  // send is answered `unavailable` at once instead of queueing behind the others.
-  const outbound = new InflightLimit(
-    config.overload.maxInflight,
-    config.overload.retryAfterMs,
-    "too many messages in flight from this user",
-  );
+  // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
+  // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
+  // of queueing behind the others. (Room messages are bounded by their RoomHub.)
+  const outbound = inflightLimit(config.overload, "too many messages in flight from this user");
   return {
     connectionCount: () => connections.count(),
     userStatuses: (userIds) =>
@@ -63,8 +60,7 @@ export function createUserPort(parts: UserPortParts): HubPort {
       room(groupName).join(groupName, await userId(), connectionId),
     leaveRoom: async (groupName, connectionId) =>
       room(groupName).leave(groupName, await userId(), connectionId),
-    publishToRoom: (groupName, message) =>
-      outbound.run(() => room(groupName).publish(groupName, message)),
+    publishToRoom: (groupName, message) => room(groupName).publish(groupName, message),
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",

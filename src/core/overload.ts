@@ -11,8 +11,9 @@ export interface OverloadConfig {
   /** ACTOR_MAX_INFLIGHT: deliveries one actor (or one worker isolate) awaits at once. Default 64. */
   maxInflight: number;
   /**
-   * DELIVERY_MAX_WAIT_MS: how long a direct delivery may wait in the target actor's queue
-   * before the target refuses it, in milliseconds. Default 2,000.
+   * DELIVERY_MAX_WAIT_MS: how long a delivery may wait for its answer, in milliseconds.
+   * Default 2,000. A target refuses a direct delivery that waited longer in its queue; an
+   * actor whose oldest delivery in flight is older refuses new ones.
    */
   maxWaitMs: number;
   /** OVERLOAD_RETRY_AFTER_MS: the `retry_after_ms` an overloaded actor answers with. Default 1,000. */
@@ -24,40 +25,65 @@ export function unavailable(what: string, retryAfterMs: number): GatewayError {
 }
 
 /**
- * A count of calls in flight with a ceiling. `run` refuses at once when the ceiling is reached
- * instead of waiting: the caller answers its client, who retries after `retry_after_ms`.
+ * The calls one actor has in flight, with two ceilings: how many (`max`) and how old the
+ * oldest may be (`maxAgeMs`). `run` refuses at once past either instead of waiting: the caller
+ * answers its client, who retries after `retry_after_ms`. The age matters as much as the count:
+ * on one overloaded thread (local workerd runs every actor on one) a few slow calls mean the
+ * whole process is behind, and a refusal costs a fraction of a delivery, so refusing while the
+ * oldest call is older than `maxAgeMs` lets the backlog drain instead of growing.
  */
 export class InflightLimit {
   readonly #max: number;
+  readonly #maxAgeMs: number;
   readonly #retryAfterMs: number;
   readonly #what: string;
-  #active = 0;
+  /** Start time (ms) of each call in flight, in start order. */
+  readonly #started = new Map<symbol, number>();
 
-  constructor(max: number, retryAfterMs: number, what: string) {
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`max must be a positive integer, got ${max}`);
+  constructor(options: { max: number; maxAgeMs: number; retryAfterMs: number; what: string }) {
+    if (!Number.isInteger(options.max) || options.max < 1) {
+      throw new RangeError(`max must be a positive integer, got ${options.max}`);
     }
-    this.#max = max;
-    this.#retryAfterMs = retryAfterMs;
-    this.#what = what;
+    this.#max = options.max;
+    this.#maxAgeMs = options.maxAgeMs;
+    this.#retryAfterMs = options.retryAfterMs;
+    this.#what = options.what;
   }
 
   /** Calls in flight now. */
   get active(): number {
-    return this.#active;
+    return this.#started.size;
   }
 
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.#max) throw unavailable(this.#what, this.#retryAfterMs);
-    this.#active++;
+  /** `now`: milliseconds since the epoch, the caller's clock. */
+  async run<T>(work: () => Promise<T>, now: number = Date.now()): Promise<T> {
+    const oldest = this.#started.values().next();
+    if (
+      this.#started.size >= this.#max ||
+      (oldest.done !== true && now - oldest.value > this.#maxAgeMs)
+    ) {
+      throw unavailable(this.#what, this.#retryAfterMs);
+    }
+    const key = Symbol();
+    this.#started.set(key, now);
     try {
       return await work();
     } catch (err) {
       throw runtimeOverload(err, this.#retryAfterMs);
     } finally {
-      this.#active--;
+      this.#started.delete(key);
     }
   }
+}
+
+/** The limit of one actor's calls in flight, as configured. */
+export function inflightLimit(config: OverloadConfig, what: string): InflightLimit {
+  return new InflightLimit({
+    max: config.maxInflight,
+    maxAgeMs: config.maxWaitMs,
+    retryAfterMs: config.retryAfterMs,
+    what,
+  });
 }
 
 /**

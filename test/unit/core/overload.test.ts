@@ -4,6 +4,15 @@ import { GatewayError } from "../../../src/protocol/errors.ts";
 
 const CONFIG = { maxInflight: 2, maxWaitMs: 2_000, retryAfterMs: 750 };
 
+function limit(options: { max: number; maxAgeMs?: number }) {
+  return new InflightLimit({
+    max: options.max,
+    maxAgeMs: options.maxAgeMs ?? 2_000,
+    retryAfterMs: 750,
+    what: "too many messages in flight",
+  });
+}
+
 /** A call that stays in flight until the test lets it finish. */
 function held() {
   let finish: (value: string) => void = () => {};
@@ -15,12 +24,12 @@ function held() {
 
 describe("InflightLimit", () => {
   it("refuses the call past the bound at once, with unavailable and retry_after_ms", async () => {
-    const limit = new InflightLimit(2, 750, "too many messages in flight");
+    const inflight = limit({ max: 2 });
     const calls = [held(), held()];
-    const running = calls.map((call) => limit.run(() => call.promise));
-    expect(limit.active).toBe(2);
+    const running = calls.map((call) => inflight.run(() => call.promise));
+    expect(inflight.active).toBe(2);
     let ran = false;
-    const refused = await limit
+    const refused = await inflight
       .run(async () => {
         ran = true;
         return "third";
@@ -35,26 +44,40 @@ describe("InflightLimit", () => {
   });
 
   it("admits calls again as soon as earlier ones finish, whether they succeed or fail", async () => {
-    const limit = new InflightLimit(1, 750, "busy");
-    await expect(limit.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
-    expect(limit.active).toBe(0);
-    expect(await limit.run(async () => "next")).toBe("next");
-    expect(limit.active).toBe(0);
+    const inflight = limit({ max: 1 });
+    await expect(inflight.run(() => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    expect(inflight.active).toBe(0);
+    expect(await inflight.run(async () => "next")).toBe("next");
+    expect(inflight.active).toBe(0);
   });
 
   it("turns the runtime's overloaded refusal of the call into unavailable", async () => {
-    const limit = new InflightLimit(4, 750, "busy");
+    const inflight = limit({ max: 4 });
     const overloaded = Object.assign(new Error("Durable Object is overloaded"), {
       overloaded: true,
     });
-    await expect(limit.run(() => Promise.reject(overloaded))).rejects.toMatchObject({
+    await expect(inflight.run(() => Promise.reject(overloaded))).rejects.toMatchObject({
       code: "unavailable",
       retryAfterMs: 750,
     });
   });
 
+  it("refuses while its oldest call in flight has waited longer than maxAgeMs, and not after", async () => {
+    const inflight = limit({ max: 64, maxAgeMs: 2_000 });
+    const slow = held();
+    const running = inflight.run(() => slow.promise, 10_000);
+    expect(await inflight.run(async () => "young", 12_000)).toBe("young");
+    await expect(inflight.run(async () => "late", 12_001)).rejects.toMatchObject({
+      code: "unavailable",
+      retryAfterMs: 750,
+    });
+    slow.finish("done");
+    await running;
+    expect(await inflight.run(async () => "drained", 12_002)).toBe("drained");
+  });
+
   it("rejects a bound that is not a positive integer", () => {
-    expect(() => new InflightLimit(0, 750, "busy")).toThrow(RangeError);
+    expect(() => limit({ max: 0 })).toThrow(RangeError);
   });
 });
 
