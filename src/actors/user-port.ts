@@ -8,7 +8,7 @@ import type { Config } from "../core/config.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
-import { inflightLimit } from "../core/overload.ts";
+import { Backlog, inflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { SocketSet } from "./socket-set.ts";
@@ -23,6 +23,9 @@ export interface UserPortParts {
   reschedule: () => Promise<void>;
 }
 
+/** One per isolate: the UserHubs in it share a thread, so they share whether it is behind. */
+const backlog = new Backlog();
+
 export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
   const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
@@ -30,7 +33,11 @@ export function createUserPort(parts: UserPortParts): HubPort {
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
   // of queueing behind the others. (Room messages are bounded by their RoomHub.)
-  const outbound = inflightLimit(config.overload, "too many messages in flight from this user");
+  const outbound = inflightLimit(
+    config.overload,
+    "too many messages in flight from this user",
+    backlog,
+  );
   return {
     connectionCount: () => connections.count(),
     userStatuses: (userIds) =>

@@ -5,7 +5,7 @@
  * the bounds an overloaded gateway queues without limit (measured: p99 13 s at twice the
  * capacity of `workerd serve`). Runtime-agnostic: no I/O of its own.
  */
-import { GatewayError } from "../protocol/errors.ts";
+import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 
 export interface OverloadConfig {
   /** ACTOR_MAX_INFLIGHT: deliveries one actor (or one worker isolate) awaits at once. Default 64. */
@@ -37,10 +37,18 @@ export class InflightLimit {
   readonly #maxAgeMs: number;
   readonly #retryAfterMs: number;
   readonly #what: string;
+  readonly #backlog: Backlog | undefined;
   /** Start time (ms) of each call in flight, in start order. */
   readonly #started = new Map<symbol, number>();
 
-  constructor(options: { max: number; maxAgeMs: number; retryAfterMs: number; what: string }) {
+  constructor(options: {
+    max: number;
+    maxAgeMs: number;
+    retryAfterMs: number;
+    what: string;
+    /** Shared by the actors of one isolate (see Backlog). */
+    backlog?: Backlog;
+  }) {
     if (!Number.isInteger(options.max) || options.max < 1) {
       throw new RangeError(`max must be a positive integer, got ${options.max}`);
     }
@@ -48,6 +56,7 @@ export class InflightLimit {
     this.#maxAgeMs = options.maxAgeMs;
     this.#retryAfterMs = options.retryAfterMs;
     this.#what = options.what;
+    this.#backlog = options.backlog;
   }
 
   /** Calls in flight now. */
@@ -60,7 +69,8 @@ export class InflightLimit {
     const oldest = this.#started.values().next();
     if (
       this.#started.size >= this.#max ||
-      (oldest.done !== true && now - oldest.value > this.#maxAgeMs)
+      (oldest.done !== true && now - oldest.value > this.#maxAgeMs) ||
+      this.#backlog?.behind(now) === true
     ) {
       throw unavailable(this.#what, this.#retryAfterMs);
     }
@@ -69,20 +79,53 @@ export class InflightLimit {
     try {
       return await work();
     } catch (err) {
-      throw runtimeOverload(err, this.#retryAfterMs);
+      const failure = runtimeOverload(err, this.#retryAfterMs);
+      // The target (or the runtime) refused for overload: so will the next ones for a while.
+      // An overload refusal says when to retry; a dependency outage (`unavailable` without
+      // retry_after_ms, e.g. the user table down) is no sign of a backlog.
+      const refused = toGatewayError(failure);
+      if (refused.code === "unavailable" && refused.retryAfterMs !== undefined) {
+        this.#backlog?.trip(Date.now() + this.#retryAfterMs);
+      }
+      throw failure;
     } finally {
       this.#started.delete(key);
     }
   }
 }
 
+/**
+ * Whether the isolate is behind: set when a call was refused for overload (a target whose
+ * queue held a delivery past DELIVERY_MAX_WAIT_MS, or the runtime), until `retry_after_ms`
+ * later. The actors of one isolate share a thread (local workerd runs them all on one), so
+ * while one target is refusing, every sender in the isolate refuses at once instead of sending
+ * deliveries that would wait in the same queue and be refused there, at the cost of a round
+ * trip each. It clears by itself; the next call after that probes again.
+ */
+export class Backlog {
+  #until = 0;
+
+  behind(now: number): boolean {
+    return now < this.#until;
+  }
+
+  trip(until: number): void {
+    this.#until = Math.max(this.#until, until);
+  }
+}
+
 /** The limit of one actor's calls in flight, as configured. */
-export function inflightLimit(config: OverloadConfig, what: string): InflightLimit {
+export function inflightLimit(
+  config: OverloadConfig,
+  what: string,
+  backlog?: Backlog,
+): InflightLimit {
   return new InflightLimit({
     max: config.maxInflight,
     maxAgeMs: config.maxWaitMs,
     retryAfterMs: config.retryAfterMs,
     what,
+    ...(backlog === undefined ? {} : { backlog }),
   });
 }
 

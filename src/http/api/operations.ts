@@ -11,7 +11,12 @@ import { broadcastToShards } from "../../core/broadcast.ts";
 import { type Config, loadConfig } from "../../core/config.ts";
 import { type Delivery, type DeliveryResult, newDelivery } from "../../core/delivery.ts";
 import { validateGroupName } from "../../core/groups.ts";
-import { type InflightLimit, inflightLimit, runtimeOverload } from "../../core/overload.ts";
+import {
+  Backlog,
+  type InflightLimit,
+  inflightLimit,
+  runtimeOverload,
+} from "../../core/overload.ts";
 import { shardName } from "../../core/sharding.ts";
 import { ERROR_CODES, GatewayError } from "../../protocol/errors.ts";
 import type { NotificationMessage } from "../../protocol/messages.ts";
@@ -236,7 +241,7 @@ let apiDeliveries: InflightLimit | undefined;
 
 export function portsFromEnv(env: Env): GatewayPorts {
   const { overload } = loadConfig(env);
-  apiDeliveries ??= inflightLimit(overload, "too many messages in flight");
+  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", new Backlog());
   const deliveries = apiDeliveries;
   // A delivery the caller waits for: bounded here, refused by a target that queued it too long.
   const bounded = <T>(call: (offeredAt: number) => Promise<T>) =>

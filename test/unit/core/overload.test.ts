@@ -1,15 +1,21 @@
 import { describe, expect, it } from "vitest";
-import { admitQueued, InflightLimit, runtimeOverload } from "../../../src/core/overload.ts";
-import { GatewayError } from "../../../src/protocol/errors.ts";
+import {
+  admitQueued,
+  Backlog,
+  InflightLimit,
+  runtimeOverload,
+} from "../../../src/core/overload.ts";
+import { forRpc, GatewayError } from "../../../src/protocol/errors.ts";
 
 const CONFIG = { maxInflight: 2, maxWaitMs: 2_000, retryAfterMs: 750 };
 
-function limit(options: { max: number; maxAgeMs?: number }) {
+function limit(options: { max: number; maxAgeMs?: number; backlog?: Backlog }) {
   return new InflightLimit({
     max: options.max,
     maxAgeMs: options.maxAgeMs ?? 2_000,
     retryAfterMs: 750,
     what: "too many messages in flight",
+    ...(options.backlog ? { backlog: options.backlog } : {}),
   });
 }
 
@@ -78,6 +84,31 @@ describe("InflightLimit", () => {
 
   it("rejects a bound that is not a positive integer", () => {
     expect(() => limit({ max: 0 })).toThrow(RangeError);
+  });
+});
+
+describe("Backlog (shared by the actors of one isolate)", () => {
+  it("after a target refused for overload, every limit sharing it refuses until retry_after_ms passed", async () => {
+    const backlog = new Backlog();
+    const ann = limit({ max: 64, backlog });
+    const bob = limit({ max: 64, backlog });
+    // What a target's refusal looks like after crossing RPC.
+    const refusal = forRpc(new GatewayError("unavailable", "overloaded", { retryAfterMs: 750 }));
+    const before = Date.now();
+    await expect(ann.run(() => Promise.reject(refusal))).rejects.toThrow("[gateway:unavailable");
+    await expect(bob.run(async () => "sent", before + 100)).rejects.toMatchObject({
+      code: "unavailable",
+    });
+    expect(await bob.run(async () => "sent", Date.now() + 751)).toBe("sent");
+  });
+
+  it("is not tripped by a dependency outage (unavailable without retry_after_ms)", async () => {
+    const backlog = new Backlog();
+    const ann = limit({ max: 64, backlog });
+    const outage = forRpc(new GatewayError("unavailable", "cannot tell whether the user exists"));
+    await expect(ann.run(() => Promise.reject(outage))).rejects.toBeDefined();
+    expect(backlog.behind(Date.now())).toBe(false);
+    expect(await ann.run(async () => "sent")).toBe("sent");
   });
 });
 
