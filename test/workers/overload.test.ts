@@ -1,9 +1,10 @@
 import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newDelivery } from "../../src/core/delivery.ts";
 import { toGatewayError } from "../../src/protocol/errors.ts";
 import { eventually } from "../helpers/frames.ts";
+import { TEST_API_KEY } from "../helpers/secrets.ts";
 import { connectAs, type TestSocket, uniqueUser } from "./helpers.ts";
 
 function directMessage(from: string, text: string) {
@@ -97,5 +98,54 @@ describe("overload: the sender side", () => {
     await eventually(() => tab.frames.unconsumed("user_message").length >= sent.length);
     const arrived = tab.frames.unconsumed("user_message").map((f) => f.data.message);
     expect([...arrived].sort()).toEqual(sent.map((a) => a.id).sort());
+  });
+});
+
+describe("overload: the HTTP API", () => {
+  it("answers 503 with Retry-After at once past ACTOR_MAX_INFLIGHT deliveries; the accepted ones arrive once", async () => {
+    const bob = uniqueUser("bob");
+    const tab = await connectAs(bob);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holding = runInDurableObject(env.USER_HUB.getByName(bob), (_hub, state) =>
+      state.blockConcurrencyWhile(() => held),
+    );
+    let refusedWhileHeld = 0;
+    let released = false;
+    const calls = Array.from({ length: 70 }, async (_, i) => {
+      const response = await exports.default.fetch(
+        new Request(`http://gateway.test/api/v1/users/${bob}/messages`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${TEST_API_KEY}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ from_user_id: "system-test", message: `api-${i}` }),
+        }),
+      );
+      if (response.status === 503 && !released) refusedWhileHeld++;
+      return {
+        text: `api-${i}`,
+        status: response.status,
+        retryAfter: response.headers.get("Retry-After"),
+        json: (await response.json()) as any,
+      };
+    });
+    // 64 (the default bound) wait on Bob; the other 6 are answered while Bob is still held.
+    await eventually(() => refusedWhileHeld >= 6);
+    released = true;
+    release();
+    await holding;
+    const answers = await Promise.all(calls);
+    const accepted = answers.filter((a) => a.status === 200);
+    const refused = answers.filter((a) => a.status === 503);
+    expect(accepted.length + refused.length).toBe(70);
+    expect(refused.length).toBeGreaterThanOrEqual(6);
+    for (const answer of refused) {
+      expect(answer.retryAfter).toBe("1");
+      expect(answer.json.error).toMatchObject({ code: "unavailable", retry_after_ms: 1_000 });
+    }
+    await eventually(() => tab.frames.unconsumed("user_message").length >= accepted.length);
+    const arrived = tab.frames.unconsumed("user_message").map((f) => f.data.message_id);
+    expect([...arrived].sort()).toEqual(accepted.map((a) => a.json.message_id).sort());
   });
 });
