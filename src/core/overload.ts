@@ -2,8 +2,9 @@
  * Admission under overload: how much work one actor lets itself queue. Past a bound the
  * caller is told `unavailable` with `retry_after_ms` at once, before anything is stored or
  * sent, so a refused send has no effect and retrying it cannot duplicate a message. Without
- * the bounds an overloaded gateway queues without limit (measured: p99 13 s at twice the
- * capacity of `workerd serve`). Runtime-agnostic: no I/O of its own.
+ * the bounds an overloaded gateway queues without limit (reported: p99 13 s at twice the
+ * capacity of `workerd serve`; docs/design.md "Overload" has what they change and what they
+ * cannot see). Runtime-agnostic: no I/O of its own.
  */
 import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 
@@ -28,9 +29,9 @@ export function unavailable(what: string, retryAfterMs: number): GatewayError {
  * The calls one actor has in flight, with two ceilings: how many (`max`) and how old the
  * oldest may be (`maxAgeMs`). `run` refuses at once past either instead of waiting: the caller
  * answers its client, who retries after `retry_after_ms`. The age matters as much as the count:
- * on one overloaded thread (local workerd runs every actor on one) a few slow calls mean the
- * whole process is behind, and a refusal costs a fraction of a delivery, so refusing while the
- * oldest call is older than `maxAgeMs` lets the backlog drain instead of growing.
+ * a call that has waited `maxAgeMs` means the actors behind it are that far behind, and a
+ * refusal costs a fraction of a delivery (no storage write), so refusing then keeps the
+ * backlog from growing while the count is still low.
  */
 export class InflightLimit {
   readonly #max: number;
