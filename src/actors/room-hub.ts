@@ -12,7 +12,7 @@ import { type Delivery, type DeliveryResult, newDelivery } from "../core/deliver
 import { consultationIdOf } from "../core/groups.ts";
 import type { RoomPublish } from "../core/handlers/index.ts";
 import { Mailbox } from "../core/mailbox.ts";
-import { InflightLimit } from "../core/overload.ts";
+import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
@@ -35,12 +35,8 @@ export class RoomHub extends DurableObject<Env> {
     super(ctx, env);
     const config = loadConfig(env);
     // By count only: fanning one message out to a large room may rightly take seconds.
-    this.messages = new InflightLimit({
-      max: config.overload.maxInflight,
-      maxAgeMs: Number.POSITIVE_INFINITY,
-      retryAfterMs: config.overload.retryAfterMs,
-      what: "the room is overloaded",
-    });
+    const maxAgeMs = Number.POSITIVE_INFINITY;
+    this.messages = inflightLimit(config.overload, "the room is overloaded", { maxAgeMs });
     this.window = new Window(config.roomFanoutWindow);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS members (
       user_id TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (user_id, connection_id))`);

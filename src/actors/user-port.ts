@@ -33,11 +33,9 @@ export function createUserPort(parts: UserPortParts): HubPort {
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
   // of queueing behind the others. (Room messages are bounded by their RoomHub.)
-  const outbound = inflightLimit(
-    config.overload,
-    "too many messages in flight from this user",
+  const outbound = inflightLimit(config.overload, "too many messages in flight from this user", {
     backlog,
-  );
+  });
   return {
     connectionCount: () => connections.count(),
     userStatuses: (userIds) =>

@@ -115,18 +115,18 @@ export class Backlog {
   }
 }
 
-/** The limit of one actor's calls in flight, as configured. */
+/** The limit of one actor's calls in flight, as configured (`maxAgeMs` default: maxWaitMs). */
 export function inflightLimit(
   config: OverloadConfig,
   what: string,
-  backlog?: Backlog,
+  options: { backlog?: Backlog; maxAgeMs?: number } = {},
 ): InflightLimit {
   return new InflightLimit({
     max: config.maxInflight,
-    maxAgeMs: config.maxWaitMs,
+    maxAgeMs: options.maxAgeMs ?? config.maxWaitMs,
     retryAfterMs: config.retryAfterMs,
     what,
-    ...(backlog === undefined ? {} : { backlog }),
+    ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
   });
 }
 

@@ -241,7 +241,9 @@ let apiDeliveries: InflightLimit | undefined;
 
 export function portsFromEnv(env: Env): GatewayPorts {
   const { overload } = loadConfig(env);
-  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", new Backlog());
+  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", {
+    backlog: new Backlog(),
+  });
   const deliveries = apiDeliveries;
   // A delivery the caller waits for: bounded here, refused by a target that queued it too long.
   const bounded = <T>(call: (offeredAt: number) => Promise<T>) =>
