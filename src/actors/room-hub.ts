@@ -5,29 +5,39 @@
  * its user's UserHub so presence counts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import { mapBounded } from "../core/bounded.ts";
+import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
-import { type Delivery, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import type { RoomPublish } from "../core/handlers/index.ts";
 import { Mailbox } from "../core/mailbox.ts";
+import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { encodeFrame } from "../protocol/codec.ts";
+import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
 import { SocketSet } from "./socket-set.ts";
 
-/** UserHub deliveries one group message keeps in flight. */
+/** UserHubs the reconciliation asks at once. */
 const FANOUT_CONCURRENCY = 512;
 /** How often members are checked against their UserHubs, removing ghosts: 10 minutes. */
 const RECONCILE_MS = 10 * 60_000;
 
 export class RoomHub extends DurableObject<Env> {
   private readonly consultation: ConsultationSockets;
+  /** Messages being fanned out (ACTOR_MAX_INFLIGHT); past it a send is refused, unsent. */
+  private readonly messages: InflightLimit;
+  /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
+  private readonly window: Window;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const config = loadConfig(env);
+    // By count only: fanning one message out to a large room may rightly take seconds.
+    const maxAgeMs = Number.POSITIVE_INFINITY;
+    this.messages = inflightLimit(config.overload, "the room is overloaded", { maxAgeMs });
+    this.window = new Window(config.roomFanoutWindow);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS members (
       user_id TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (user_id, connection_id))`);
     ctx.storage.sql.exec(
@@ -116,15 +126,21 @@ export class RoomHub extends DurableObject<Env> {
       ...(publish.data === undefined ? {} : { data: publish.data }),
       sent_at: publish.sentAt,
     };
-    // Every socket of the room (PROTOCOL "Rooms"): the consultation sockets held here, in
-    // place, and the user sockets that joined, through their UserHubs.
-    const reached = new Set(this.consultation.post("group_message", publish.messageId, data));
-    for (const userId of await this.fanOut(
-      newDelivery("group_message", data, publish.messageId, groupName),
-    )) {
-      reached.add(userId);
+    try {
+      const reached = await this.messages.run(async () => {
+        // Every socket of the room (PROTOCOL "Rooms"): the consultation sockets held here, in
+        // place, and the user sockets that joined, through their UserHubs.
+        const users = new Set(this.consultation.post("group_message", publish.messageId, data));
+        const members = await this.fanOut(
+          newDelivery("group_message", data, publish.messageId, groupName),
+        );
+        for (const userId of members) users.add(userId);
+        return users;
+      });
+      return { recipients: reached.size };
+    } catch (err) {
+      throw forRpc(err);
     }
-    return { recipients: reached.size };
   }
 
   /**
@@ -141,7 +157,11 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- internals ------------------------------------------------------------------------------
 
-  private async postConsultation(connection: Connection, message: string) {
+  private postConsultation(connection: Connection, message: string) {
+    return this.messages.run(() => this.postToRoom(connection, message));
+  }
+
+  private async postToRoom(connection: Connection, message: string) {
     const groupName = this.name();
     const messageId = crypto.randomUUID();
     const sentAt = new Date().toISOString();
@@ -166,9 +186,12 @@ export class RoomHub extends DurableObject<Env> {
   /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
   private async fanOut(delivery: Delivery): Promise<Set<string>> {
     const reached = new Set<string>();
-    await mapBounded([...this.memberIds()], FANOUT_CONCURRENCY, async (userId) => {
+    await mapBounded([...this.memberIds()], this.window.size, async (userId) => {
       try {
-        const result = await this.env.USER_HUB.getByName(userId).deliver(userId, delivery);
+        const hub = this.env.USER_HUB.getByName(userId);
+        const result = await this.window.run<DeliveryResult>(
+          async () => await hub.deliver(userId, delivery),
+        );
         if (result.status === "delivered" || result.status === "duplicate") reached.add(userId);
         // No socket of theirs has joined: a membership whose leave never arrived.
         else if (result.status === "dropped") this.dropMember(userId);

@@ -16,6 +16,7 @@ import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
+import { admitQueued } from "../core/overload.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
@@ -193,9 +194,14 @@ export class UserHub extends DurableObject<Env> {
     }
   }
 
-  /** Store and push a message to this user (direct, notification, broadcast, group). */
-  async deliver(userId: string, delivery: Delivery): Promise<DeliveryResult> {
+  /**
+   * Store and push a message to this user (direct, notification, broadcast, group). A sender
+   * waiting for the answer passes `offeredAt` (its clock, ms): one that waited in this actor's
+   * queue longer than DELIVERY_MAX_WAIT_MS is refused with `unavailable`, unstored.
+   */
+  async deliver(userId: string, delivery: Delivery, offeredAt?: number): Promise<DeliveryResult> {
     try {
+      admitQueued(offeredAt, Date.now(), this.config.overload);
       return await deliver(
         {
           mailbox: this.mailbox,
@@ -218,10 +224,15 @@ export class UserHub extends DurableObject<Env> {
    * A notification: stored and pushed like any mailbox message, and recorded in Postgres
    * (through the notification outbox) so the application keeps a durable inbox.
    */
-  async notify(userId: string, notification: NotificationMessage): Promise<DeliveryResult> {
+  async notify(
+    userId: string,
+    notification: NotificationMessage,
+    offeredAt?: number,
+  ): Promise<DeliveryResult> {
     const result = await this.deliver(
       userId,
       newDelivery("notification", notification, notification.notification_id),
+      offeredAt,
     );
     if (this.notifications.record(userId, notification, result)) await this.reschedule();
     return result;

@@ -5,8 +5,10 @@
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
 import { broadcastToShards } from "../core/broadcast.ts";
 import type { Config } from "../core/config.ts";
+import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
+import { Backlog, inflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { SocketSet } from "./socket-set.ts";
@@ -21,10 +23,19 @@ export interface UserPortParts {
   reschedule: () => Promise<void>;
 }
 
+/** One per isolate: the UserHubs in it share a thread, so they share whether it is behind. */
+const backlog = new Backlog();
+
 export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
   const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
+  // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
+  // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
+  // of queueing behind the others. (Room messages are bounded by their RoomHub.)
+  const outbound = inflightLimit(config.overload, "too many messages in flight from this user", {
+    backlog,
+  });
   return {
     connectionCount: () => connections.count(),
     userStatuses: (userIds) =>
@@ -37,7 +48,10 @@ export function createUserPort(parts: UserPortParts): HubPort {
     verifyToken: (token) => verifyToken(token, config),
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
-    deliverTo: (targetId, delivery) => env.USER_HUB.getByName(targetId).deliver(targetId, delivery),
+    deliverTo: (targetId, delivery) =>
+      outbound.run<DeliveryResult>(
+        async () => await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
+      ),
     broadcast: (delivery) =>
       broadcastToShards(
         config.presenceShards,

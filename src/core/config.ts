@@ -3,6 +3,7 @@
  * for the Node-side tools) into typed values. A bad setting fails with its name.
  */
 import * as v from "valibot";
+import type { OverloadConfig } from "./overload.ts";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -51,6 +52,13 @@ export interface Config {
   presenceGraceMs: number;
   mailbox: { max: number; ttlSeconds: number };
   presenceShards: number;
+  /** Bounds on queued work under overload (see src/core/overload.ts for units and defaults). */
+  overload: OverloadConfig;
+  /**
+   * ROOM_FANOUT_WINDOW: member deliveries one RoomHub keeps in flight across all the messages
+   * it is fanning out. Default 512.
+   */
+  roomFanoutWindow: number;
   groupPrefixes: string[];
   publicGroupPrefixes: string[];
   redis: { url: string; token: string; keyPrefix: string } | null;
@@ -233,6 +241,12 @@ export function parseConfig(env: RawEnv): Config {
       ttlSeconds: integer(env, "MAILBOX_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
     },
     presenceShards: integer(env, "PRESENCE_SHARDS", 16, 1, 1024),
+    overload: {
+      maxInflight: integer(env, "ACTOR_MAX_INFLIGHT", 64, 1, 100_000),
+      maxWaitMs: integer(env, "DELIVERY_MAX_WAIT_MS", 2_000, 10, 600_000),
+      retryAfterMs: integer(env, "OVERLOAD_RETRY_AFTER_MS", 1_000, 1, 600_000),
+    },
+    roomFanoutWindow: integer(env, "ROOM_FANOUT_WINDOW", 512, 1, 100_000),
     groupPrefixes,
     publicGroupPrefixes,
     redis:

@@ -120,12 +120,16 @@ export function httpStatusOf(code: ErrorCode): number {
 /**
  * Errors thrown across Workers RPC (one actor calling another) arrive as plain Errors that keep
  * only their message, so an actor's RPC method sends a GatewayError's code inside the message
- * (`forRpc`) and the caller's `toGatewayError` reads it back.
+ * (`forRpc`) and the caller's `toGatewayError` reads it back; `retry_after_ms` travels with it
+ * (`[gateway:unavailable:1000] …`).
  */
-const RPC_MESSAGE = /^\[gateway:([a-z_]+)\] ([\s\S]*)$/;
+const RPC_MESSAGE = /^\[gateway:([a-z_]+)(?::(\d{1,9}))?\] ([\s\S]*)$/;
 
 export function forRpc(err: unknown): unknown {
-  return err instanceof GatewayError ? new Error(`[gateway:${err.code}] ${err.message}`) : err;
+  if (!(err instanceof GatewayError)) return err;
+  const retry =
+    err.retryAfterMs === undefined ? "" : `:${Math.max(0, Math.round(err.retryAfterMs))}`;
+  return new Error(`[gateway:${err.code}${retry}] ${err.message}`);
 }
 
 function isErrorCode(code: string): code is ErrorCode {
@@ -138,7 +142,9 @@ export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof Error) {
     const match = RPC_MESSAGE.exec(err.message);
     if (match?.[1] !== undefined && isErrorCode(match[1])) {
-      return new GatewayError(match[1], match[2] ?? "", { cause: err });
+      const options: { cause: unknown; retryAfterMs?: number } = { cause: err };
+      if (match[2] !== undefined) options.retryAfterMs = Number(match[2]);
+      return new GatewayError(match[1], match[3] ?? "", options);
     }
   }
   return new GatewayError("internal", "internal error", { cause: err });

@@ -22,7 +22,7 @@ export class RealtimeApiError extends Error {
   /** The HTTP status; 0 when there was no answer (`timeout`, `network_error`). */
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
-  /** With `rate_limited`: how long to wait before retrying, in milliseconds. */
+  /** With `rate_limited` and `unavailable`: how long to wait before retrying, in milliseconds. */
   readonly retryAfterMs: number | undefined;
 
   constructor(

@@ -30,7 +30,10 @@ export class RealtimeError extends Error {
   override readonly name = "RealtimeError";
   readonly code: RealtimeErrorCode;
   readonly details: Record<string, unknown> | undefined;
-  /** Duration (in milliseconds) the gateway asks to wait before retrying (`rate_limited`). */
+  /**
+   * Duration (in milliseconds) the gateway asks to wait before retrying (`rate_limited`, and
+   * `unavailable` when an overloaded gateway refused the request without acting on it).
+   */
   readonly retryAfterMs: number | undefined;
 
   constructor(
@@ -42,6 +45,15 @@ export class RealtimeError extends Error {
     this.code = code;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /**
+   * True when the gateway refused the request without acting on it and the same request may
+   * succeed later (after `retryAfterMs`): safe to send again. Not `timeout`, whose request
+   * may have been carried out.
+   */
+  get temporary(): boolean {
+    return this.code === "rate_limited" || this.code === "unavailable";
   }
 
   /** The error an `error` frame carries (`{ code, message, details?, retry_after_ms? }`). */

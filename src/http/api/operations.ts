@@ -8,9 +8,15 @@
  * in-memory twin; `portsFromEnv` is the real wiring.
  */
 import { broadcastToShards } from "../../core/broadcast.ts";
-import type { Config } from "../../core/config.ts";
+import { type Config, loadConfig } from "../../core/config.ts";
 import { type Delivery, type DeliveryResult, newDelivery } from "../../core/delivery.ts";
 import { validateGroupName } from "../../core/groups.ts";
+import {
+  Backlog,
+  type InflightLimit,
+  inflightLimit,
+  runtimeOverload,
+} from "../../core/overload.ts";
 import { shardName } from "../../core/sharding.ts";
 import { ERROR_CODES, GatewayError } from "../../protocol/errors.ts";
 import type { NotificationMessage } from "../../protocol/messages.ts";
@@ -195,9 +201,10 @@ export async function onlineUsers(ports: GatewayPorts, config: Config): Promise<
  * so an actor's GatewayError arrives as a plain Error: one whose message follows the
  * `[status code] message` convention (RealtimeApiError.serviceMessage) keeps its code. A
  * Durable Object the runtime could not reach (overloaded, reset, evicted mid-call) is an
- * outage (503), not an internal error. Anything else passes through (and becomes 500).
+ * outage (503 with Retry-After), not an internal error. Anything else passes through (and
+ * becomes 500, or the code an actor's `[gateway:code] …` message carries).
  */
-export function remoteFailure(err: unknown): unknown {
+export function remoteFailure(err: unknown, retryAfterMs = 1_000): unknown {
   if (err instanceof GatewayError) return err;
   const coded = RealtimeApiError.from(err);
   const code = ERROR_CODES.find((known) => known === coded?.code);
@@ -210,7 +217,10 @@ export function remoteFailure(err: unknown): unknown {
     (("overloaded" in err && err.overloaded === true) ||
       ("retryable" in err && err.retryable === true))
   ) {
-    return new GatewayError("unavailable", "the gateway is busy; retry shortly", { cause: err });
+    return new GatewayError("unavailable", "the gateway is busy; retry shortly", {
+      cause: err,
+      retryAfterMs,
+    });
   }
   return err;
 }
@@ -223,13 +233,34 @@ async function remote<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Deliveries this worker isolate awaits for API callers (ACTOR_MAX_INFLIGHT): module scope is
+ * one per isolate. Past it a send is answered 503 with Retry-After before it reaches an actor.
+ */
+let apiDeliveries: InflightLimit | undefined;
+
 export function portsFromEnv(env: Env): GatewayPorts {
+  const { overload } = loadConfig(env);
+  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", {
+    backlog: new Backlog(),
+  });
+  const deliveries = apiDeliveries;
+  // A delivery the caller waits for: bounded here, refused by a target that queued it too long.
+  const bounded = <T>(call: (offeredAt: number) => Promise<T>) =>
+    deliveries.run(async () => {
+      try {
+        return await call(Date.now());
+      } catch (err) {
+        throw remoteFailure(runtimeOverload(err, overload.retryAfterMs), overload.retryAfterMs);
+      }
+    });
   return {
     user: (userId) => {
       const stub = env.USER_HUB.getByName(userId);
       return {
-        notify: (notification) => remote<DeliveryResult>(() => stub.notify(userId, notification)),
-        deliver: (delivery) => remote<DeliveryResult>(() => stub.deliver(userId, delivery)),
+        notify: (notification) =>
+          bounded<DeliveryResult>((at) => stub.notify(userId, notification, at)),
+        deliver: (delivery) => bounded<DeliveryResult>((at) => stub.deliver(userId, delivery, at)),
         exists: () => remote(() => stub.exists(userId)),
         status: () => remote(() => stub.status()),
       };

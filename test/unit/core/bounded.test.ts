@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mapBounded } from "../../../src/core/bounded.ts";
+import { mapBounded, Window } from "../../../src/core/bounded.ts";
 
 /** A worker that records how many calls are in flight; each call takes `turns` event-loop turns. */
 function tracked(turnsOf: (item: number) => number = () => 1) {
@@ -61,5 +61,34 @@ describe("mapBounded", () => {
       return item;
     };
     await expect(mapBounded(range(6), 2, work)).rejects.toThrow("item 3 failed");
+  });
+});
+
+describe("Window", () => {
+  it("keeps at most its size in flight across every caller sharing it, and finishes them all", async () => {
+    const window = new Window(3);
+    const { state, work } = tracked((item) => 1 + (item % 4));
+    const results = await Promise.all([
+      mapBounded(range(20), 10, (item) => window.run(() => work(item))),
+      mapBounded(range(20), 10, (item) => window.run(() => work(item + 100))),
+    ]);
+    expect(state.most).toBe(3);
+    expect(state.started).toHaveLength(40);
+    expect(results[1]).toEqual(range(20).map((i) => (i + 100) * 10));
+    expect(window.active).toBe(0);
+  });
+
+  it("gives a freed slot to the longest waiter", async () => {
+    const window = new Window(1);
+    const order: number[] = [];
+    await Promise.all(
+      range(5).map((i) =>
+        window.run(async () => {
+          order.push(i);
+          await new Promise((r) => setImmediate(r));
+        }),
+      ),
+    );
+    expect(order).toEqual(range(5));
   });
 });

@@ -60,6 +60,24 @@ describe("parseConfig: defaults", () => {
     expect(parseConfig({ ...base, ALLOW_QUERY_TOKEN: "false" }).allowQueryToken).toBe(false);
   });
 
+  it("bounds the work an actor queues under overload, and reads each bound", () => {
+    expect(parseConfig(base)).toMatchObject({
+      overload: { maxInflight: 64, maxWaitMs: 2_000, retryAfterMs: 1_000 },
+      roomFanoutWindow: 512,
+    });
+    const set = parseConfig({
+      ...base,
+      ACTOR_MAX_INFLIGHT: "8",
+      DELIVERY_MAX_WAIT_MS: "500",
+      OVERLOAD_RETRY_AFTER_MS: "250",
+      ROOM_FANOUT_WINDOW: "32",
+    });
+    expect(set.overload).toEqual({ maxInflight: 8, maxWaitMs: 500, retryAfterMs: 250 });
+    expect(set.roomFanoutWindow).toBe(32);
+    expect(configError({ ACTOR_MAX_INFLIGHT: "0" }).setting).toBe("ACTOR_MAX_INFLIGHT");
+    expect(configError({ ROOM_FANOUT_WINDOW: "0" }).setting).toBe("ROOM_FANOUT_WINDOW");
+  });
+
   it("reads numbers given as numbers, as wrangler vars may be", () => {
     expect(parseConfig({ ...base, MAX_CONNECTIONS_PER_USER: 5 }).maxConnectionsPerUser).toBe(5);
   });

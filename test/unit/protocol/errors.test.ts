@@ -169,6 +169,17 @@ describe("errors across Workers RPC", () => {
     expect(error.httpStatus).toBe(503);
   });
 
+  it("keeps retry_after_ms of an unavailable that crossed RPC", () => {
+    const sent = forRpc(new GatewayError("unavailable", "overloaded", { retryAfterMs: 1_000 }));
+    const error = toGatewayError(new Error((sent as Error).message));
+    expect(error).toMatchObject({ code: "unavailable", retryAfterMs: 1_000, temporary: true });
+    expect(error.toBody()).toEqual({
+      code: "unavailable",
+      message: "overloaded",
+      retry_after_ms: 1_000,
+    });
+  });
+
   it("leaves other errors alone and never trusts an unknown code in the prefix", () => {
     const other = new TypeError("boom");
     expect(forRpc(other)).toBe(other);

@@ -44,6 +44,21 @@ describe("request/reply", () => {
     });
   });
 
+  it("rejects an overloaded gateway's refusal as a temporary unavailable with retryAfterMs", async () => {
+    const { client, peer } = await openClient();
+    const sent = client.sendMessage("u2", "hi");
+    const request = await peer.next("send_message");
+    peer.reply(request, "error", {
+      code: "unavailable",
+      message: "too many messages in flight from this user; retry shortly",
+      retry_after_ms: 1_000,
+    });
+    const error = await sent.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RealtimeError);
+    expect(error).toMatchObject({ code: "unavailable", retryAfterMs: 1_000, temporary: true });
+    expect(new RealtimeError("timeout", "no reply").temporary).toBe(false);
+  });
+
   it("rejects with timeout when no reply comes in time", async () => {
     const { client, peer } = await openClient({ requestTimeoutMs: 5_000 });
     const started = Date.now();
