@@ -63,6 +63,7 @@ export const groupMessage: Handler<"group_message"> = async (ctx, command) => {
     message,
     sentAt,
   });
+  ctx.budget.chargeReached(recipients);
   ctx.reply("message_sent", {
     message_id: messageId,
     group_name: name,
