@@ -212,7 +212,7 @@ export class Mailbox {
     if (!overQuota && state.oldestAt >= cutoff) return;
     const removed: { seq: number; type: string }[] = [];
     if (grown !== undefined && overQuota) {
-      // One message in, one out: the quota's oldest (a quota is only ever one over).
+      // The quota's oldest: one message in, one out (more only after its limit was lowered).
       removed.push(
         ...this.sql
           .exec<{ seq: number; type: string }>(
