@@ -14,7 +14,7 @@ const BINDINGS = {
 
 /** Budgets small enough to reach in a test (PROTOCOL.md, "Budgets"), kept to their own project. */
 const SMALL_BUDGETS = {
-  USER_BUDGET_PER_SECOND: "5",
+  USER_BUDGET_PER_SECOND: "2",
   USER_BUDGET_BURST: "60",
   NEW_TARGETS_PER_MINUTE: "5",
 };
