@@ -16,7 +16,7 @@ import {
 } from "../core/handlers/index.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
-import { costOf, type UserBudget } from "../core/user-budget.ts";
+import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -88,7 +88,7 @@ export class InboundFrames {
       return;
     }
     const { command } = decoded;
-    const admitted = this.userBudget?.admit(costOf(command), now);
+    const admitted = this.userBudget?.admitCommand(command, now);
     if (admitted !== undefined && !admitted.ok) {
       const error = new GatewayError("rate_limited", "over this user's budget", {
         retryAfterMs: admitted.retryAfterMs,

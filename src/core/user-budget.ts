@@ -8,7 +8,7 @@
  * afterwards (the users a group message or broadcast reached) is charged after the fact and may
  * put the bucket into debt, so the next request waits until the debt is paid off.
  */
-import type { ClientCommand } from "../protocol/messages.ts";
+import type { ClientCommand, CommandType } from "../protocol/messages.ts";
 
 export interface UserBudgetOptions {
   /** Cost units refilled per second. Default 100 (USER_BUDGET_PER_SECOND). */
@@ -24,6 +24,12 @@ export type Admission = { ok: true } | { ok: false; retryAfterMs: number };
  * broadcast to a huge audience then blocks its sender for at most a minute, not for hours.
  */
 export const MAX_DEBT_SECONDS = 60;
+
+/**
+ * Commands charged but never refused: refusing `refresh_token` to a user in debt could let the
+ * token expire and end every session at `exp`. The per-connection rate still bounds them.
+ */
+export const ALWAYS_ADMITTED: ReadonlySet<CommandType> = new Set(["refresh_token"]);
 
 export class UserBudget {
   /** Units available; negative while in debt. */
@@ -64,6 +70,14 @@ export class UserBudget {
       return { ok: true };
     }
     return { ok: false, retryAfterMs: Math.max(1, Math.ceil((needed - this.level) / this.perMs)) };
+  }
+
+  /** Admit a decoded command at what it costs up front (costOf). */
+  admitCommand(command: ClientCommand, now: number): Admission {
+    const cost = costOf(command);
+    if (!ALWAYS_ADMITTED.has(command.type)) return this.admit(cost, now);
+    this.charge(cost, now);
+    return { ok: true };
   }
 
   /** Charge a cost known only after the request ran; never refused, it makes the next one wait. */

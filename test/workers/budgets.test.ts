@@ -8,6 +8,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Frame } from "../helpers/frames.ts";
 import { TEST_API_KEY } from "../helpers/secrets.ts";
+import { mintToken } from "../helpers/tokens.ts";
 import { connectAs, type TestSocket, uniqueUser } from "./helpers.ts";
 
 async function reply(socket: TestSocket, frame: Record<string, unknown>): Promise<Frame> {
@@ -75,7 +76,8 @@ describe("the per-user budget", () => {
   });
 
   it("charges get_status one unit per user id asked for: 100 ids leave a debt", async () => {
-    const asker = await connectAs(uniqueUser("asker"));
+    const askerId = uniqueUser("asker");
+    const asker = await connectAs(askerId);
     const status = await reply(asker, {
       type: "get_status",
       data: { user_ids: distinctIds(100, "who") },
@@ -87,6 +89,12 @@ describe("the per-user budget", () => {
     expect(next.type).toBe("error");
     expect(next.data.code).toBe("rate_limited");
     expect(next.data.retry_after_ms).toBeGreaterThan(1_000);
+    // In debt, a token refresh is still served: refusing it could end the session at exp.
+    const refreshed = await reply(asker, {
+      type: "refresh_token",
+      data: { token: await mintToken(askerId, { expiresIn: 7200 }) },
+    });
+    expect(refreshed.type).toBe("token_refreshed");
 
     // The same question about one user costs two units, and the next frame is served.
     const light = await connectAs(uniqueUser("light"));

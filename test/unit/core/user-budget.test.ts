@@ -62,6 +62,14 @@ describe("UserBudget", () => {
     expect(budget.admit(10, 1_100)).toEqual({ ok: true });
   });
 
+  it("admits a token refresh even in debt, charging it, so a session never expires for want of budget", () => {
+    const budget = new UserBudget(DEFAULTS, 0);
+    budget.charge(1_000, 0);
+    const refresh = command({ type: "refresh_token", data: { token: "t" } });
+    expect(budget.admitCommand(refresh, 0)).toEqual({ ok: true });
+    expect(budget.admitCommand(command({ type: "ping" }), 0)).toMatchObject({ ok: false });
+  });
+
   it("refuses to be built without a positive rate and burst", () => {
     expect(() => new UserBudget({ perSecond: 0, burst: 10 }, 0)).toThrow(TypeError);
     expect(() => new UserBudget({ perSecond: 1, burst: 0 }, 0)).toThrow(TypeError);
