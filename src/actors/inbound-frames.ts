@@ -1,17 +1,22 @@
 /**
  * One frame from a socket, as every actor that holds sockets handles it: rate limit (sustained
- * abuse closes with 1008), decode into a typed command or a typed error, dispatch to the
- * command's handler, and answer failures with an `error` frame echoing the request id.
+ * abuse closes with 1008), decode into a typed command or a typed error, take its cost from the
+ * user's budget (UserHub only), dispatch to the command's handler, and answer failures with an
+ * `error` frame echoing the request id.
  */
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import {
+  type CommandBudget,
   type CommandContext,
   dispatch,
   type HandlerTable,
   type HubPort,
+  NO_BUDGET,
 } from "../core/handlers/index.ts";
+import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
+import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -22,11 +27,37 @@ export class InboundFrames {
   private readonly label: string;
   /** Per-connection rate buckets; lost on hibernation, which only forgives a client. */
   private readonly buckets = new Map<string, TokenBucket>();
+  /** The user's budget, shared by all their sockets here; null where sockets are of many users. */
+  private readonly userBudget: UserBudget | null;
+  private readonly budget: CommandBudget;
 
-  constructor(config: Config, handlers: HandlerTable, label: string) {
+  /** `budget`: given by an actor whose sockets all belong to one user (UserHub). */
+  constructor(
+    config: Config,
+    handlers: HandlerTable,
+    label: string,
+    budget?: { user: UserBudget; targets: NewTargets },
+  ) {
     this.config = config;
     this.handlers = handlers;
     this.label = label;
+    this.userBudget = budget?.user ?? null;
+    this.budget =
+      budget === undefined
+        ? NO_BUDGET
+        : {
+            chargeReached: (users) => budget.user.charge(users, Date.now()),
+            admitTarget: (userId) => {
+              const admitted = budget.targets.admit(userId, Date.now());
+              if (!admitted.ok) {
+                throw new GatewayError(
+                  "rate_limited",
+                  "too many new direct-message targets this minute",
+                  { retryAfterMs: admitted.retryAfterMs, details: { target_user_id: userId } },
+                );
+              }
+            },
+          };
   }
 
   async handle(
@@ -52,14 +83,24 @@ export class InboundFrames {
     }
     const decoded = decodeFrame(raw, this.config.maxFrameBytes);
     if (!decoded.ok) {
+      this.userBudget?.charge(1, now);
       SocketSet.send(ws, encodeError(decoded.error, decoded.id));
       return;
     }
     const { command } = decoded;
+    const admitted = this.userBudget?.admitCommand(command, now);
+    if (admitted !== undefined && !admitted.ok) {
+      const error = new GatewayError("rate_limited", "over this user's budget", {
+        retryAfterMs: admitted.retryAfterMs,
+      });
+      SocketSet.send(ws, encodeError(error, command.id));
+      return;
+    }
     const ctx: CommandContext = {
       connection,
       config: this.config,
       hub,
+      budget: this.budget,
       now: Date.now,
       requestId: command.id,
       send: (frame) => SocketSet.send(ws, frame),

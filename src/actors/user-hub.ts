@@ -16,7 +16,9 @@ import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
+import { NewTargets } from "../core/new-targets.ts";
 import { admitQueued } from "../core/overload.ts";
+import { UserBudget } from "../core/user-budget.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { CloseCode, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
@@ -53,7 +55,12 @@ export class UserHub extends DurableObject<Env> {
     super(ctx, env);
     this.config = loadConfig(env);
     this.sockets = new SocketSet(ctx, "UserHub");
-    this.frames = new InboundFrames(this.config, DEFAULT_HANDLERS, "UserHub");
+    // One budget for every socket of this user (PROTOCOL.md, "Budgets"); in memory, so an
+    // evicted hub forgives its user, which only happens once the user went quiet.
+    this.frames = new InboundFrames(this.config, DEFAULT_HANDLERS, "UserHub", {
+      user: new UserBudget(this.config.userBudget, Date.now()),
+      targets: new NewTargets(this.config.newTargetsPerMinute),
+    });
     const postgres = queuedPostgres(env, this.config);
     this.connections = new UserConnections(ctx, env, this.config, this.sockets, postgres);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);

@@ -46,11 +46,25 @@ export interface Config {
   /** Largest accepted frame in bytes. Default 65,536. */
   maxFrameBytes: number;
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * Each user's budget across all their sockets, in cost units (PROTOCOL.md, "Budgets"): a
+   * frame costs 1, each user id asked for in get_status 1, each user a message reaches 1.
+   * USER_BUDGET_PER_SECOND (default 100 units/s) refills it up to USER_BUDGET_BURST (default 200).
+   */
+  userBudget: { perSecond: number; burst: number };
+  /** Distinct direct-message targets a user may add per minute (NEW_TARGETS_PER_MINUTE). Default 60. */
+  newTargetsPerMinute: number;
+  /**
+   * HTTP API requests per second per caller (the API key, or each staff user), counted in each
+   * Worker isolate (API_RATE_LIMIT_PER_SECOND, default 1,000; API_RATE_LIMIT_BURST, default 2,000).
+   */
+  apiRateLimit: { perSecond: number; burst: number };
   /** How often clients should ping, in milliseconds. Default 25,000. */
   heartbeatIntervalMs: number;
   /** Delay before a user whose last socket closed is marked offline, in milliseconds. Default 5,000. */
   presenceGraceMs: number;
-  mailbox: { max: number; ttlSeconds: number };
+  /** MAILBOX_MAX (1,000) counts every message but notifications, which MAILBOX_NOTIFICATIONS_MAX (1,000) counts. */
+  mailbox: { max: number; notificationsMax: number; ttlSeconds: number };
   presenceShards: number;
   /** Bounds on queued work under overload (see src/core/overload.ts for units and defaults). */
   overload: OverloadConfig;
@@ -219,6 +233,8 @@ export function parseConfig(env: RawEnv): Config {
   const lastSeenRaw = read(env, "USERS_LAST_SEEN_COLUMN");
 
   const perSecond = integer(env, "RATE_LIMIT_PER_SECOND", 20, 1, 100_000);
+  const budgetPerSecond = integer(env, "USER_BUDGET_PER_SECOND", 100, 1, 1_000_000);
+  const apiPerSecond = integer(env, "API_RATE_LIMIT_PER_SECOND", 1_000, 1, 1_000_000);
   return {
     jwt: {
       secret,
@@ -234,10 +250,20 @@ export function parseConfig(env: RawEnv): Config {
     maxConnectionsPerUser: integer(env, "MAX_CONNECTIONS_PER_USER", 20, 1, 10_000),
     maxFrameBytes: integer(env, "MAX_FRAME_BYTES", 64 * 1024, 1024, 1024 * 1024),
     rateLimit: { perSecond, burst: integer(env, "RATE_LIMIT_BURST", perSecond * 2, 1, 1_000_000) },
+    userBudget: {
+      perSecond: budgetPerSecond,
+      burst: integer(env, "USER_BUDGET_BURST", budgetPerSecond * 2, 1, 10_000_000),
+    },
+    newTargetsPerMinute: integer(env, "NEW_TARGETS_PER_MINUTE", 60, 1, 100_000),
+    apiRateLimit: {
+      perSecond: apiPerSecond,
+      burst: integer(env, "API_RATE_LIMIT_BURST", apiPerSecond * 2, 1, 10_000_000),
+    },
     heartbeatIntervalMs: integer(env, "HEARTBEAT_INTERVAL_MS", 25_000, 1_000, 600_000),
     presenceGraceMs: integer(env, "PRESENCE_GRACE_MS", 5_000, 0, 600_000),
     mailbox: {
       max: integer(env, "MAILBOX_MAX", 1_000, 1, 100_000),
+      notificationsMax: integer(env, "MAILBOX_NOTIFICATIONS_MAX", 1_000, 1, 100_000),
       ttlSeconds: integer(env, "MAILBOX_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
     },
     presenceShards: integer(env, "PRESENCE_SHARDS", 16, 1, 1024),

@@ -1,8 +1,10 @@
 /**
  * Whether a user exists when no socket of theirs is open: a user who ever connected to their
  * actor exists; otherwise the application's user table is asked (when Postgres is configured)
- * and the answer kept in the actor: "exists" for good, "does not exist" for UNKNOWN_USER_TTL_MS,
- * so a direct message stays one actor hop once the answer is known.
+ * and the answer kept in the actor: "exists" in storage for good, "does not exist" only in
+ * memory for UNKNOWN_USER_TTL_MS, so a direct message stays one actor hop once the answer is
+ * known, and sends to made-up ids leave nothing behind in storage (PROTOCOL.md, "Budgets": never
+ * store negative lookups).
  */
 import { GatewayError } from "../protocol/errors.ts";
 import type { KeyValueStore } from "./presence-keeper.ts";
@@ -22,6 +24,8 @@ export interface KnownUserOptions {
 
 export class KnownUser {
   private readonly options: KnownUserOptions;
+  /** When the user table last said "no such user" to this instance; never stored. */
+  private unknownAt: number | null = null;
 
   constructor(options: KnownUserOptions) {
     this.options = options;
@@ -32,9 +36,10 @@ export class KnownUser {
     const { store, lookup } = this.options;
     if (await this.options.connectedBefore()) return true;
     const now = (this.options.now ?? Date.now)();
+    // Older versions also stored `{ known: false }`; only a stored yes counts.
     const cached = await store.get<{ known: boolean; at: number }>("known_user");
-    if (cached?.known) return true;
-    if (cached && now - cached.at < UNKNOWN_USER_TTL_MS) return false;
+    if (cached?.known === true) return true;
+    if (this.unknownAt !== null && now - this.unknownAt < UNKNOWN_USER_TTL_MS) return false;
     if (lookup === null) return false;
     let known: boolean;
     try {
@@ -43,7 +48,8 @@ export class KnownUser {
       this.options.log?.(`user table unavailable: ${String(err)}`);
       throw new GatewayError("unavailable", "cannot tell whether the user exists right now");
     }
-    await store.put("known_user", { known, at: now });
+    if (known) await store.put("known_user", { known, at: now });
+    else this.unknownAt = now;
     return known;
   }
 }

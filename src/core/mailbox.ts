@@ -2,6 +2,10 @@
  * A user's mailbox: every message stored for them gets the next `seq`, so a client that lost
  * its socket can `resume` from the last seq it saw. Pruned by count and by age; the highest
  * pruned seq is remembered so a resume can say it is incomplete.
+ *
+ * Notifications have their own quota (`notificationsMax`), apart from every other message
+ * (`max`): a flood of direct messages prunes the oldest direct messages, never a stored
+ * notification, and a flood of notifications never prunes direct messages.
  */
 import type { MailboxType } from "../protocol/messages.ts";
 import { LazyTable, type SqlPort } from "./sql.ts";
@@ -16,11 +20,15 @@ export interface StoredMessage {
 }
 
 export interface MailboxLimits {
-  /** Most messages kept. Default 1,000. */
+  /** Most messages kept that are not notifications. Default 1,000 (MAILBOX_MAX). */
   max: number;
+  /** Most notifications kept. Default 1,000 (MAILBOX_NOTIFICATIONS_MAX). */
+  notificationsMax?: number;
   /** Oldest message kept, in seconds. Default 7 days. */
   ttlSeconds: number;
 }
+
+export const DEFAULT_NOTIFICATIONS_MAX = 1_000;
 
 export interface ReplayResult {
   messages: StoredMessage[];
@@ -33,35 +41,54 @@ export interface ReplayResult {
 /** How many messages a single resume replays at most; the client resumes again from to_seq. */
 export const MAX_REPLAY = 1_000;
 
+/** The two quotas messages are counted against. */
+type Quota = "notifications" | "others";
+
+const quotaOf = (type: string): Quota => (type === "notification" ? "notifications" : "others");
+
+/** The rows of one quota, as a WHERE condition (constant text, no user input). */
+const IN_QUOTA: Record<Quota, string> = {
+  notifications: "type = 'notification'",
+  others: "type <> 'notification'",
+};
+
 interface MailboxState {
   lastSeq: number;
-  /** The oldest stored message, or null when none is stored. */
+  /** Every seq at or below it that is not stored was pruned; above it, nothing was. */
+  prunedThrough: number;
+  /** Stored messages per quota. */
+  counts: Record<Quota, number>;
+  /** The oldest stored message (any quota), or null when none is stored. */
   oldestSeq: number | null;
   oldestAt: number | null;
 }
 
 /**
- * Seqs are handed out one by one and pruning removes a prefix, so the stored messages are
- * always the contiguous range oldestSeq..lastSeq: everything below oldestSeq was pruned. That
- * keeps the per-message cost at one INSERT (plus one DELETE once the mailbox is full), with the
- * range held in memory: every write goes through this object (one per actor, single-threaded),
- * and after an eviction the next use reads it back with one query.
+ * Seqs are handed out one by one and never reused, so every seq up to lastSeq is either stored
+ * or was pruned. Per quota, pruning by count removes that quota's oldest message, so the
+ * stored range can have holes; what a resume needs is only the highest pruned seq
+ * (prunedThrough), kept in memory and recomputed from the holes after an eviction. The
+ * per-message cost stays at one INSERT, plus one DELETE (and one SELECT when it removed the
+ * oldest message) once a quota is full: every write goes through this object (one per actor,
+ * single-threaded).
  */
 export class Mailbox {
   private readonly sql: SqlPort;
-  private readonly limits: MailboxLimits;
+  private readonly limits: Required<MailboxLimits>;
   private state: MailboxState | null = null;
   /** Created with the first message, so users who never receive one cost nothing. */
   private readonly table: LazyTable;
 
   constructor(sql: SqlPort, limits: MailboxLimits) {
     this.sql = sql;
-    this.limits = limits;
+    this.limits = { notificationsMax: DEFAULT_NOTIFICATIONS_MAX, ...limits };
     this.table = new LazyTable(sql, "mailbox", [
       // message_id makes delivery idempotent: a fan-out retried after a failure stores nothing twice.
       `CREATE TABLE IF NOT EXISTS mailbox (
         seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
         data TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+      // Finds a quota's oldest message without scanning the other quota's rows.
+      "CREATE INDEX IF NOT EXISTS mailbox_type_seq ON mailbox (type, seq)",
       // last_seq survives a mailbox pruned empty.
       "CREATE TABLE IF NOT EXISTS mailbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     ]);
@@ -70,26 +97,46 @@ export class Mailbox {
   private load(): MailboxState {
     if (this.state !== null) return this.state;
     if (!this.table.exists()) {
-      this.state = { lastSeq: 0, oldestSeq: null, oldestAt: null };
+      this.state = {
+        lastSeq: 0,
+        prunedThrough: 0,
+        counts: { notifications: 0, others: 0 },
+        oldestSeq: null,
+        oldestAt: null,
+      };
       return this.state;
     }
     const [range] = this.sql
-      .exec<{ lo: number | null; hi: number | null }>(
-        "SELECT min(seq) AS lo, max(seq) AS hi FROM mailbox",
+      .exec<{ lo: number | null; hi: number | null; notifications: number; total: number }>(
+        `SELECT min(seq) AS lo, max(seq) AS hi, count(*) AS total,
+           coalesce(sum(type = 'notification'), 0) AS notifications FROM mailbox`,
       )
       .toArray();
     const [meta] = this.sql
       .exec<{ value: number }>("SELECT value FROM mailbox_meta WHERE key = 'last_seq'")
       .toArray();
     const oldestSeq = range?.lo ?? null;
+    const hi = range?.hi ?? 0;
+    const lastSeq = Math.max(hi, meta?.value ?? 0);
+    // The highest hole below the newest stored message: a missing seq s followed by a stored s + 1.
+    const [hole] = this.sql
+      .exec<{ gap: number | null }>(
+        `SELECT max(seq) - 1 AS gap FROM mailbox AS m
+           WHERE seq > 1 AND NOT EXISTS (SELECT 1 FROM mailbox WHERE seq = m.seq - 1)`,
+      )
+      .toArray();
     const [oldest] =
       oldestSeq === null
         ? []
         : this.sql
             .exec<{ created_at: number }>("SELECT created_at FROM mailbox WHERE seq = ?", oldestSeq)
             .toArray();
+    const notifications = range?.notifications ?? 0;
     this.state = {
-      lastSeq: Math.max(range?.hi ?? 0, meta?.value ?? 0),
+      lastSeq,
+      // Seqs above the newest stored one were pruned too (the mailbox was pruned empty).
+      prunedThrough: lastSeq > hi ? lastSeq : (hole?.gap ?? 0),
+      counts: { notifications, others: (range?.total ?? 0) - notifications },
       oldestSeq,
       oldestAt: oldest?.created_at ?? null,
     };
@@ -100,10 +147,9 @@ export class Mailbox {
     return this.load().lastSeq;
   }
 
-  /** Everything at or below this seq is gone (pruned), so a resume from below it is incomplete. */
+  /** Everything after this seq that was ever stored is still stored (see MailboxState). */
   private prunedThrough(): number {
-    const state = this.load();
-    return state.oldestSeq === null ? state.lastSeq : state.oldestSeq - 1;
+    return this.load().prunedThrough;
   }
 
   /** The seq of a message already stored, or null. */
@@ -144,22 +190,55 @@ export class Mailbox {
       return { seq: existing, duplicate: true };
     }
     state.lastSeq = seq;
+    state.counts[quotaOf(type)] += 1;
     if (state.oldestSeq === null) {
       state.oldestSeq = seq;
       state.oldestAt = now;
     }
-    this.prune(now);
+    this.prune(now, quotaOf(type));
     return { seq, duplicate: false };
   }
 
-  private prune(now: number): void {
+  private limitOf(quota: Quota): number {
+    return quota === "notifications" ? this.limits.notificationsMax : this.limits.max;
+  }
+
+  /** Drops what is past its quota (`grown`: the quota a message was just added to) or its age. */
+  private prune(now: number, grown?: Quota): void {
     const state = this.load();
     if (state.oldestSeq === null || state.oldestAt === null) return;
-    const byCount = state.lastSeq - this.limits.max;
     const cutoff = now - this.limits.ttlSeconds * 1000;
-    if (byCount < state.oldestSeq && state.oldestAt >= cutoff) return;
-    if (byCount >= state.oldestSeq) this.sql.exec("DELETE FROM mailbox WHERE seq <= ?", byCount);
-    if (state.oldestAt < cutoff) this.sql.exec("DELETE FROM mailbox WHERE created_at < ?", cutoff);
+    const overQuota = grown !== undefined && state.counts[grown] > this.limitOf(grown);
+    if (!overQuota && state.oldestAt >= cutoff) return;
+    const removed: { seq: number; type: string }[] = [];
+    if (grown !== undefined && overQuota) {
+      // The quota's oldest: one message in, one out (more only after its limit was lowered).
+      removed.push(
+        ...this.sql
+          .exec<{ seq: number; type: string }>(
+            `DELETE FROM mailbox WHERE seq IN (SELECT seq FROM mailbox WHERE ${IN_QUOTA[grown]}
+               ORDER BY seq LIMIT ?) RETURNING seq, type`,
+            state.counts[grown] - this.limitOf(grown),
+          )
+          .toArray(),
+      );
+    }
+    if (state.oldestAt < cutoff) {
+      removed.push(
+        ...this.sql
+          .exec<{ seq: number; type: string }>(
+            "DELETE FROM mailbox WHERE created_at < ? RETURNING seq, type",
+            cutoff,
+          )
+          .toArray(),
+      );
+    }
+    for (const row of removed) {
+      state.counts[quotaOf(row.type)] -= 1;
+      state.prunedThrough = Math.max(state.prunedThrough, row.seq);
+    }
+    // Finding the oldest again is only needed when it was among the removed.
+    if (!removed.some((row) => row.seq === state.oldestSeq)) return;
     const [oldest] = this.sql
       .exec<{ seq: number; created_at: number }>(
         "SELECT seq, created_at FROM mailbox ORDER BY seq LIMIT 1",

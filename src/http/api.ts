@@ -8,6 +8,7 @@ import { authenticateApiCaller } from "./api/auth.ts";
 import { readJsonBody } from "./api/body.ts";
 import { openApiDocument } from "./api/openapi.ts";
 import { type GatewayPorts, portsFromEnv } from "./api/operations.ts";
+import { ApiRateLimiter } from "./api/rate-limit.ts";
 import { API_ROUTES, type ApiRoute, NO_BODY } from "./api/routes.ts";
 import { errorResponse } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
@@ -17,8 +18,14 @@ function routerPath(template: string): string {
   return template.replace(/\{(\w+)\}/g, ":$1");
 }
 
-/** Build the router; `portsOf` is how routes reach the actors (tests pass in-memory twins). */
-export function createApi(portsOf: (env: Env) => GatewayPorts = portsFromEnv): Hono<AppEnv> {
+/**
+ * Build the router; `portsOf` is how routes reach the actors (tests pass in-memory twins).
+ * `limiter` counts each caller's requests (one per isolate; see api/rate-limit.ts).
+ */
+export function createApi(
+  portsOf: (env: Env) => GatewayPorts = portsFromEnv,
+  limiter: ApiRateLimiter = new ApiRateLimiter(),
+): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
 
   api.get("/openapi.json", (c) => c.json(openApiDocument()));
@@ -27,6 +34,7 @@ export function createApi(portsOf: (env: Env) => GatewayPorts = portsFromEnv): H
     api.on(route.method.toUpperCase(), routerPath(route.path), async (c) => {
       const config = c.get("config");
       const caller = await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
+      limiter.take(caller, config.apiRateLimit, Date.now());
       const body =
         route.body === NO_BODY ? undefined : await readJsonBody(c.req.raw, config.maxFrameBytes);
       const result = await route.run({

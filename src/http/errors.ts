@@ -13,7 +13,8 @@ export function errorResponse(error: GatewayError): Response {
   if (error.code === "upgrade_required") headers.Upgrade = "websocket";
   if (error.code === "unauthorized") headers["WWW-Authenticate"] = 'Bearer realm="realtime"';
   if (error.retryAfterMs !== undefined) {
-    headers["Retry-After"] = String(Math.ceil(error.retryAfterMs / 1000));
+    // Whole seconds (RFC 9110 §10.2.3), at least 1 so a client never retries at once.
+    headers["Retry-After"] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
   }
   return new Response(JSON.stringify({ error: error.toBody() }), {
     status: error.httpStatus,

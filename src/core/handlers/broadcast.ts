@@ -22,6 +22,7 @@ export const broadcast: Handler<"broadcast"> = async (ctx, command) => {
     messageId,
   );
   const recipients = await ctx.hub.broadcast(delivery);
+  ctx.budget.chargeReached(recipients);
   ctx.reply("message_sent", {
     message_id: messageId,
     recipients,

@@ -67,6 +67,7 @@ export const groupMessage: Handler<"group_message"> = async (ctx, command) => {
     message,
     sentAt,
   });
+  ctx.budget.chargeReached(recipients);
   ctx.reply("message_sent", {
     message_id: messageId,
     group_name: name,

@@ -35,4 +35,11 @@ export function dispatch(
   return handler(ctx, command as never);
 }
 
-export type { CommandContext, HandlerTable, HubPort, RoomPublish } from "./types.ts";
+export type {
+  CommandBudget,
+  CommandContext,
+  HandlerTable,
+  HubPort,
+  RoomPublish,
+} from "./types.ts";
+export { NO_BUDGET } from "./types.ts";

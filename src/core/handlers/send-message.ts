@@ -5,6 +5,7 @@ import type { Handler } from "./types.ts";
 /** A direct message: one RPC to the target's UserHub, which stores and pushes it. */
 export const sendMessage: Handler<"send_message"> = async (ctx, command) => {
   const { target_user_id: target, message, message_type } = command.data;
+  ctx.budget.admitTarget(target);
   const messageId = crypto.randomUUID();
   const sentAt = new Date(ctx.now()).toISOString();
   const delivery = newDelivery(

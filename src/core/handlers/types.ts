@@ -54,10 +54,28 @@ export interface RoomPublish {
   sentAt: string;
 }
 
+/**
+ * The sending user's budget (PROTOCOL.md, "Budgets"; src/core/user-budget.ts). The frame's own
+ * cost was taken before the handler ran; handlers add what only they know.
+ */
+export interface CommandBudget {
+  /** Charge the users a message reached, known only after it was sent. */
+  chargeReached(users: number): void;
+  /** Throws `rate_limited` when a direct message to `userId` would pass the new-target cap. */
+  admitTarget(userId: string): void;
+}
+
+/** For sockets held by an actor that keeps no per-user budget (a RoomHub's consultation sockets). */
+export const NO_BUDGET: CommandBudget = {
+  chargeReached: () => undefined,
+  admitTarget: () => undefined,
+};
+
 export interface CommandContext {
   readonly connection: Connection;
   readonly config: Config;
   readonly hub: HubPort;
+  readonly budget: CommandBudget;
   readonly now: () => number;
   /** Send an already encoded frame on this socket. */
   send(frame: string): void;

@@ -25,7 +25,12 @@ import {
 export const API_PREFIX = "/api/v1";
 
 /** Errors every authenticated route may answer with. */
-const COMMON_ERRORS: readonly ErrorCode[] = ["unauthorized", "forbidden", "unavailable"];
+const COMMON_ERRORS: readonly ErrorCode[] = [
+  "unauthorized",
+  "forbidden",
+  "rate_limited",
+  "unavailable",
+];
 
 /** Named schemas, emitted once under components.schemas and referenced by $ref. */
 const COMPONENTS = {

@@ -67,4 +67,34 @@ describe("KnownUser", () => {
     expect(error).toBeInstanceOf(GatewayError);
     expect((error as GatewayError).code).toBe("unavailable");
   });
+
+  it("stores nothing for a user the table does not know: a no lives only in memory", async () => {
+    const storage = store();
+    let asked = 0;
+    const options = {
+      store: storage,
+      connectedBefore: async () => false,
+      lookup: async () => {
+        asked += 1;
+        return false;
+      },
+    };
+    expect(await new KnownUser(options).check("made-up")).toBe(false);
+    expect([...storage.data.keys()]).toEqual([]);
+    // A new instance (the actor was evicted) asks again rather than trusting a stored no.
+    expect(await new KnownUser(options).check("made-up")).toBe(false);
+    expect(asked).toBe(2);
+  });
+
+  it("ignores a no stored by an older version and asks the table", async () => {
+    const storage = store();
+    storage.data.set("known_user", { known: false, at: Date.now() });
+    const known = new KnownUser({
+      store: storage,
+      connectedBefore: async () => false,
+      lookup: async () => true,
+    });
+    expect(await known.check("u")).toBe(true);
+    expect(storage.data.get("known_user")).toMatchObject({ known: true });
+  });
 });

@@ -129,6 +129,76 @@ describe("Mailbox", () => {
     });
   });
 
+  describe("notifications under their own quota (MAILBOX_NOTIFICATIONS_MAX)", () => {
+    /** Appends one message of `type` per entry of `ids`, one second apart from `start`. */
+    const add = (
+      mailbox: Mailbox,
+      type: "notification" | "user_message",
+      ids: string[],
+      start: number,
+    ) =>
+      ids.map((id, i) => mailbox.append(id, type, JSON.stringify({ id }), start + i * SECOND).seq);
+    const idsIn = (mailbox: Mailbox, since: number, now: number) =>
+      mailbox.replay(since, now).messages.map((m) => JSON.parse(m.json).id);
+
+    it("keeps every notification when a flood of direct messages passes MAILBOX_MAX", () => {
+      const { mailbox } = mailboxWith({ max: 3, notificationsMax: 5 });
+      add(mailbox, "notification", ["n1", "n2"], T0);
+      add(mailbox, "user_message", ["d1", "d2", "d3", "d4", "d5", "d6"], T0 + 10 * SECOND);
+      const now = T0 + 20 * SECOND;
+      expect(idsIn(mailbox, 0, now)).toEqual(["n1", "n2", "d4", "d5", "d6"]);
+      // d1..d3 (seqs 3..5) were pruned: a resume from before them is incomplete, after them complete.
+      expect(mailbox.replay(0, now)).toMatchObject({ toSeq: 8, complete: false });
+      expect(mailbox.replay(4, now)).toMatchObject({ complete: false });
+      expect(mailbox.replay(5, now)).toMatchObject({ complete: true });
+    });
+
+    it("prunes the oldest notifications past their own quota, never a direct message", () => {
+      const { mailbox } = mailboxWith({ max: 3, notificationsMax: 2 });
+      add(mailbox, "user_message", ["d1"], T0);
+      add(mailbox, "notification", ["n1", "n2", "n3", "n4"], T0 + SECOND);
+      const now = T0 + 10 * SECOND;
+      expect(idsIn(mailbox, 0, now)).toEqual(["d1", "n3", "n4"]);
+      expect(mailbox.replay(0, now).complete).toBe(false);
+      expect(mailbox.replay(3, now).complete).toBe(true);
+    });
+
+    it("keeps seqs strictly increasing across both quotas and resumes in seq order", () => {
+      const { mailbox } = mailboxWith({ max: 2, notificationsMax: 2 });
+      const seqsStored = [
+        ...add(mailbox, "user_message", ["d1"], T0),
+        ...add(mailbox, "notification", ["n1"], T0 + SECOND),
+        ...add(mailbox, "user_message", ["d2", "d3"], T0 + 2 * SECOND),
+        ...add(mailbox, "notification", ["n2"], T0 + 4 * SECOND),
+      ];
+      expect(seqsStored).toEqual([1, 2, 3, 4, 5]);
+      expect(seqs(mailbox, 0, T0 + 5 * SECOND)).toEqual([2, 3, 4, 5]);
+    });
+
+    it("remembers what was pruned from the middle across a new instance", () => {
+      const { sql, mailbox } = mailboxWith({ max: 2, notificationsMax: 5 });
+      add(mailbox, "notification", ["n1"], T0);
+      add(mailbox, "user_message", ["d1", "d2", "d3", "d4"], T0 + SECOND); // d1, d2 (2, 3) pruned
+      add(mailbox, "notification", ["n2"], T0 + 5 * SECOND);
+      const rebuilt = new Mailbox(sql, { ...LIMITS, max: 2, notificationsMax: 5 });
+      const now = T0 + 10 * SECOND;
+      expect(rebuilt.replay(0, now)).toMatchObject({ toSeq: 6, complete: false });
+      expect(rebuilt.replay(2, now)).toMatchObject({ complete: false });
+      expect(rebuilt.replay(3, now)).toMatchObject({ complete: true });
+      expect(idsIn(rebuilt, 0, now)).toEqual(["n1", "d3", "d4", "n2"]);
+      // And it goes on counting and pruning per quota from what it found.
+      add(rebuilt, "user_message", ["d5"], T0 + 6 * SECOND);
+      expect(idsIn(rebuilt, 0, now)).toEqual(["n1", "d4", "n2", "d5"]);
+    });
+
+    it("defaults to 1,000 notifications whatever MAILBOX_MAX is", () => {
+      const { mailbox } = mailboxWith({ max: 1 });
+      add(mailbox, "notification", ["n1", "n2", "n3"], T0);
+      add(mailbox, "user_message", ["d1", "d2"], T0 + 5 * SECOND);
+      expect(idsIn(mailbox, 0, T0 + 10 * SECOND)).toEqual(["n1", "n2", "n3", "d2"]);
+    });
+  });
+
   describe("pruning by age (MAILBOX_TTL_SECONDS)", () => {
     it("drops messages older than the TTL when replaying", () => {
       const { mailbox } = mailboxWith({ ttlSeconds: 60 });

@@ -5,7 +5,13 @@ import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
-import type { CommandContext, HubPort, RoomPublish } from "../../../src/core/handlers/index.ts";
+import {
+  type CommandBudget,
+  type CommandContext,
+  type HubPort,
+  NO_BUDGET,
+  type RoomPublish,
+} from "../../../src/core/handlers/index.ts";
 import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import type {
@@ -142,7 +148,7 @@ export function connectionOf(
 export function commandContext(
   config: Config,
   connection: Connection,
-  options: { now?: () => number; hub?: FakeHub } = {},
+  options: { now?: () => number; hub?: FakeHub; budget?: CommandBudget } = {},
 ): TestContext {
   const replies: SentReply[] = [];
   const sent: string[] = [];
@@ -155,6 +161,7 @@ export function commandContext(
     connection,
     config,
     hub: options.hub ?? fakeHub(config),
+    budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
     requestId: undefined,
     replies,

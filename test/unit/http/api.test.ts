@@ -146,6 +146,40 @@ describe("authentication", () => {
   });
 });
 
+describe("rate limit (API_RATE_LIMIT_PER_SECOND)", () => {
+  const SMALL = { API_RATE_LIMIT_PER_SECOND: "1", API_RATE_LIMIT_BURST: "3" };
+
+  it("answers 429 rate_limited with Retry-After in whole seconds once a caller passes its rate", async () => {
+    const { call } = gateway(SMALL);
+    for (let i = 0; i < 3; i++) expect((await call("GET", "/users/online")).status).toBe(200);
+    const refused = await call("GET", "/users/online");
+    expect(refused.status).toBe(429);
+    expect(refused.json.error.code).toBe("rate_limited");
+    expect(refused.json.error.retry_after_ms).toBeGreaterThan(0);
+    const retryAfter = refused.headers.get("Retry-After") ?? "";
+    expect(retryAfter).toMatch(/^[1-9]\d*$/);
+    expect(Number(retryAfter) * 1000).toBeGreaterThanOrEqual(refused.json.error.retry_after_ms);
+  });
+
+  it("counts each staff user apart from the API key and from one another", async () => {
+    const { call } = gateway(SMALL);
+    for (let i = 0; i < 3; i++) await call("GET", "/users/online");
+    expect((await call("GET", "/users/online")).status).toBe(429);
+    const boss = await mintToken("boss", { staff: true });
+    for (let i = 0; i < 3; i++) {
+      expect((await call("GET", "/users/online", { auth: boss })).status).toBe(200);
+    }
+    expect((await call("GET", "/users/online", { auth: boss })).status).toBe(429);
+    const other = await mintToken("other-boss", { staff: true });
+    expect((await call("GET", "/users/online", { auth: other })).status).toBe(200);
+  });
+
+  it("leaves everyday traffic alone at the default of 1,000 requests/s", async () => {
+    const { call } = gateway();
+    for (let i = 0; i < 50; i++) expect((await call("GET", "/users/online")).status).toBe(200);
+  });
+});
+
 describe("senders", () => {
   it("trusts from_user_id with the API key and requires it", async () => {
     const { call, ports } = gateway();
@@ -584,7 +618,7 @@ describe("OpenAPI document", () => {
       $ref: "#/components/schemas/NotificationBody",
     });
     expect(Object.keys(notify.responses).sort()).toEqual(
-      ["200", "400", "401", "403", "404", "413", "503"].sort(),
+      ["200", "400", "401", "403", "404", "413", "429", "503"].sort(),
     );
     expect(notify.responses["400"].description).toContain("validation_failed");
     const status = paths[`${API_PREFIX}/users/{id}/status`].get;
