@@ -123,7 +123,7 @@ class ErrorsFromTheGateway(unittest.TestCase):
 
     def test_a_bad_group_name_is_invalid_group(self) -> None:
         with self.assertRaises(InvalidGroup) as caught:
-            user_messaging_service.send_to_group_sync(group_name="no spaces allowed", message_type="t", data={})
+            user_messaging_service.send_to_group_sync(group_name="lobby_1", message_type="t", data={})
         self.assertEqual(caught.exception.code, "invalid_group")
 
     def test_a_wrong_key_is_unauthorized(self) -> None:
