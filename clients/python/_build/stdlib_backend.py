@@ -47,6 +47,8 @@ def _package_files() -> List[Tuple[str, bytes]]:
                 path = os.path.join(folder, name)
                 with open(path, "rb") as source:
                     files.append((os.path.relpath(path, ROOT).replace(os.sep, "/"), source.read()))
+    if not any(path == f"{NAME}/__init__.py" for path, _ in files):
+        raise FileNotFoundError(f"{NAME}/__init__.py not found under {ROOT}: nothing to build")
     return files
 
 
