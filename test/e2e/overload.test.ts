@@ -21,7 +21,14 @@ import { type Client, connectAs as connectTo, uniqueUser } from "./helpers.ts";
  * A gateway of its own (wrangler dev, mirrors off), so the small bound below, which a few
  * senders reach under `wrangler dev`, does not apply to the other tests (default 64).
  */
-const VARS = { ...E2E_VARS, ACTOR_MAX_INFLIGHT: "8" };
+// Per-user budgets out of the way (budgets.test.ts covers them): this test is about the
+// actors' in-flight bound, so its only refusals must be the overload's.
+const VARS = {
+  ...E2E_VARS,
+  ACTOR_MAX_INFLIGHT: "8",
+  USER_BUDGET_PER_SECOND: "100000",
+  USER_BUDGET_BURST: "100000",
+};
 let dir = "";
 let wrangler: WranglerDev | undefined;
 let gateway = "";
