@@ -24,7 +24,7 @@ function healthApp(handler: (c: any) => Promise<Response>) {
     await next();
   });
   app.get("/health", handler);
-  const monitor = { calls: 0, lag: {} as Lag, failNext: false };
+  const monitor = { calls: 0, lag: {} as Lag, deadLetters: 0, failNext: false };
   const env = {
     MIRROR_MONITOR: {
       getByName: () => ({
@@ -36,6 +36,7 @@ function healthApp(handler: (c: any) => Promise<Response>) {
           }
           return monitor.lag;
         },
+        deadLetters: async () => monitor.deadLetters,
       }),
     },
   };
