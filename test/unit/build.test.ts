@@ -35,6 +35,13 @@ describe("package build", () => {
     }
   });
 
+  it("bundles the hook with only react and the built client as imports", () => {
+    const code = readFileSync(join(dist, "react.js"), "utf8");
+    const imports = [...code.matchAll(/^\s*import\s[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]);
+    expect(new Set(imports)).toEqual(new Set(["./client.js", "react"]));
+    expect(code).not.toMatch(/class RealtimeClient\b/);
+  });
+
   it("runs the built server SDK with only a fetch", async () => {
     const sdk = await import(pathToFileURL(join(dist, "server.js")).href);
     const calls: { url: string; init: RequestInit }[] = [];
@@ -62,6 +69,10 @@ describe("package build", () => {
       [
         'import { createRealtime, RealtimeApiError, type RealtimeServiceBinding } from "./dist/server.js";',
         'import { createClient } from "./dist/client.js";',
+        'import { useRealtime, type UseRealtimeResult } from "./dist/react.js";',
+        "type Hook = (o: { url: string; token: () => string }) => UseRealtimeResult;",
+        "const hook: Hook = useRealtime;",
+        "void hook;",
         'const realtime = createRealtime({ baseUrl: "https://x.example", apiKey: "k" });',
         "const online: Promise<boolean> = realtime.online.isUserOnline(42);",
         "const binding: RealtimeServiceBinding | null = null;",
