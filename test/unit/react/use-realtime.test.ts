@@ -9,9 +9,9 @@ import { StrictMode } from "react";
 import { afterEach, describe, expect, it } from "vitest";
 import { type UseRealtimeOptions, useRealtime } from "../../../src/react/index.ts";
 import { sleep } from "../../helpers/frames.ts";
-import { FAST_BACKOFF, useGateway as fakeGatewayPerTest } from "../sdk/fake-gateway.ts";
+import { FAST_BACKOFF, gatewayPerTest } from "../sdk/fake-gateway.ts";
 
-const harness = fakeGatewayPerTest();
+const harness = gatewayPerTest();
 afterEach(cleanup);
 
 /** An unsigned JWT naming `userId` (the fake gateway reads it, it does not verify it). */
