@@ -62,8 +62,17 @@ describe("package build", () => {
     expect(error).toMatchObject({ code: "user_not_found", status: 404 });
   });
 
-  it("ships declarations a strict TypeScript consumer compiles against", () => {
+  it("ships declarations a strict TypeScript consumer compiles against, README's React example too", () => {
     const consumer = join(dir, "consumer.ts");
+    // The README's ```tsx block under "## React", importing the built entry.
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const react = /^## React\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? "";
+    const example = /```tsx\n([\s\S]*?)```/.exec(react)?.[1] ?? "";
+    expect(example).toContain('from "edge-realtime-gateway/react"');
+    writeFileSync(
+      join(dir, "inbox.tsx"),
+      example.replace('"edge-realtime-gateway/react"', '"./dist/react.js"'),
+    );
     writeFileSync(
       consumer,
       [
@@ -92,9 +101,10 @@ describe("package build", () => {
           moduleResolution: "nodenext",
           target: "es2022",
           lib: ["es2022", "dom"],
+          jsx: "react-jsx",
           types: [],
         },
-        files: ["consumer.ts"],
+        files: ["consumer.ts", "inbox.tsx"],
       }),
     );
     const tsc = spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], {
