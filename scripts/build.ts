@@ -1,13 +1,15 @@
 /**
- * Builds the package's two entry points into dist/:
+ * Builds the package's three entry points into dist/:
  *   ./server → dist/server.js (+ .d.ts)   src/sdk/server.ts, the server SDK
  *   ./client → dist/client.js (+ .d.ts)   src/sdk/client.ts, the browser/Node client SDK
+ *   ./react  → dist/react.js  (+ .d.ts)   src/react/index.ts, the `useRealtime` hook
  *
  *   npm exec -- node scripts/build.ts [--out-dir dist]
  *
- * Each bundle is one self-contained ES module (esbuild; not minified, with a source map): the
- * SDKs import nothing at run time, and the build fails if either pulls code from outside
- * src/sdk. Declarations come from `tsc -p tsconfig.build.json` into dist/types, with the
+ * Each bundle is one ES module (esbuild; not minified, with a source map). The SDKs are
+ * self-contained: they import nothing at run time, and the build fails if either pulls code
+ * from outside src/sdk. The hook imports only `react` (a peer dependency) and `./client.js`,
+ * so an app that uses both entries has one copy of the client (one `RealtimeError` class). Declarations come from `tsc -p tsconfig.build.json` into dist/types, with the
  * source's `.ts` import specifiers rewritten to `.js`; dist/{server,client}.d.ts re-export them.
  */
 import { spawnSync } from "node:child_process";
@@ -15,9 +17,31 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
-const ENTRIES = { server: "src/sdk/server.ts", client: "src/sdk/client.ts" } as const;
+const ENTRIES = {
+  server: "src/sdk/server.ts",
+  client: "src/sdk/client.ts",
+  react: "src/react/index.ts",
+} as const;
+
+/** Where each entry's code may come from; anything else bundled fails the build. */
+const SOURCES: Record<keyof typeof ENTRIES, string> = {
+  server: "src/sdk/",
+  client: "src/sdk/",
+  react: "src/react/",
+};
+
+/** The hook's imports of the client SDK become imports of the built client entry. */
+const clientAsSibling: Plugin = {
+  name: "client-as-sibling",
+  setup(build) {
+    build.onResolve({ filter: /\/sdk\/client\.ts$/ }, () => ({
+      path: "./client.js",
+      external: true,
+    }));
+  },
+};
 
 /** Relative specifiers ending in `.ts`, in `from "…"`, `import("…")` and `export … from "…"`. */
 const TS_SPECIFIER = /((?:from\s+|import\()\s*["'])(\.{1,2}\/[^"']+?)\.ts(["'])/g;
@@ -50,10 +74,12 @@ export async function buildPackage(outDir: string): Promise<Record<string, numbe
       sourcemap: true,
       metafile: true,
       logLevel: "warning",
+      ...(name === "react" ? { external: ["react"], plugins: [clientAsSibling] } : {}),
     });
-    const foreign = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith("src/sdk/"));
+    const source = SOURCES[name as keyof typeof ENTRIES];
+    const foreign = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith(source));
     if (foreign.length > 0) {
-      throw new Error(`build: ${entry} bundles code from outside src/sdk: ${foreign.join(", ")}`);
+      throw new Error(`build: ${entry} bundles code from outside ${source}: ${foreign.join(", ")}`);
     }
     const bytes = readFileSync(join(out, `${name}.js`));
     sizes[name] = bytes.byteLength;

@@ -35,6 +35,13 @@ describe("package build", () => {
     }
   });
 
+  it("bundles the hook with only react and the built client as imports", () => {
+    const code = readFileSync(join(dist, "react.js"), "utf8");
+    const imports = [...code.matchAll(/^\s*import\s[^;]*?from\s*"([^"]+)"/gm)].map((m) => m[1]);
+    expect(new Set(imports)).toEqual(new Set(["./client.js", "react"]));
+    expect(code).not.toMatch(/class RealtimeClient\b/);
+  });
+
   it("runs the built server SDK with only a fetch", async () => {
     const sdk = await import(pathToFileURL(join(dist, "server.js")).href);
     const calls: { url: string; init: RequestInit }[] = [];
@@ -55,13 +62,26 @@ describe("package build", () => {
     expect(error).toMatchObject({ code: "user_not_found", status: 404 });
   });
 
-  it("ships declarations a strict TypeScript consumer compiles against", () => {
+  it("ships declarations a strict TypeScript consumer compiles against, README's React example too", () => {
     const consumer = join(dir, "consumer.ts");
+    // The README's ```tsx block under "## React", importing the built entry.
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const react = /^## React\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1] ?? "";
+    const example = /```tsx\n([\s\S]*?)```/.exec(react)?.[1] ?? "";
+    expect(example).toContain('from "edge-realtime-gateway/react"');
+    writeFileSync(
+      join(dir, "inbox.tsx"),
+      example.replace('"edge-realtime-gateway/react"', '"./dist/react.js"'),
+    );
     writeFileSync(
       consumer,
       [
         'import { createRealtime, RealtimeApiError, type RealtimeServiceBinding } from "./dist/server.js";',
         'import { createClient } from "./dist/client.js";',
+        'import { useRealtime, type UseRealtimeResult } from "./dist/react.js";',
+        "type Hook = (o: { url: string; token: () => string }) => UseRealtimeResult;",
+        "const hook: Hook = useRealtime;",
+        "void hook;",
         'const realtime = createRealtime({ baseUrl: "https://x.example", apiKey: "k" });',
         "const online: Promise<boolean> = realtime.online.isUserOnline(42);",
         "const binding: RealtimeServiceBinding | null = null;",
@@ -81,9 +101,10 @@ describe("package build", () => {
           moduleResolution: "nodenext",
           target: "es2022",
           lib: ["es2022", "dom"],
+          jsx: "react-jsx",
           types: [],
         },
-        files: ["consumer.ts"],
+        files: ["consumer.ts", "inbox.tsx"],
       }),
     );
     const tsc = spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], {

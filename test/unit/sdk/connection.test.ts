@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createClient } from "../../../src/sdk/client.ts";
 import { sleep } from "../../helpers/frames.ts";
-import { nextEvent, reaches, record, useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest, nextEvent, reaches, record } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 describe("connecting", () => {
   it("goes idle → connecting → open and hands out connection_established", async () => {

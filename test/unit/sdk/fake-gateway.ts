@@ -168,7 +168,7 @@ export const FAST_BACKOFF = { minDelayMs: 10, maxDelayMs: 40, growFactor: 2 };
  * Per test: a fresh gateway, and `client()` to build SDK clients against it that are closed
  * afterwards.
  */
-export function useGateway() {
+export function gatewayPerTest() {
   let gateway: FakeGateway | undefined;
   const clients: RealtimeClient[] = [];
   beforeEach(async () => {
@@ -179,7 +179,7 @@ export function useGateway() {
     await gateway?.close();
   });
   const current = () => {
-    if (!gateway) throw new Error("useGateway: no gateway outside a test");
+    if (!gateway) throw new Error("gatewayPerTest: no gateway outside a test");
     return gateway;
   };
   return {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../helpers/frames.ts";
-import { nextEvent, reaches, record, useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest, nextEvent, reaches, record } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 /** Every socket announces a 50 ms heartbeat interval. */
 function fastHeartbeat() {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../helpers/frames.ts";
-import { useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 /** Long enough between attempts that the test can act while the client is disconnected. */
 const SLOW_BACKOFF = { minDelayMs: 200, maxDelayMs: 200, growFactor: 1 };

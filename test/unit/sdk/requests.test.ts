@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { RealtimeError } from "../../../src/sdk/client.ts";
 import { sleep } from "../../helpers/frames.ts";
-import { nextEvent, useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest, nextEvent } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 async function openClient(options = {}) {
   const client = harness.client(options);

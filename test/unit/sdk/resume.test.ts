@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { RealtimeClient } from "../../../src/sdk/client.ts";
 import { eventually, sleep } from "../../helpers/frames.ts";
-import { nextEvent, type Peer, reaches, useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest, nextEvent, type Peer, reaches } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 /** Every mailbox seq the application's handlers saw, in order. */
 function handled(client: RealtimeClient): number[] {

@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import { jwtExpiry } from "../../../src/sdk/jwt.ts";
 import { sleep } from "../../helpers/frames.ts";
 import { mintToken } from "../../helpers/tokens.ts";
-import { nextEvent, reaches, useGateway } from "./fake-gateway.ts";
+import { gatewayPerTest, nextEvent, reaches } from "./fake-gateway.ts";
 
-const harness = useGateway();
+const harness = gatewayPerTest();
 
 /** A provider of short-lived tokens (5 s), recording each one it hands out. */
 function shortLivedTokens() {
