@@ -15,6 +15,15 @@ import { type StackServices, startStackServices } from "./stack-services.ts";
 import { configFromProcessEnv, readVarsFile, type WorkerVars } from "./worker-env.ts";
 import { buildWorker, startWorkerd, type WorkerBuild } from "./workerd-runtime.ts";
 
+/** Under the data directory: Durable Object storage, the bundle + config, workerd's logs. */
+export const DATA_LAYOUT = {
+  storage: "workerd/storage",
+  build: "workerd/build",
+  logs: "workerd/logs",
+  /** Embedded Postgres (PGlite), shared with `npm run dev`. */
+  pglite: "pglite",
+} as const;
+
 export interface WorkerdServerOptions {
   /** Repository root (wrangler.toml). Default: the folder above dev/. */
   root?: string;
@@ -84,10 +93,9 @@ export async function startWorkerdServer(
   const settings: WorkerVars = { ...devVars, ...configFromProcessEnv(env) };
   const redisUrl =
     options.redisUrl ?? env.REDIS_URL ?? devVars.REDIS_URL ?? "redis://127.0.0.1:6379";
-  const workerdDir = join(dataDir, "workerd");
-  const storageDir = join(workerdDir, "storage");
-  const buildDir = join(workerdDir, "build");
-  const logDir = join(workerdDir, "logs");
+  const storageDir = join(dataDir, DATA_LAYOUT.storage);
+  const buildDir = join(dataDir, DATA_LAYOUT.build);
+  const logDir = join(dataDir, DATA_LAYOUT.logs);
   mkdirSync(storageDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
 
