@@ -95,9 +95,16 @@ async function main(): Promise<number> {
   }
   if (signalled) {
     await server.stop();
+    console.log("start: stopped");
     return 0;
   }
   console.log(summary(server, dataDir));
+  if (server.exampleSecrets.length > 0) {
+    console.warn(
+      `start: WARNING: ${server.exampleSecrets.join(" and ")} still hold the public example values ` +
+        "of .dev.vars.example: anyone can mint tokens or call the API. Set your own (environment or .dev.vars) before this server is reachable from elsewhere.",
+    );
+  }
 
   // workerd ending on its own ends the stack with an error; after a signal, stopping is success.
   const code = await server.exited();

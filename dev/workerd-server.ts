@@ -12,7 +12,12 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { freePort, type ServerProcess, waitForHttp } from "./server-process.ts";
 import { type StackServices, startStackServices } from "./stack-services.ts";
-import { configFromProcessEnv, readVarsFile, type WorkerVars } from "./worker-env.ts";
+import {
+  configFromProcessEnv,
+  exampleSecretsInUse,
+  readVarsFile,
+  type WorkerVars,
+} from "./worker-env.ts";
 import { buildWorker, startWorkerd, type WorkerBuild } from "./workerd-runtime.ts";
 
 /** Under the data directory: Durable Object storage, the bundle + config, workerd's logs. */
@@ -65,6 +70,8 @@ export interface WorkerdServer {
   redis: StackServices["redis"];
   /** Names of the bindings read from workerd's environment (their values are never written). */
   secretNames: readonly string[];
+  /** JWT_SECRET / API_KEY still at the public example values of .dev.vars.example. */
+  exampleSecrets: readonly string[];
   /** The running workerd's process id (changes with each restart). */
   pid(): number;
   /** Resident set size of workerd in bytes (Linux /proc), or null when it is not running. */
@@ -147,6 +154,7 @@ export async function startWorkerdServer(
       postgres: services.postgres,
       redis: services.redis,
       secretNames,
+      exampleSecrets: exampleSecretsInUse(settings, root),
       pid: () => running().pid,
       rssBytes: () => {
         if (child === null || !child.alive) return null;

@@ -136,6 +136,7 @@ describe("npm start", () => {
       expect(printed).toContain(`storage    ${join(dataDir, DATA_LAYOUT.storage)}`);
       expect(printed).toContain(`embedded PGlite in ${join(dataDir, DATA_LAYOUT.pglite)}`);
       expect(printed).toMatch(/mirrors {4}postgres ON, redis ON via bridge/);
+      expect(printed).not.toContain("WARNING");
       expect(printed).not.toContain(jwtSecret);
       expect(printed).not.toContain(apiKey);
       expect(processesUsingDataDir()).toHaveLength(1);
