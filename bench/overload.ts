@@ -14,12 +14,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
+import { killAllChildren } from "../dev/server-process.ts";
+import { REPO_ROOT } from "../dev/workerd-runtime.ts";
 import { inPool } from "./driver/fleet.ts";
 import { percentiles, roundPercentiles } from "./driver/stats.ts";
 import { benchUser, TokenMint } from "./driver/tokens.ts";
-import { killAllChildren } from "./servers/process.ts";
 import { TARGETS } from "./servers/targets.ts";
-import { REPO_ROOT } from "./servers/workerd.ts";
 
 const { values } = parseArgs({
   options: {

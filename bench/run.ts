@@ -11,6 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { killAllChildren } from "../dev/server-process.ts";
+import { REPO_ROOT } from "../dev/workerd-runtime.ts";
 import { isClean } from "./driver/ledger.ts";
 import { measureServer } from "./driver/measure-server.ts";
 import { type Mode, PARAMETERS } from "./driver/params.ts";
@@ -19,9 +21,7 @@ import { TokenMint } from "./driver/tokens.ts";
 import { markdownReport, NOISY_OTHER_PERCENT } from "./report/markdown.ts";
 import { type BenchReport, type Machine, SCENARIOS, type ServerReport } from "./report/model.ts";
 import { latencySvg } from "./report/svg.ts";
-import { killAllChildren } from "./servers/process.ts";
 import { type RunningServer, TARGETS } from "./servers/targets.ts";
-import { REPO_ROOT } from "./servers/workerd.ts";
 
 const RESULTS_DIR = join(REPO_ROOT, "bench/results");
 const KEEP_WORK_DIRS = 3;

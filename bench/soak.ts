@@ -20,12 +20,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
 import WebSocket from "ws";
+import { killAllChildren } from "../dev/server-process.ts";
+import { REPO_ROOT } from "../dev/workerd-runtime.ts";
+import { startWorkerdServer } from "../dev/workerd-server.ts";
 import { createDatabase, openMirrorProbe } from "../test/e2e/mirror-probe.ts";
 import { type Frame, FrameQueue, sleep } from "../test/helpers/frames.ts";
 import { type SoakReport, type SoakSample, soakSvg, verdicts } from "./report/soak.ts";
-import { killAllChildren } from "./servers/process.ts";
-import { REPO_ROOT } from "./servers/workerd.ts";
-import { startWorkerdStack } from "./servers/workerd-stack.ts";
 
 const { values } = parseArgs({
   options: {
@@ -263,13 +263,17 @@ async function main(): Promise<void> {
   const redisKeyPrefix = `soak:${randomBytes(4).toString("hex")}:`;
   const workDir = mkdtempSync(join(tmpdir(), "gateway-soak-"));
   log(`workerd serve, storage in ${workDir}, ${MINUTES} min, sample every ${SAMPLE_MS / 1000} s`);
-  const stack = await startWorkerdStack({
-    workDir,
-    databaseUrl: database.url,
+  const stack = await startWorkerdServer({
+    dataDir: workDir,
+    port: 0,
+    devVars: {},
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_KEY_PREFIX: redisKeyPrefix,
+      JWT_SECRET: secret,
+      API_KEY: apiKey,
+    },
     redisUrl: REDIS_URL,
-    redisKeyPrefix,
-    jwtSecret: secret,
-    apiKey,
     vars: { PRESENCE_GRACE_MS: String(GRACE_MS) },
   });
   gateway = stack.url;

@@ -1,16 +1,16 @@
 // The local stack as one function, for `npm run dev` (dev/start.ts) and for test setups that need
 // a running gateway: Postgres (given, or embedded PGlite), the Neon WebSocket proxy, the Upstash
-// bridge over a real Redis (or the Redis mirror off), migrations, then `wrangler dev`.
+// bridge over a real Redis (or the Redis mirror off), migrations (stack-services.ts, shared with
+// `npm start`), then `wrangler dev`.
 
-import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { migrate } from "../scripts/migrate.ts";
-import { startEmbeddedPostgres } from "./embedded-postgres.ts";
-import { type NeonProxy, startNeonProxy } from "./neon-proxy.ts";
-import { redactUrl } from "./redact.ts";
-import { redisAnswers } from "./redis-probe.ts";
-import { startUpstashBridge } from "./upstash-bridge.ts";
+import {
+  LocalStackError,
+  type RedisMirrorMode,
+  type StackFaults,
+  startStackServices,
+} from "./stack-services.ts";
 import { configFromProcessEnv, readVarsFile, type WorkerVars, writeEnvFile } from "./worker-env.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
@@ -43,14 +43,6 @@ export interface LocalStackOptions {
   readyTimeoutMs?: number;
 }
 
-export type RedisMirrorMode =
-  /** The local bridge over REDIS_URL. */
-  | "bridge"
-  /** UPSTASH_REDIS_REST_URL was configured: a real Upstash (or another bridge). */
-  | "upstash"
-  /** No Redis answered: the Worker runs without the Redis mirror. */
-  | "off";
-
 export interface LocalStack {
   /** The gateway, e.g. "http://127.0.0.1:8787". */
   url: string;
@@ -77,35 +69,8 @@ export interface LocalStack {
   faults: LocalStackFaults;
 }
 
-export interface LocalStackFaults {
-  /**
-   * Stops the Neon WebSocket proxy: open Postgres sessions are cut and new ones refused, so the
-   * Worker cannot reach Postgres while the database itself keeps running. Idempotent. Throws
-   * when the stack runs no proxy (a real Neon host, or NEON_WS_PROXY configured).
-   */
-  stopPostgresProxy(): Promise<void>;
-  /** Starts the proxy again on the same port, so NEON_WS_PROXY stays valid. Idempotent. */
-  startPostgresProxy(): Promise<void>;
-}
-
-export class LocalStackError extends Error {
-  override readonly name = "LocalStackError";
-}
-
-/** Real Neon is reached through Neon's own WebSocket proxy; no local proxy in between. */
-function isNeonHost(databaseUrl: string): boolean {
-  return /\.neon\.tech$/i.test(new URL(databaseUrl).hostname);
-}
-
-function proxyTarget(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
-  if (!/^postgres(ql)?:$/.test(url.protocol)) {
-    throw new LocalStackError(
-      `DATABASE_URL must be a postgres:// URL, got ${redactUrl(databaseUrl)}`,
-    );
-  }
-  return `${url.hostname}:${url.port || 5432}`;
-}
+export type LocalStackFaults = StackFaults;
+export { LocalStackError, type RedisMirrorMode };
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const root = resolve(options.root ?? join(import.meta.dirname, ".."));
@@ -120,111 +85,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     options.redisUrl ?? env.REDIS_URL ?? devVars.REDIS_URL ?? "redis://127.0.0.1:6379";
   mkdirSync(dataDir, { recursive: true });
 
-  // Started pieces, stopped in reverse order on failure or stop().
-  const started: { name: string; close: () => Promise<unknown> }[] = [];
-  const closeAll = async () => {
-    for (const piece of started.reverse()) {
-      await piece.close().catch((err: unknown) => {
-        log(`stopping ${piece.name} failed: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }
-    started.length = 0;
-  };
-
+  const services = await startStackServices({
+    dataDir,
+    settings,
+    redisUrl,
+    ports: options.ports,
+    log,
+  });
   try {
-    // Postgres: the given DATABASE_URL, else embedded PGlite under dataDir.
-    let databaseUrl = settings.DATABASE_URL;
-    let neonWsProxy: string | null = settings.NEON_WS_PROXY ?? null;
-    const embedded = databaseUrl === undefined;
-    if (databaseUrl === undefined) {
-      const pg = await startEmbeddedPostgres({
-        dataDir: join(dataDir, "pglite"),
-        port: options.ports?.postgres ?? 0,
-      });
-      started.push({ name: "embedded Postgres", close: pg.close });
-      databaseUrl = pg.url;
-      neonWsProxy = null;
-      log(`postgres: embedded PGlite at ${pg.url} (data in ${join(dataDir, "pglite")})`);
-    } else {
-      log(`postgres: ${redactUrl(databaseUrl)}`);
-    }
-    // The running proxy, if the stack runs one; replaced when a fault test restarts it.
-    let proxy: NeonProxy | null = null;
-    let restartProxy: (() => Promise<NeonProxy>) | null = null;
-    if (neonWsProxy === null && !isNeonHost(databaseUrl)) {
-      const target = proxyTarget(databaseUrl);
-      const startProxy = (port: number) =>
-        startNeonProxy({ port, allowedTargets: [target], onError: (message) => log(message) });
-      const first = await startProxy(options.ports?.neonProxy ?? 0);
-      proxy = first;
-      restartProxy = () => startProxy(first.port);
-      started.push({
-        name: "Neon proxy",
-        close: async () => {
-          await proxy?.close();
-          proxy = null;
-        },
-      });
-      neonWsProxy = first.wsProxy;
-      log(`postgres: Neon WebSocket proxy on ${first.wsProxy} → ${target}`);
-    }
-    const faults: LocalStackFaults = {
-      async stopPostgresProxy() {
-        if (restartProxy === null) throw new LocalStackError("this stack runs no Neon proxy");
-        const running = proxy;
-        proxy = null;
-        await running?.close();
-      },
-      async startPostgresProxy() {
-        if (restartProxy === null) throw new LocalStackError("this stack runs no Neon proxy");
-        proxy ??= await restartProxy();
-      },
-    };
-
-    const migrations = await migrate(databaseUrl, {
-      neonWsProxy: neonWsProxy ?? undefined,
-      usersTable: settings.USERS_TABLE,
-      log: (line) => log(`migrate: ${line}`),
-    });
-    log(
-      `migrate: ${migrations.applied.length} applied, ${migrations.unchanged.length} already applied, ${migrations.skipped.length} skipped`,
-    );
-
-    // Redis: a configured Upstash as is; else the bridge over a Redis that answers; else off.
-    let redis: LocalStack["redis"];
-    const stackVars: WorkerVars = { DATABASE_URL: databaseUrl };
-    if (neonWsProxy !== null) stackVars.NEON_WS_PROXY = neonWsProxy;
-    if (settings.UPSTASH_REDIS_REST_URL) {
-      redis = { mode: "upstash", restUrl: settings.UPSTASH_REDIS_REST_URL, redisUrl: null };
-      log(`redis: Upstash REST at ${redactUrl(settings.UPSTASH_REDIS_REST_URL)}`);
-    } else if (await redisAnswers(redisUrl)) {
-      // A fresh token per run: the bridge is reachable by anything on this machine.
-      const token = randomBytes(24).toString("base64url");
-      const bridge = await startUpstashBridge({
-        port: options.ports?.upstashBridge ?? 0,
-        token,
-        redisUrl,
-        onError: (message) => log(message),
-      });
-      started.push({ name: "Upstash bridge", close: bridge.close });
-      stackVars.UPSTASH_REDIS_REST_URL = bridge.url;
-      stackVars.UPSTASH_REDIS_REST_TOKEN = token;
-      redis = { mode: "bridge", restUrl: bridge.url, redisUrl };
-      log(`redis: Upstash bridge on ${bridge.url} → ${redactUrl(redisUrl)}`);
-    } else {
-      redis = { mode: "off", restUrl: null, redisUrl: null };
-      log(
-        `redis: NO REDIS ANSWERED at ${redactUrl(redisUrl)}: the Redis mirror is OFF for this run ` +
-          "(start redis-server or set REDIS_URL / UPSTASH_REDIS_REST_URL, then restart)",
-      );
-    }
-
-    const workerVars: WorkerVars = { ...settings, ...stackVars, ...options.vars };
-    if (redis.mode === "off") {
-      delete workerVars.UPSTASH_REDIS_REST_URL;
-      delete workerVars.UPSTASH_REDIS_REST_TOKEN;
-    }
-    if (neonWsProxy === null) delete workerVars.NEON_WS_PROXY;
+    const { postgres, redis, faults } = services;
+    const workerVars: WorkerVars = { ...services.workerVars, ...options.vars };
     const envFile = join(dataDir, "worker.env");
     writeEnvFile(envFile, workerVars);
 
@@ -237,13 +107,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       onOutput: options.onWranglerOutput,
       readyTimeoutMs: options.readyTimeoutMs,
     });
-    started.push({ name: "wrangler", close: () => wrangler.stop() });
 
     let stopping: Promise<number> | undefined;
     const stop = (signal: NodeJS.Signals = "SIGTERM") => {
       stopping ??= (async () => {
         const code = await wrangler.stop(signal);
-        await closeAll();
+        await services.close();
         return code;
       })();
       return stopping;
@@ -252,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       url: wrangler.url,
       port: wrangler.port,
-      postgres: { url: databaseUrl, embedded, neonWsProxy },
+      postgres,
       redis,
       workerVars,
       envFile,
@@ -262,7 +131,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       faults,
     };
   } catch (err) {
-    await closeAll();
+    await services.close();
     throw err;
   }
 }

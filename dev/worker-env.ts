@@ -118,6 +118,20 @@ API_KEY=dev-only-api-key-change-me-0123456789
 `;
 
 /**
+ * Which of JWT_SECRET and API_KEY still hold the public values of .dev.vars.example (or of the
+ * built-in example): fine on a laptop, a hole on a server anyone can reach.
+ */
+export function exampleSecretsInUse(settings: WorkerVars, root: string): string[] {
+  const examples = [
+    readVarsFile(join(root, ".dev.vars.example")) ?? {},
+    { ...parseEnv(DEV_VARS_EXAMPLE) } as WorkerVars,
+  ];
+  return ["JWT_SECRET", "API_KEY"].filter((name) =>
+    examples.some((example) => example[name] !== undefined && settings[name] === example[name]),
+  );
+}
+
+/**
  * First run: .dev.vars from .dev.vars.example (created too if missing), readable by its owner
  * only like the generated env file, since it is where the developer puts real secrets.
  * Returns whether it created the file.

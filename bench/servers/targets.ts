@@ -3,11 +3,22 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import {
+  freePort,
+  ServerProcess as Process,
+  type ServerProcess,
+  waitForHttp,
+} from "../../dev/server-process.ts";
+import {
+  buildWorker,
+  OFFLINE_ENV,
+  REPO_ROOT,
+  startWorkerd,
+  wranglerCommand,
+} from "../../dev/workerd-runtime.ts";
 import type { ServerAdapter } from "../driver/adapter.ts";
 import { GatewayProtocolAdapter } from "../driver/gateway-adapter.ts";
 import { SocketIoAdapter } from "../driver/socketio-adapter.ts";
-import { freePort, ServerProcess as Process, type ServerProcess, waitForHttp } from "./process.ts";
-import { buildWorker, OFFLINE_ENV, REPO_ROOT, startWorkerd, wranglerCommand } from "./workerd.ts";
 
 export type Runtime = "node" | "wrangler dev" | "workerd";
 

@@ -8,6 +8,7 @@ import {
   DEV_VARS_EXAMPLE,
   EnvFileError,
   ensureDevVars,
+  exampleSecretsInUse,
   formatEnvLine,
   readVarsFile,
   writeEnvFile,
@@ -78,5 +79,22 @@ describe("ensureDevVars (npm run dev, first run)", () => {
     expect(Buffer.byteLength(vars.JWT_SECRET ?? "")).toBeGreaterThanOrEqual(32);
     expect((vars.API_KEY ?? "").length).toBeGreaterThanOrEqual(32);
     expect(readFileSync(".dev.vars.example", "utf8")).toBe(DEV_VARS_EXAMPLE);
+  });
+});
+
+describe("exampleSecretsInUse (npm start's warning)", () => {
+  const root = mkdtempSync(join(tmpdir(), "example-secrets-"));
+  writeFileSync(join(root, ".dev.vars.example"), "JWT_SECRET=public-one\nAPI_KEY=public-key\n");
+
+  it("names the secrets still at the example's public values", () => {
+    expect(exampleSecretsInUse({ JWT_SECRET: "public-one", API_KEY: "mine" }, root)).toEqual([
+      "JWT_SECRET",
+    ]);
+    const builtIn = { ...parseEnv(DEV_VARS_EXAMPLE) };
+    expect(exampleSecretsInUse({ API_KEY: builtIn.API_KEY ?? "" }, root)).toEqual(["API_KEY"]);
+  });
+
+  it("names none when both are the operator's own", () => {
+    expect(exampleSecretsInUse({ JWT_SECRET: "own-secret", API_KEY: "own-key" }, root)).toEqual([]);
   });
 });

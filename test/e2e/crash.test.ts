@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkerdStack, type WorkerdStack } from "../../bench/servers/workerd-stack.ts";
+import { startWorkerdServer, type WorkerdServer } from "../../dev/workerd-server.ts";
 import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, type Frame, sleep } from "../helpers/frames.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../helpers/secrets.ts";
@@ -35,7 +35,7 @@ const MIRROR_BOUND_MS = 15_000;
 /** Pause between one sender's messages: ~15/s each, under the 20 frames/s per connection. */
 const SEND_INTERVAL_MS = 65;
 
-let stack: WorkerdStack;
+let stack: WorkerdServer;
 let probe: MirrorProbe;
 let dropDatabase: () => Promise<void>;
 let workDir: string;
@@ -47,13 +47,18 @@ beforeAll(async () => {
   dropDatabase = database.drop;
   workDir = mkdtempSync(join(tmpdir(), "gateway-crash-"));
   const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
-  stack = await startWorkerdStack({
-    workDir,
-    databaseUrl: database.url,
+  // `npm start`'s own runtime, on a free port, its own data directory, database and prefix.
+  stack = await startWorkerdServer({
+    dataDir: workDir,
+    port: 0,
+    devVars: {},
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_KEY_PREFIX: redisKeyPrefix,
+      JWT_SECRET: TEST_JWT_SECRET,
+      API_KEY: TEST_API_KEY,
+    },
     redisUrl: REDIS_URL,
-    redisKeyPrefix,
-    jwtSecret: TEST_JWT_SECRET,
-    apiKey: TEST_API_KEY,
     vars,
   });
   probe = await openMirrorProbe({ databaseUrl: database.url, redisUrl: REDIS_URL, redisKeyPrefix });
