@@ -13,6 +13,12 @@
  */
 import { RealtimeApiError } from "./errors.ts";
 
+export {
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_SECONDS,
+  signWebhook,
+  verifyWebhookSignature,
+} from "../core/webhook-signature.ts";
 export { RealtimeApiError, type RealtimeApiErrorCode } from "./errors.ts";
 
 /**
