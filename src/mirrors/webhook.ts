@@ -6,7 +6,7 @@
 import type { WebhookConfig } from "../core/config.ts";
 import type { KeyValueStore } from "../core/presence-keeper.ts";
 import { type WebhookEvent, WebhookOutbox } from "../core/webhook-outbox.ts";
-import { SIGNATURE_HEADER, signWebhook } from "../core/webhook-signature.ts";
+import { SIGNATURE_HEADER, signWebhook } from "../sdk/webhook-signature.ts";
 
 /** How long one POST may take before it counts as failed, in milliseconds: 10,000. */
 export const WEBHOOK_TIMEOUT_MS = 10_000;

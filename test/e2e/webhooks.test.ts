@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorkerdStack, type WorkerdStack } from "../../bench/servers/workerd-stack.ts";
-import { verifyWebhookSignature } from "../../src/core/webhook-signature.ts";
+import { verifyWebhookSignature } from "../../src/sdk/webhook-signature.ts";
 import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../helpers/secrets.ts";

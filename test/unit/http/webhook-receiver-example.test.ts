@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { describe, expect, it, vi } from "vitest";
-import { signWebhook } from "../../../src/core/webhook-signature.ts";
 import { verifyWebhookSignature } from "../../../src/sdk/server.ts";
+import { signWebhook } from "../../../src/sdk/webhook-signature.ts";
 
 // --- docs/webhooks.md snippet (after its two imports) ---
 const app = new Hono();

@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
-import { verifyWebhookSignature } from "../../../src/core/webhook-signature.ts";
 import { createWebhookSender, WebhookDeliveryError } from "../../../src/mirrors/webhook.ts";
+import { verifyWebhookSignature } from "../../../src/sdk/webhook-signature.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
 const SECRET = "whsec-0123456789abcdef0123456789abcdef";

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { signWebhook, verifyWebhookSignature } from "../../../src/core/webhook-signature.ts";
+import { signWebhook, verifyWebhookSignature } from "../../../src/sdk/webhook-signature.ts";
 
 const SECRET = "whsec-0123456789abcdef0123456789abcdef";
 const BODY =
