@@ -55,7 +55,24 @@ export class MirrorMonitor extends DurableObject<Env> {
   /** Dead letters parked across all users and targets. */
   deadLetters(): number {
     const [row] = this.ctx.storage.sql
-      .exec<{ n: number | null }>("SELECT sum(count) AS n FROM dead_letters")
+      .exec<{ n: number | null }>(
+        "SELECT sum(count) AS n FROM dead_letters WHERE target <> 'webhook_dropped'",
+      )
+      .toArray();
+    return row?.n ?? 0;
+  }
+
+  /** A user's total of presence webhook events dropped unsent (too old, or over the cap). */
+  reportWebhookDropped(userId: string, total: number): void {
+    this.reportDeadLetters("webhook_dropped", userId, total);
+  }
+
+  /** Presence webhook events dropped across all users. */
+  webhookDropped(): number {
+    const [row] = this.ctx.storage.sql
+      .exec<{ n: number | null }>(
+        "SELECT sum(count) AS n FROM dead_letters WHERE target = 'webhook_dropped'",
+      )
       .toArray();
     return row?.n ?? 0;
   }

@@ -10,8 +10,10 @@ import { type Lease, Leases } from "../core/leases.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
 import { type MirrorTarget, PresenceKeeper } from "../core/presence-keeper.ts";
 import { shardName, shardOf } from "../core/sharding.ts";
+import type { WebhookOutbox } from "../core/webhook-outbox.ts";
 import { createMirrors } from "../mirrors/index.ts";
 import type { PostgresMirror } from "../mirrors/types.ts";
+import { createWebhookOutbox } from "../mirrors/webhook.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -35,6 +37,8 @@ export class UserConnections {
   readonly leases: Leases;
   /** The actor's storage with its values kept in memory (see CachedStore). */
   readonly store: CachedStore;
+  /** Pending presence webhook events (null when WEBHOOK_URL is not set). */
+  readonly webhooks: WebhookOutbox | null;
   private readonly env: Env;
   private readonly sockets: SocketSet;
 
@@ -49,6 +53,10 @@ export class UserConnections {
     this.env = env;
     this.sockets = sockets;
     this.leases = new Leases(ctx.storage.sql);
+    const webhooks = createWebhookOutbox(config.webhook, this.store, () =>
+      env.MIRROR_MONITOR.getByName("global"),
+    );
+    this.webhooks = webhooks;
     this.presence = new PresenceKeeper({
       storage: this.store,
       mirrors: {
@@ -74,6 +82,10 @@ export class UserConnections {
       // broadcast right after they connect reaches them.
       coalesceMs: { redis: MIRROR_COALESCE_MS, postgres: MIRROR_COALESCE_MS },
       log: (message) => console.warn(`UserHub:presence: ${message}`),
+      onFlip: async (flip, state, now) => {
+        const userId = (await this.presence.profile())?.userId ?? "";
+        await webhooks?.record(flip, userId, state.version, now);
+      },
     });
   }
 
@@ -147,9 +159,11 @@ export class UserConnections {
   }
 
   async nextWakeAt(): Promise<number | null> {
-    const times = [await this.presence.nextWakeAt(), this.leases.nextExpiry()].filter(
-      (t): t is number => t !== null,
-    );
+    const times = [
+      await this.presence.nextWakeAt(),
+      this.leases.nextExpiry(),
+      (await this.webhooks?.nextWakeAt()) ?? null,
+    ].filter((t): t is number => t !== null);
     return times.length === 0 ? null : Math.min(...times);
   }
 

@@ -174,6 +174,7 @@ export class UserHub extends DurableObject<Env> {
     }
     await this.connections.expireLeases(now);
     await this.connections.presence.onAlarm();
+    await this.connections.webhooks?.flush();
     const profile = await this.connections.presence.profile();
     await this.notifications.flush(profile?.userId ?? this.ctx.id.toString());
     await this.reschedule();

@@ -83,6 +83,21 @@ export interface Config {
     /** POSTGRES_SESSIONS: PostgresQueue actors, so at most this many sessions at once. */
     sessions: number;
   } | null;
+  /** Presence webhooks (WEBHOOK_URL and WEBHOOK_SECRET, both or neither); null when off. */
+  webhook: WebhookConfig | null;
+}
+
+/** The event types a webhook can carry; only the user ones are implemented (see parseWebhook). */
+export type WebhookEventType = "user.online" | "user.offline";
+
+export interface WebhookConfig {
+  url: string;
+  /** HMAC-SHA256 key of the Realtime-Signature header; at least MIN_WEBHOOK_SECRET_CHARS. */
+  secret: string;
+  /** WEBHOOK_EVENTS: the types sent. Default user.online,user.offline. */
+  events: WebhookEventType[];
+  /** WEBHOOK_MAX_AGE_SECONDS: an event still undelivered after this long is dropped. Default 86,400. */
+  maxAgeMs: number;
 }
 
 /** What the parser reads: any record of strings (numbers and booleans from wrangler vars too). */
@@ -92,6 +107,8 @@ export type RawEnv = Record<string, unknown>;
 export const MIN_SECRET_BYTES = 32;
 /** Shortest API_KEY, in characters: 32. */
 export const MIN_API_KEY_CHARS = 32;
+/** Shortest WEBHOOK_SECRET, in characters: 32, like API_KEY. */
+export const MIN_WEBHOOK_SECRET_CHARS = 32;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const QUALIFIED_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
@@ -161,6 +178,47 @@ function url(env: RawEnv, name: string): URL | null {
 function identifier(env: RawEnv, name: string, fallback: string, pattern = IDENTIFIER): string {
   const raw = read(env, name) ?? fallback;
   return parse(name, v.pipe(v.string(), v.regex(pattern, "must be a plain SQL identifier")), raw);
+}
+
+function parseWebhook(env: RawEnv): WebhookConfig | null {
+  const target = url(env, "WEBHOOK_URL");
+  const secret = read(env, "WEBHOOK_SECRET");
+  if (target === null && secret === null) return null;
+  if (target === null) throw new ConfigError("WEBHOOK_URL", "must be set when WEBHOOK_SECRET is");
+  if (secret === null) throw new ConfigError("WEBHOOK_SECRET", "must be set when WEBHOOK_URL is");
+  if (target.protocol !== "https:" && target.protocol !== "http:") {
+    throw new ConfigError("WEBHOOK_URL", "must be an http(s) URL");
+  }
+  if (secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new ConfigError(
+      "WEBHOOK_SECRET",
+      `must be at least ${MIN_WEBHOOK_SECRET_CHARS} characters`,
+    );
+  }
+  const events: WebhookEventType[] = [];
+  for (const name of list(env, "WEBHOOK_EVENTS", ["user.online", "user.offline"])) {
+    if (name === "user.online" || name === "user.offline") {
+      if (!events.includes(name)) events.push(name);
+    } else if (name === "room.occupied" || name === "room.vacated") {
+      // Refused rather than ignored: a receiver waiting for them would wait forever.
+      throw new ConfigError(
+        "WEBHOOK_EVENTS",
+        `lists "${name}", which this version does not send yet; use user.online and/or user.offline`,
+      );
+    } else {
+      throw new ConfigError(
+        "WEBHOOK_EVENTS",
+        `has an unknown event "${name.slice(0, 32)}"; use user.online and/or user.offline`,
+      );
+    }
+  }
+  if (events.length === 0) throw new ConfigError("WEBHOOK_EVENTS", "must list at least one event");
+  return {
+    url: target.toString(),
+    secret,
+    events,
+    maxAgeMs: integer(env, "WEBHOOK_MAX_AGE_SECONDS", 86_400, 60, 30 * 86_400) * 1000,
+  };
 }
 
 export function parseConfig(env: RawEnv): Config {
@@ -298,6 +356,7 @@ export function parseConfig(env: RawEnv): Config {
               managed: boolean(env, "USERS_MANAGED", true),
             },
           },
+    webhook: parseWebhook(env),
   };
 }
 

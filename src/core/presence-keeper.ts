@@ -55,6 +55,11 @@ export interface PresenceKeeperOptions {
   refreshMs: number;
   /** Per target, how long a first change waits for more before it is written, in ms. Default 0. */
   coalesceMs?: Partial<Record<MirrorTarget, number>>;
+  /**
+   * Told of each flip before the new state is stored (so a crash between them repeats an event
+   * rather than losing one): the presence webhooks record their event here.
+   */
+  onFlip?: (flip: "online" | "offline", state: PresenceState, now: number) => Promise<void>;
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -124,6 +129,7 @@ export class PresenceKeeper {
     this.stage(PRESENCE_KEY, state);
     this.stage(OUTBOX_KEY, outbox);
     if (flip === "online") this.stage(REFRESH_KEY, now + this.options.refreshMs);
+    if (flip !== null) await this.options.onFlip?.(flip, state, now);
     try {
       if (immediate.length > 0) await this.flush(immediate);
     } finally {
@@ -143,6 +149,7 @@ export class PresenceKeeper {
     let flip: Flip = null;
     const elapsed = graceElapsed(presence, count, now);
     if (elapsed.flip !== null || elapsed.state !== presence) {
+      if (elapsed.flip !== null) await this.options.onFlip?.(elapsed.flip, elapsed.state, now);
       await this.save(elapsed.state, now);
       flip = elapsed.flip;
     } else if (presence.isOnline && count === 0 && presence.offlineAt === null) {
@@ -167,7 +174,10 @@ export class PresenceKeeper {
     const now = this.now();
     const presence = await this.presence();
     const { state, flip } = socketsLost(presence, this.options.connectionIds().length, now);
-    if (flip !== null) await this.save(state, now);
+    if (flip !== null) {
+      await this.options.onFlip?.(flip, state, now);
+      await this.save(state, now);
+    }
     return flip;
   }
 

@@ -17,6 +17,13 @@ interface HealthBody {
   status: "ok" | "degraded";
   redis: MirrorHealth;
   postgres: MirrorHealth;
+  /**
+   * Presence webhooks, only when configured: `behind` while the receiver fails; it does not
+   * make the status degraded.
+   */
+  webhook?: MirrorHealth;
+  /** Webhook events dropped unsent (older than WEBHOOK_MAX_AGE_SECONDS); absent when none. */
+  webhook_dropped?: number;
   behind?: Record<string, { users: number; oldest_change_age_ms: number }>;
   dead_letters?: number;
 }
@@ -27,9 +34,13 @@ export const HEALTH_CACHE_MS = 2_000;
 async function measure(c: Context<AppEnv>, now: number): Promise<HealthBody> {
   const config = c.get("config");
   const monitor = c.env.MIRROR_MONITOR.getByName("global");
-  const [lag, deadLetters] = await Promise.all([monitor.lag(), monitor.deadLetters()]);
+  const [lag, deadLetters, webhookDropped] = await Promise.all([
+    monitor.lag(),
+    monitor.deadLetters(),
+    config.webhook === null ? 0 : monitor.webhookDropped(),
+  ]);
   const behind: Record<string, { users: number; oldest_change_age_ms: number }> = {};
-  const stateOf = (name: "redis" | "postgres", configured: boolean): MirrorHealth => {
+  const stateOf = (name: "redis" | "postgres" | "webhook", configured: boolean): MirrorHealth => {
     if (!configured) return "off";
     const entry = lag[name];
     if (!entry || entry.users === 0) return "ok";
@@ -41,12 +52,17 @@ async function measure(c: Context<AppEnv>, now: number): Promise<HealthBody> {
   };
   const redis = stateOf("redis", config.redis !== null);
   const postgres = stateOf("postgres", config.postgres !== null);
+  const webhook = stateOf("webhook", config.webhook !== null);
+  // A failing webhook receiver is the application's outage, not the gateway's: it shows as
+  // `behind` but leaves the status ok (the events wait in the actors' outboxes).
   const degraded = redis === "behind" || postgres === "behind";
   return {
     status: degraded ? "degraded" : "ok",
     redis,
     postgres,
-    ...(degraded ? { behind } : {}),
+    ...(config.webhook !== null ? { webhook } : {}),
+    ...(Object.keys(behind).length > 0 ? { behind } : {}),
+    ...(webhookDropped > 0 ? { webhook_dropped: webhookDropped } : {}),
     // Rows Postgres refused (parked in their users' actors): not a lag, so not `degraded`.
     ...(deadLetters > 0 ? { dead_letters: deadLetters } : {}),
   };

@@ -14,6 +14,12 @@
 import { RealtimeApiError } from "./errors.ts";
 
 export { RealtimeApiError, type RealtimeApiErrorCode } from "./errors.ts";
+export {
+  SIGNATURE_HEADER,
+  SIGNATURE_TOLERANCE_SECONDS,
+  signWebhook,
+  verifyWebhookSignature,
+} from "./webhook-signature.ts";
 
 /**
  * A user id: 1-64 characters of `[A-Za-z0-9_.:-]`; integers (as Django ids) are accepted when

@@ -141,6 +141,24 @@ export const HealthResultSchema = v.object({
   status: v.picklist(["ok", "degraded"]),
   redis: v.picklist(["ok", "off", "behind"]),
   postgres: v.picklist(["ok", "off", "behind"]),
+  webhook: v.optional(
+    v.pipe(
+      v.picklist(["ok", "behind"]),
+      v.description(
+        "Presence webhooks, present only when WEBHOOK_URL is set: behind while the receiver fails (not degraded).",
+      ),
+    ),
+  ),
+  webhook_dropped: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1),
+      v.description(
+        "Webhook events dropped unsent, older than WEBHOOK_MAX_AGE_SECONDS. Absent when none.",
+      ),
+    ),
+  ),
   behind: v.optional(
     v.record(
       v.string(),

@@ -286,3 +286,59 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
   });
 });
+
+describe("parseConfig: presence webhooks", () => {
+  const SECRET = "whsec-0123456789abcdef0123456789abcdef";
+  const URL_ = "https://app.example/hooks/realtime";
+
+  it("is off without WEBHOOK_URL and WEBHOOK_SECRET, and has its defaults with both", () => {
+    expect(parseConfig(base).webhook).toBeNull();
+    expect(parseConfig({ ...base, WEBHOOK_URL: URL_, WEBHOOK_SECRET: SECRET }).webhook).toEqual({
+      url: URL_,
+      secret: SECRET,
+      events: ["user.online", "user.offline"],
+      maxAgeMs: 86_400_000,
+    });
+  });
+
+  it("refuses one without the other, naming the missing setting", () => {
+    expect(configError({ WEBHOOK_URL: URL_ }).setting).toBe("WEBHOOK_SECRET");
+    expect(configError({ WEBHOOK_SECRET: SECRET }).setting).toBe("WEBHOOK_URL");
+  });
+
+  it("refuses a secret shorter than 32 characters and a URL that is not http(s)", () => {
+    const short = configError({ WEBHOOK_URL: URL_, WEBHOOK_SECRET: "x".repeat(31) });
+    expect(short.setting).toBe("WEBHOOK_SECRET");
+    expect(short.message).toContain("32");
+    expect(configError({ WEBHOOK_URL: "ftp://x.test/", WEBHOOK_SECRET: SECRET }).setting).toBe(
+      "WEBHOOK_URL",
+    );
+  });
+
+  it("refuses room events (not sent by this version) and unknown ones, naming WEBHOOK_EVENTS", () => {
+    const room = configError({
+      WEBHOOK_URL: URL_,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_EVENTS: "user.online,room.occupied",
+    });
+    expect(room.setting).toBe("WEBHOOK_EVENTS");
+    expect(room.message).toContain("room.occupied");
+    const unknown = configError({
+      WEBHOOK_URL: URL_,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_EVENTS: "user.away",
+    });
+    expect(unknown.setting).toBe("WEBHOOK_EVENTS");
+  });
+
+  it("reads WEBHOOK_EVENTS and WEBHOOK_MAX_AGE_SECONDS", () => {
+    const config = parseConfig({
+      ...base,
+      WEBHOOK_URL: URL_,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_EVENTS: "user.offline",
+      WEBHOOK_MAX_AGE_SECONDS: "3600",
+    });
+    expect(config.webhook).toMatchObject({ events: ["user.offline"], maxAgeMs: 3_600_000 });
+  });
+});

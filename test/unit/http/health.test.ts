@@ -12,11 +12,12 @@ import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 type Lag = Record<string, { users: number; oldestSince: number | null }>;
 
 /** An app serving `handler` at /health, and an env whose MirrorMonitor counts its calls. */
-function healthApp(handler: (c: any) => Promise<Response>) {
+function healthApp(handler: (c: any) => Promise<Response>, settings: Record<string, string> = {}) {
   const config = parseConfig({
     JWT_SECRET: TEST_JWT_SECRET,
     UPSTASH_REDIS_REST_URL: "http://redis.test",
     UPSTASH_REDIS_REST_TOKEN: "token",
+    ...settings,
   });
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
@@ -24,7 +25,7 @@ function healthApp(handler: (c: any) => Promise<Response>) {
     await next();
   });
   app.get("/health", handler);
-  const monitor = { calls: 0, lag: {} as Lag, deadLetters: 0, failNext: false };
+  const monitor = { calls: 0, lag: {} as Lag, deadLetters: 0, webhookDropped: 0, failNext: false };
   const env = {
     MIRROR_MONITOR: {
       getByName: () => ({
@@ -37,6 +38,7 @@ function healthApp(handler: (c: any) => Promise<Response>) {
           return monitor.lag;
         },
         deadLetters: async () => monitor.deadLetters,
+        webhookDropped: async () => monitor.webhookDropped,
       }),
     },
   };
@@ -81,5 +83,30 @@ describe("/health", () => {
     expect((await get()).status).toBe(500);
     expect((await get()).status).toBe(200);
     expect(monitor.calls).toBe(2);
+  });
+
+  it("says webhook behind and the dropped events when webhooks are on, without degrading", async () => {
+    let now = 1_000_000;
+    const { get, monitor } = healthApp(createHealth({ now: () => now }), {
+      WEBHOOK_URL: "https://app.test/hooks",
+      WEBHOOK_SECRET: "whsec-0123456789abcdef0123456789abcdef",
+    });
+    expect((await get()).json).toEqual({
+      status: "ok",
+      redis: "ok",
+      postgres: "off",
+      webhook: "ok",
+    });
+    monitor.lag = { webhook: { users: 2, oldestSince: now - 700 } };
+    monitor.webhookDropped = 5;
+    now += HEALTH_CACHE_MS;
+    expect((await get()).json).toEqual({
+      status: "ok",
+      redis: "ok",
+      postgres: "off",
+      webhook: "behind",
+      behind: { webhook: { users: 2, oldest_change_age_ms: HEALTH_CACHE_MS + 700 } },
+      webhook_dropped: 5,
+    });
   });
 });
