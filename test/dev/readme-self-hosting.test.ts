@@ -61,6 +61,7 @@ const SECRETS = [
   "DATABASE_URL",
   "UPSTASH_REDIS_REST_URL",
   "UPSTASH_REDIS_REST_TOKEN",
+  "WEBHOOK_SECRET",
 ];
 
 function wranglerVars(): string[] {

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkerdStack, type WorkerdStack } from "../../bench/servers/workerd-stack.ts";
+import { startWorkerdServer, type WorkerdServer } from "../../dev/workerd-server.ts";
 import { verifyWebhookSignature } from "../../src/sdk/webhook-signature.ts";
 import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
@@ -81,7 +81,7 @@ class Receiver {
   }
 }
 
-let stack: WorkerdStack;
+let stack: WorkerdServer;
 let dropDatabase: () => Promise<void>;
 let workDir: string;
 const receiver = new Receiver();
@@ -93,18 +93,22 @@ beforeAll(async () => {
   dropDatabase = database.drop;
   workDir = mkdtempSync(join(tmpdir(), "gateway-webhooks-"));
   const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
-  stack = await startWorkerdStack({
-    workDir,
-    databaseUrl: database.url,
-    redisUrl: REDIS_URL,
-    redisKeyPrefix: `webhooks:${Date.now().toString(36)}:`,
-    jwtSecret: TEST_JWT_SECRET,
-    apiKey: TEST_API_KEY,
-    vars: {
-      ...vars,
+  // `npm start`'s runtime; the webhook secret, like every secret, reaches workerd through its
+  // environment, never through the generated config.
+  stack = await startWorkerdServer({
+    dataDir: workDir,
+    port: 0,
+    devVars: {},
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_KEY_PREFIX: `webhooks:${Date.now().toString(36)}:`,
+      JWT_SECRET: TEST_JWT_SECRET,
+      API_KEY: TEST_API_KEY,
       WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hooks/realtime`,
       WEBHOOK_SECRET,
     },
+    redisUrl: REDIS_URL,
+    vars,
   });
 }, 120_000);
 
