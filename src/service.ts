@@ -34,9 +34,8 @@ import {
   GroupNameParamSchema,
   NotificationBodySchema,
 } from "./http/api/schemas.ts";
-import { GatewayError, toGatewayError } from "./protocol/errors.ts";
+import { forRpc, GatewayError, toGatewayError } from "./protocol/errors.ts";
 import { UserIdSchema } from "./protocol/messages.ts";
-import { RealtimeApiError } from "./sdk/errors.ts";
 import type {
   BroadcastInput,
   DirectMessageInput,
@@ -73,7 +72,7 @@ function asJson(value: unknown, field: string, maxBytes: number): unknown {
 export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeServiceBinding {
   /**
    * Run an operation. A failure crosses the binding as an Error whose message carries the
-   * status and code (`RealtimeApiError.from(err)` reads them back), because Workers RPC drops
+   * code and retry delay (`forRpc`; `RealtimeApiError.from(err)` reads them back), because Workers RPC drops
    * an error's own properties. A `#` method: Workers RPC exposes every ordinary method to
    * callers, and this one takes a function that would receive the actor ports.
    */
@@ -83,7 +82,7 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === "internal") console.error("RealtimeService:run", err);
-      throw new Error(RealtimeApiError.serviceMessage(error.httpStatus, error.code, error.message));
+      throw forRpc(error);
     }
   }
 
@@ -208,7 +207,7 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
     try {
       return await this.getUserStatus(userId);
     } catch (err) {
-      if (RealtimeApiError.from(err)?.code === "user_not_found") return null;
+      if (toGatewayError(err).code === "user_not_found") return null;
       throw err;
     }
   }

@@ -18,7 +18,7 @@ import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { Disconnects, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { SocketSet } from "./socket-set.ts";
 
 export class InboundFrames {
@@ -78,7 +78,7 @@ export class InboundFrames {
         retryAfterMs: taken.retryAfterMs,
       });
       SocketSet.send(ws, encodeError(error));
-      if (taken.abusive) SocketSet.close(ws, CloseCode.policyViolation, "rate limit abuse");
+      if (taken.abusive) SocketSet.close(ws, Disconnects.abuse);
       return;
     }
     const decoded = decodeFrame(raw, this.config.maxFrameBytes);
@@ -104,7 +104,7 @@ export class InboundFrames {
       now: Date.now,
       requestId: command.id,
       send: (frame) => SocketSet.send(ws, frame),
-      close: (code, reason) => SocketSet.close(ws, code, reason),
+      close: (disconnect) => SocketSet.close(ws, disconnect),
       reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
     };
     try {

@@ -1,5 +1,5 @@
 import { encodeFrame } from "../../protocol/codec.ts";
-import { CloseCode, GatewayError } from "../../protocol/errors.ts";
+import { Disconnects, GatewayError } from "../../protocol/errors.ts";
 import { boundGrants } from "../connection.ts";
 import { mayJoin } from "../groups.ts";
 import type { CommandContext, Handler } from "./types.ts";
@@ -66,7 +66,7 @@ export const refreshConsultationToken: Handler<"refresh_token"> = async (ctx, co
   if (revoked.length > 0) {
     const error = new GatewayError("forbidden", "the new token does not allow this consultation");
     ctx.reply("error", error.toBody());
-    ctx.close(CloseCode.forbidden, "consultation not allowed");
+    ctx.close(Disconnects.consultationForbidden);
     return;
   }
   refreshed(ctx);

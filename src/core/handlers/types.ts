@@ -1,3 +1,4 @@
+import type { Disconnect } from "../../protocol/errors.ts";
 import type {
   ClientCommand,
   CommandType,
@@ -80,7 +81,7 @@ export interface CommandContext {
   /** Send an already encoded frame on this socket. */
   send(frame: string): void;
   /** Close this socket from the server side (the actor's close hook then cleans up). */
-  close(code: number, reason: string): void;
+  close(disconnect: Disconnect): void;
   /** Send a reply on this socket, echoing the request id. */
   reply<K extends ServerType>(type: K, data: ServerData[K]): void;
   readonly requestId: RequestId | undefined;

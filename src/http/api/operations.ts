@@ -18,9 +18,13 @@ import {
   runtimeOverload,
 } from "../../core/overload.ts";
 import { shardName } from "../../core/sharding.ts";
-import { ERROR_CODES, GatewayError } from "../../protocol/errors.ts";
+import {
+  GatewayError,
+  isErrorCode,
+  readRpcMessage,
+  toGatewayError,
+} from "../../protocol/errors.ts";
 import type { NotificationMessage } from "../../protocol/messages.ts";
-import { RealtimeApiError } from "../../sdk/errors.ts";
 import type {
   DirectMessageResult,
   FanoutResult,
@@ -198,19 +202,15 @@ export async function onlineUsers(ports: GatewayPorts, config: Config): Promise<
 
 /**
  * A failed actor call, as the caller should see it. Workers RPC keeps only an error's message,
- * so an actor's GatewayError arrives as a plain Error: one whose message follows the
- * `[status code] message` convention (RealtimeApiError.serviceMessage) keeps its code. A
- * Durable Object the runtime could not reach (overloaded, reset, evicted mid-call) is an
- * outage (503 with Retry-After), not an internal error. Anything else passes through (and
- * becomes 500, or the code an actor's `[gateway:code] …` message carries).
+ * so an actor's GatewayError arrives as a plain Error whose message carries its code
+ * (`forRpc`), read back here. A Durable Object the runtime could not reach (overloaded, reset,
+ * evicted mid-call) is an outage (503 with Retry-After), not an internal error. Anything else
+ * passes through (and becomes 500).
  */
 export function remoteFailure(err: unknown, retryAfterMs = 1_000): unknown {
   if (err instanceof GatewayError) return err;
-  const coded = RealtimeApiError.from(err);
-  const code = ERROR_CODES.find((known) => known === coded?.code);
-  if (coded !== null && code !== undefined) {
-    return new GatewayError(code, coded.message, { cause: err });
-  }
+  const carried = readRpcMessage(err);
+  if (carried !== null && isErrorCode(carried.code)) return toGatewayError(err);
   if (
     typeof err === "object" &&
     err !== null &&

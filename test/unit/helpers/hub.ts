@@ -157,7 +157,7 @@ export function commandContext(
     sent,
     send: (frame) => sent.push(frame),
     closed,
-    close: (code, reason) => closed.push({ code, reason }),
+    close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
     config,
     hub: options.hub ?? fakeHub(config),

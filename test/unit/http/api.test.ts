@@ -645,7 +645,7 @@ describe("OpenAPI document", () => {
 describe("failed actor calls", () => {
   it("keep the code of a coded message, which is all Workers RPC carries", () => {
     const failure = remoteFailure(
-      new Error("[503 unavailable] cannot tell whether the user exists"),
+      new Error("[gateway:unavailable] cannot tell whether the user exists"),
     );
     expect(failure).toBeInstanceOf(GatewayError);
     expect(failure).toMatchObject({
