@@ -48,7 +48,6 @@ Deno.test("no module of the core depends on a node: or cloudflare: module", asyn
         "--json",
         "--config=test/deno/deno.json",
         "--no-remote",
-        "--cached-only",
         entry,
       ],
       cwd: root,
