@@ -43,13 +43,7 @@ Deno.test("no module of the core depends on a node: or cloudflare: module", asyn
   try {
     await Deno.writeTextFile(entry, modules.map((m) => `import "${m.href}";\n`).join(""));
     const info = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "info",
-        "--json",
-        "--config=test/deno/deno.json",
-        "--no-remote",
-        entry,
-      ],
+      args: ["info", "--json", "--config=test/deno/deno.json", "--no-remote", entry],
       cwd: root,
       stderr: "inherit",
     }).output();

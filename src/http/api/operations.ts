@@ -1,29 +1,17 @@
 /**
  * The server-side operations: notify a user, message a user, broadcast, publish to a group, a
  * user's status, the online users. One implementation behind two front doors: the HTTP API
- * (api.ts) and the RealtimeService entrypoint (service.ts). Both parse their input before
+ * (index.ts) and the RealtimeService entrypoint (src/workers/realtime-service.ts). Both parse their input before
  * calling here; both decide who the sender is (auth.ts).
  *
  * The actors are reached through `GatewayPorts`, so the operations run in Node tests against an
- * in-memory twin; `portsFromEnv` is the real wiring.
+ * in-memory twin; `actorsFromEnv` (src/workers/actors-from-env.ts) is the real wiring.
  */
 import { broadcastToShards } from "../../core/broadcast.ts";
-import { type Config, loadConfig } from "../../core/config.ts";
+import type { Config } from "../../core/config.ts";
 import { type Delivery, type DeliveryResult, newDelivery } from "../../core/delivery.ts";
 import { validateGroupName } from "../../core/groups.ts";
-import {
-  Backlog,
-  type InflightLimit,
-  inflightLimit,
-  runtimeOverload,
-} from "../../core/overload.ts";
-import { shardName } from "../../core/sharding.ts";
-import {
-  GatewayError,
-  isErrorCode,
-  readRpcMessage,
-  toGatewayError,
-} from "../../protocol/errors.ts";
+import { GatewayError } from "../../protocol/errors.ts";
 import type { NotificationMessage } from "../../protocol/messages.ts";
 import type {
   DirectMessageResult,
@@ -196,89 +184,4 @@ export async function onlineUsers(ports: GatewayPorts, config: Config): Promise<
     .map(({ user_id, connection_count }) => ({ user_id, connection_count }))
     .sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
   return { users, count: users.length };
-}
-
-// --- wiring to the actors --------------------------------------------------------------------
-
-/**
- * A failed actor call, as the caller should see it. Workers RPC keeps only an error's message,
- * so an actor's GatewayError arrives as a plain Error whose message carries its code
- * (`forRpc`), read back here. A Durable Object the runtime could not reach (overloaded, reset,
- * evicted mid-call) is an outage (503 with Retry-After), not an internal error. Anything else
- * passes through (and becomes 500).
- */
-export function remoteFailure(err: unknown, retryAfterMs = 1_000): unknown {
-  if (err instanceof GatewayError) return err;
-  const carried = readRpcMessage(err);
-  if (carried !== null && isErrorCode(carried.code)) return toGatewayError(err);
-  if (
-    typeof err === "object" &&
-    err !== null &&
-    (("overloaded" in err && err.overloaded === true) ||
-      ("retryable" in err && err.retryable === true))
-  ) {
-    return new GatewayError("unavailable", "the gateway is busy; retry shortly", {
-      cause: err,
-      retryAfterMs,
-    });
-  }
-  return err;
-}
-
-async function remote<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw remoteFailure(err);
-  }
-}
-
-/**
- * Deliveries this worker isolate awaits for API callers (ACTOR_MAX_INFLIGHT): module scope is
- * one per isolate. Past it a send is answered 503 with Retry-After before it reaches an actor.
- */
-let apiDeliveries: InflightLimit | undefined;
-
-export function portsFromEnv(env: Env): GatewayPorts {
-  const { overload } = loadConfig(env);
-  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", {
-    backlog: new Backlog(),
-  });
-  const deliveries = apiDeliveries;
-  // A delivery the caller waits for: bounded here, refused by a target that queued it too long.
-  const bounded = <T>(call: (offeredAt: number) => Promise<T>) =>
-    deliveries.run(async () => {
-      try {
-        return await call(Date.now());
-      } catch (err) {
-        throw remoteFailure(runtimeOverload(err, overload.retryAfterMs), overload.retryAfterMs);
-      }
-    });
-  return {
-    user: (userId) => {
-      const stub = env.USER_HUB.getByName(userId);
-      return {
-        notify: (notification) =>
-          bounded<DeliveryResult>((at) => stub.notify(userId, notification, at)),
-        deliver: (delivery) => bounded<DeliveryResult>((at) => stub.deliver(userId, delivery, at)),
-        exists: () => remote(() => stub.exists(userId)),
-        status: () => remote(() => stub.status()),
-      };
-    },
-    shard: (index) => {
-      const stub = env.PRESENCE_SHARD.getByName(shardName(index));
-      return {
-        online: () => remote(() => stub.online()),
-        broadcast: (delivery) => remote(() => stub.broadcast(delivery)),
-      };
-    },
-    room: (groupName) => {
-      // A deployment whose wrangler.toml has no ROOM_HUB binding answers group sends with 503.
-      if (!("ROOM_HUB" in env)) return null;
-      const stub = env.ROOM_HUB.getByName(`room:${groupName}`);
-      return { publish: (message) => remote(() => stub.publish(groupName, message)) };
-    },
-    now: Date.now,
-    newId: () => crypto.randomUUID(),
-  };
 }

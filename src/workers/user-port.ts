@@ -11,6 +11,7 @@ import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
+import { callActor } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
@@ -29,6 +30,7 @@ const backlog = new Backlog();
 export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
   const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
+  // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
@@ -41,7 +43,7 @@ export function createUserPort(parts: UserPortParts): HubPort {
     userStatuses: (userIds) =>
       Promise.all(
         userIds.map(async (id) => {
-          const status = await env.USER_HUB.getByName(id).status();
+          const status = await callActor(() => env.USER_HUB.getByName(id).status());
           return { user_id: id, is_online: status.is_online, last_seen: status.last_seen };
         }),
       ),
@@ -49,23 +51,33 @@ export function createUserPort(parts: UserPortParts): HubPort {
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
     deliverTo: (targetId, delivery) =>
-      outbound.run<DeliveryResult>(
-        async () => await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
+      outbound.run<DeliveryResult>(() =>
+        callActor<DeliveryResult>(
+          async () =>
+            await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
+          config.overload.retryAfterMs,
+        ),
       ),
     broadcast: (delivery) =>
       broadcastToShards(
         config.presenceShards,
-        (index) => env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery),
+        (index) =>
+          callActor(() => env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery)),
         { log: (message) => console.warn(`UserHub:${message}`) },
       ),
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
-    joinRoom: async (groupName, connectionId) =>
-      room(groupName).join(groupName, await userId(), connectionId),
-    leaveRoom: async (groupName, connectionId) =>
-      room(groupName).leave(groupName, await userId(), connectionId),
-    publishToRoom: (groupName, message) => room(groupName).publish(groupName, message),
+    joinRoom: async (groupName, connectionId) => {
+      const user = await userId();
+      return callActor(() => room(groupName).join(groupName, user, connectionId));
+    },
+    leaveRoom: async (groupName, connectionId) => {
+      const user = await userId();
+      return callActor(() => room(groupName).leave(groupName, user, connectionId));
+    },
+    publishToRoom: (groupName, message) =>
+      callActor(() => room(groupName).publish(groupName, message)),
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",

@@ -14,28 +14,27 @@
  * will receive), limited to MAX_FRAME_BYTES, validated with the same schemas.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { type Config, loadConfig } from "./core/config.ts";
-import { senderOf, TRUSTED_CALLER } from "./http/api/auth.ts";
-import { parseInput } from "./http/api/body.ts";
+import { type Config, loadConfig } from "../core/config.ts";
+import { senderOf, TRUSTED_CALLER } from "../http/api/auth.ts";
+import { parseInput } from "../http/api/body.ts";
 import {
   broadcastSystemMessage,
   type GatewayPorts,
   onlineUsers,
-  portsFromEnv,
   sendDirectMessage,
   sendNotification,
   sendToGroup,
   userStatus,
-} from "./http/api/operations.ts";
+} from "../http/api/operations.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
   GroupMessageBodySchema,
   GroupNameParamSchema,
   NotificationBodySchema,
-} from "./http/api/schemas.ts";
-import { forRpc, GatewayError, toGatewayError } from "./protocol/errors.ts";
-import { UserIdSchema } from "./protocol/messages.ts";
+} from "../http/api/schemas.ts";
+import { forRpc, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { UserIdSchema } from "../protocol/messages.ts";
 import type {
   BroadcastInput,
   DirectMessageInput,
@@ -48,7 +47,8 @@ import type {
   RealtimeServiceBinding,
   UserId,
   UserStatus,
-} from "./sdk/server.ts";
+} from "../sdk/server.ts";
+import { actorsFromEnv } from "./actors-from-env.ts";
 
 /** An RPC argument as the HTTP API would have received it: through JSON, size-limited. */
 function asJson(value: unknown, field: string, maxBytes: number): unknown {
@@ -78,7 +78,8 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
    */
   async #run<T>(operation: (ports: GatewayPorts, config: Config) => Promise<T>) {
     try {
-      return await operation(portsFromEnv(this.env), loadConfig(this.env));
+      const config = loadConfig(this.env);
+      return await operation(actorsFromEnv(this.env, config), config);
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === "internal") console.error("RealtimeService:run", err);
