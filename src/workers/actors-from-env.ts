@@ -4,11 +4,12 @@
  * goes through `callActor`, so the same failure reads the same everywhere: an overloaded actor
  * is `unavailable` with a retry delay on a socket as over HTTP, never `internal`.
  */
+
+import type { Actors } from "../app/ports.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import { Backlog, type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { shardName } from "../core/sharding.ts";
-import type { GatewayPorts } from "../http/api/operations.ts";
 import { GatewayError, isErrorCode, readRpcMessage, toGatewayError } from "../protocol/errors.ts";
 
 /** How long a caller refused for an overloaded actor is asked to wait, in milliseconds: 1,000. */
@@ -58,12 +59,23 @@ export async function callActor<T>(
  */
 let apiDeliveries: InflightLimit | undefined;
 
-export function actorsFromEnv(env: Env, config: Config = loadConfig(env)): GatewayPorts {
-  const { overload } = config;
-  apiDeliveries ??= inflightLimit(overload, "too many messages in flight", {
+function apiDeliveriesOf(config: Config): InflightLimit {
+  apiDeliveries ??= inflightLimit(config.overload, "too many messages in flight", {
     backlog: new Backlog(),
   });
-  const deliveries = apiDeliveries;
+  return apiDeliveries;
+}
+
+/**
+ * The actors behind `env`. `deliveries` bounds the deliveries callers wait for: by default the
+ * isolate's bound for API callers; a UserHub passes its own user's bound for its sockets.
+ */
+export function actorsFromEnv(
+  env: Env,
+  config: Config = loadConfig(env),
+  deliveries: InflightLimit = apiDeliveriesOf(config),
+): Actors {
+  const { overload } = config;
   // A delivery the caller waits for: bounded here, refused by a target that queued it too long.
   const bounded = <T>(call: (offeredAt: number) => Promise<T>) =>
     deliveries.run(() => callActor(() => call(Date.now()), overload.retryAfterMs));
@@ -91,7 +103,5 @@ export function actorsFromEnv(env: Env, config: Config = loadConfig(env)): Gatew
       const stub = env.ROOM_HUB.getByName(`room:${groupName}`);
       return { publish: (message) => callActor(() => stub.publish(groupName, message)) };
     },
-    now: Date.now,
-    newId: () => crypto.randomUUID(),
   };
 }

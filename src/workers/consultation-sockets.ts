@@ -285,12 +285,14 @@ export class ConsultationSockets {
       replay: (sinceSeq) => this.o.history.replay(sinceSeq, Date.now()),
       postConsultation: (connection, message) => this.o.post(connection, message),
       // The consultation handler table never routes these here (they answer forbidden first).
-      deliverTo: notOnConsultationSockets,
-      broadcast: notOnConsultationSockets,
+      actors: {
+        user: notOnConsultationSockets,
+        shard: notOnConsultationSockets,
+        room: notOnConsultationSockets,
+      },
       verifySubscription: notOnConsultationSockets,
       joinRoom: notOnConsultationSockets,
       leaveRoom: notOnConsultationSockets,
-      publishToRoom: notOnConsultationSockets,
     };
   }
 }

@@ -4,6 +4,8 @@
  * user's budget (UserHub only), dispatch to the command's handler, and answer failures with an
  * `error` frame echoing the request id.
  */
+
+import { RANDOM_IDS } from "../app/ports.ts";
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import {
@@ -102,6 +104,7 @@ export class InboundFrames {
       hub,
       budget: this.budget,
       now: Date.now,
+      ids: RANDOM_IDS,
       requestId: command.id,
       send: (frame) => SocketSet.send(ws, frame),
       close: (disconnect) => SocketSet.close(ws, disconnect),

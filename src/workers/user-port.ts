@@ -3,15 +3,12 @@
  * the hub's parts and to other actors.
  */
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
-import { broadcastToShards } from "../core/broadcast.ts";
 import type { Config } from "../core/config.ts";
-import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
-import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
-import { callActor } from "./actors-from-env.ts";
+import { actorsFromEnv, callActor } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
@@ -50,21 +47,7 @@ export function createUserPort(parts: UserPortParts): HubPort {
     verifyToken: (token) => verifyToken(token, config),
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
-    deliverTo: (targetId, delivery) =>
-      outbound.run<DeliveryResult>(() =>
-        callActor<DeliveryResult>(
-          async () =>
-            await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
-          config.overload.retryAfterMs,
-        ),
-      ),
-    broadcast: (delivery) =>
-      broadcastToShards(
-        config.presenceShards,
-        (index) =>
-          callActor(() => env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery)),
-        { log: (message) => console.warn(`UserHub:${message}`) },
-      ),
+    actors: actorsFromEnv(env, config, outbound),
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
@@ -76,8 +59,6 @@ export function createUserPort(parts: UserPortParts): HubPort {
       const user = await userId();
       return callActor(() => room(groupName).leave(groupName, user, connectionId));
     },
-    publishToRoom: (groupName, message) =>
-      callActor(() => room(groupName).publish(groupName, message)),
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",

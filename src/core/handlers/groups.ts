@@ -2,9 +2,10 @@
  * join_group, leave_group and group_message on user sockets. Membership is per connection:
  * the socket's attachment lists its groups and the group's RoomHub lists its members.
  */
+import { sendToRoom } from "../../app/send-to-room.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../groups.ts";
-import type { Handler } from "./types.ts";
+import { type Handler, operationContext } from "./types.ts";
 
 export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   const name = validateGroupName(command.data.group_name, ctx.config);
@@ -58,22 +59,18 @@ export const groupMessage: Handler<"group_message"> = async (ctx, command) => {
       details: { group_name: name },
     });
   }
-  const messageId = crypto.randomUUID();
-  const sentAt = new Date(ctx.now()).toISOString();
-  const { recipients } = await ctx.hub.publishToRoom(name, {
-    messageId,
+  const sent = await sendToRoom(operationContext(ctx), ctx.config, name, {
     fromUserId: ctx.connection.userId,
     messageType: message_type,
     message,
-    sentAt,
   });
-  ctx.budget.chargeReached(recipients);
+  ctx.budget.chargeReached(sent.recipients);
   ctx.reply("message_sent", {
-    message_id: messageId,
+    message_id: sent.messageId,
     group_name: name,
-    recipients,
-    delivered: recipients > 0,
-    sent_at: sentAt,
+    recipients: sent.recipients,
+    delivered: sent.recipients > 0,
+    sent_at: sent.sentAt,
   });
 };
 

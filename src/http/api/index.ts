@@ -3,6 +3,7 @@
  * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
  */
 import { Hono } from "hono";
+import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../../app/ports.ts";
 import { toGatewayError } from "../../protocol/errors.ts";
 import { actorsFromEnv } from "../../workers/actors-from-env.ts";
 import { errorResponse } from "../errors.ts";
@@ -10,7 +11,6 @@ import type { AppEnv } from "../types.ts";
 import { authenticateApiCaller } from "./auth.ts";
 import { readJsonBody } from "./body.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { GatewayPorts } from "./operations.ts";
 import { ApiRateLimiter } from "./rate-limit.ts";
 import { API_ROUTES, type ApiRoute, NO_BODY } from "./routes.ts";
 
@@ -24,7 +24,11 @@ function routerPath(template: string): string {
  * `limiter` counts each caller's requests (one per isolate; see api/rate-limit.ts).
  */
 export function createApi(
-  portsOf: (env: Env) => GatewayPorts = actorsFromEnv,
+  portsOf: (env: Env) => AppContext = (env) => ({
+    actors: actorsFromEnv(env),
+    clock: SYSTEM_CLOCK,
+    ids: RANDOM_IDS,
+  }),
   limiter: ApiRateLimiter = new ApiRateLimiter(),
 ): Hono<AppEnv> {
   const api = new Hono<AppEnv>();

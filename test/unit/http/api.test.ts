@@ -568,7 +568,7 @@ describe("operations", () => {
 
   it("turns an unexpected failure into 500 internal without its text", async () => {
     const ports = fakePorts();
-    ports.shard = () => {
+    ports.actors.shard = () => {
       throw new Error("secret stack detail");
     };
     const { call } = gateway({}, ports);

@@ -57,7 +57,10 @@ describe("a socket's commands", () => {
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {
     const port = portOverOverloadedActors();
     const message = { messageId: "m1", fromUserId: "1", messageType: "t", data: {}, sentAt: "" };
-    const refused = await port.publishToRoom("group_a", message).catch((err: unknown) => err);
+    const refused = await port.actors
+      .room("group_a")
+      ?.publish(message)
+      .catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(GatewayError);
     expect(refused).toMatchObject({ code: "unavailable", retryAfterMs: 1_000 });
   });
