@@ -36,6 +36,10 @@ export interface RoomPublish {
 /** A group's actor (RoomHub). */
 export interface RoomActor {
   publish(message: RoomPublish): Promise<{ recipients: number }>;
+  /** Add a user's socket to the room's members; resolves with the member count. */
+  join(userId: string, connectionId: string): Promise<number>;
+  /** Remove a user's socket from the room's members; resolves with the member count. */
+  leave(userId: string, connectionId: string): Promise<number>;
 }
 
 export interface Actors {

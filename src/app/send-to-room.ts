@@ -1,6 +1,6 @@
 import type { Config } from "../core/config.ts";
 import { validateGroupName } from "../core/groups.ts";
-import { GatewayError } from "../protocol/errors.ts";
+import { roomOf } from "./join-room.ts";
 import type { AppContext } from "./ports.ts";
 
 export interface RoomMessage {
@@ -23,10 +23,7 @@ export async function sendToRoom(
   input: RoomMessage,
 ): Promise<{ messageId: string; recipients: number; sentAt: string }> {
   validateGroupName(groupName, config);
-  const room = app.actors.room(groupName);
-  if (room === null) {
-    throw new GatewayError("unavailable", "group messaging is not enabled in this deployment");
-  }
+  const room = roomOf(app, groupName);
   const messageId = app.ids.newId();
   const sentAt = new Date(app.clock.now()).toISOString();
   const { recipients } = await room.publish({

@@ -101,7 +101,12 @@ export function actorsFromEnv(
       // A deployment whose wrangler.toml has no ROOM_HUB binding answers group sends with 503.
       if (!("ROOM_HUB" in env)) return null;
       const stub = env.ROOM_HUB.getByName(`room:${groupName}`);
-      return { publish: (message) => callActor(() => stub.publish(groupName, message)) };
+      return {
+        publish: (message) => callActor(() => stub.publish(groupName, message)),
+        join: (userId, connectionId) => callActor(() => stub.join(groupName, userId, connectionId)),
+        leave: (userId, connectionId) =>
+          callActor(() => stub.leave(groupName, userId, connectionId)),
+      };
     },
   };
 }

@@ -291,8 +291,6 @@ export class ConsultationSockets {
         room: notOnConsultationSockets,
       },
       verifySubscription: notOnConsultationSockets,
-      joinRoom: notOnConsultationSockets,
-      leaveRoom: notOnConsultationSockets,
     };
   }
 }

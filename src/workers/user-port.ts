@@ -26,7 +26,6 @@ const backlog = new Backlog();
 
 export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
-  const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
   // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
@@ -51,14 +50,6 @@ export function createUserPort(parts: UserPortParts): HubPort {
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
-    joinRoom: async (groupName, connectionId) => {
-      const user = await userId();
-      return callActor(() => room(groupName).join(groupName, user, connectionId));
-    },
-    leaveRoom: async (groupName, connectionId) => {
-      const user = await userId();
-      return callActor(() => room(groupName).leave(groupName, user, connectionId));
-    },
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",

@@ -31,9 +31,6 @@ export interface HubPort {
   replay(sinceSeq: number): ReplayResult;
   /** Whether `token` is a valid subscription token for this user and group. */
   verifySubscription(token: string, groupName: string): Promise<boolean>;
-  /** Add this connection to the group's room; resolves with the member count. */
-  joinRoom(groupName: string, connectionId: string): Promise<number>;
-  leaveRoom(groupName: string, connectionId: string): Promise<number>;
   /** A consultation message from this consultation socket to its room. */
   postConsultation(
     connection: Connection,

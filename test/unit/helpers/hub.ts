@@ -95,6 +95,17 @@ export function fakeHub(config: Config): FakeHub {
           hub.published.push({ groupName, message });
           return { recipients: hub.publishReach };
         },
+        async join(_userId, connectionId) {
+          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          members.add(connectionId);
+          hub.rooms.set(groupName, members);
+          return members.size;
+        },
+        async leave(_userId, connectionId) {
+          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          members.delete(connectionId);
+          return members.size;
+        },
       }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
@@ -104,17 +115,6 @@ export function fakeHub(config: Config): FakeHub {
       return hub.subscriptionValid;
     },
     rooms: new Map(),
-    async joinRoom(groupName, connectionId) {
-      const members = hub.rooms.get(groupName) ?? new Set<string>();
-      members.add(connectionId);
-      hub.rooms.set(groupName, members);
-      return members.size;
-    },
-    async leaveRoom(groupName, connectionId) {
-      const members = hub.rooms.get(groupName) ?? new Set<string>();
-      members.delete(connectionId);
-      return members.size;
-    },
     published: [],
     publishReach: 0,
     async postConsultation() {

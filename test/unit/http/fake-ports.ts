@@ -23,6 +23,8 @@ export interface FakePorts extends AppContext {
   /** Group name → members reached by a publish; null makes `room()` answer null (no binding). */
   rooms: Map<string, number> | null;
   published: { groupName: string; message: RoomPublish }[];
+  /** Groups joined, once per socket. */
+  joined: string[];
   /** Known users that were asked for, in order (exists/status/notify/deliver). */
   asked: string[];
 }
@@ -37,6 +39,7 @@ export function fakePorts(): FakePorts {
     broadcasts: [],
     rooms: new Map(),
     published: [],
+    joined: [],
     asked: [],
     actors: {
       user(userId) {
@@ -84,6 +87,14 @@ export function fakePorts(): FakePorts {
           publish: async (message) => {
             ports.published.push({ groupName, message });
             return { recipients: rooms.get(groupName) ?? 0 };
+          },
+          join: async () => {
+            ports.joined.push(groupName);
+            return ports.joined.filter((name) => name === groupName).length;
+          },
+          leave: async () => {
+            ports.joined.splice(ports.joined.indexOf(groupName), 1);
+            return ports.joined.filter((name) => name === groupName).length;
           },
         };
       },

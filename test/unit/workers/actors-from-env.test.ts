@@ -68,6 +68,8 @@ describe("a socket's commands", () => {
   it("answer unavailable when the target user's actor is overloaded", async () => {
     const port = portOverOverloadedActors();
     await expect(port.userStatuses(["2"])).rejects.toMatchObject({ code: "unavailable" });
-    await expect(port.joinRoom("group_a", "c1")).rejects.toMatchObject({ code: "unavailable" });
+    await expect(port.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
+      code: "unavailable",
+    });
   });
 });
