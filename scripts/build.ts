@@ -8,8 +8,10 @@
  *
  * Each bundle is one ES module (esbuild; not minified, with a source map). The SDKs are
  * self-contained: they import nothing at run time, and the build fails if either pulls code
- * from outside src/sdk. The hook imports only `react` (a peer dependency) and `./client.js`,
- * so an app that uses both entries has one copy of the client (one `RealtimeError` class). Declarations come from `tsc -p tsconfig.build.json` into dist/types, with the
+ * from outside src/sdk and src/protocol (the contract they share with the gateway: error codes,
+ * the disconnect table; it imports nothing). The hook imports only `react` (a peer dependency)
+ * and `./client.js`, so an app that uses both entries has one copy of the client (one
+ * `RealtimeError` class). Declarations come from `tsc -p tsconfig.build.json` into dist/types, with the
  * source's `.ts` import specifiers rewritten to `.js`; dist/{server,client}.d.ts re-export them.
  */
 import { spawnSync } from "node:child_process";
@@ -26,10 +28,10 @@ const ENTRIES = {
 } as const;
 
 /** Where each entry's code may come from; anything else bundled fails the build. */
-const SOURCES: Record<keyof typeof ENTRIES, string> = {
-  server: "src/sdk/",
-  client: "src/sdk/",
-  react: "src/react/",
+const SOURCES: Record<keyof typeof ENTRIES, readonly string[]> = {
+  server: ["src/sdk/", "src/protocol/"],
+  client: ["src/sdk/", "src/protocol/"],
+  react: ["src/react/"],
 };
 
 /** The hook's imports of the client SDK become imports of the built client entry. */
@@ -76,10 +78,14 @@ export async function buildPackage(outDir: string): Promise<Record<string, numbe
       logLevel: "warning",
       ...(name === "react" ? { external: ["react"], plugins: [clientAsSibling] } : {}),
     });
-    const source = SOURCES[name as keyof typeof ENTRIES];
-    const foreign = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith(source));
+    const sources = SOURCES[name as keyof typeof ENTRIES];
+    const foreign = Object.keys(result.metafile.inputs).filter(
+      (p) => !sources.some((source) => p.startsWith(source)),
+    );
     if (foreign.length > 0) {
-      throw new Error(`build: ${entry} bundles code from outside ${source}: ${foreign.join(", ")}`);
+      throw new Error(
+        `build: ${entry} bundles code from outside ${sources.join(" and ")}: ${foreign.join(", ")}`,
+      );
     }
     const bytes = readFileSync(join(out, `${name}.js`));
     sizes[name] = bytes.byteLength;

@@ -13,10 +13,10 @@ console.log(
     `postgres mirror ${config.postgres ? "on" : "off (DATABASE_URL unset)"}`,
 );
 
-export { MirrorMonitor } from "./actors/mirror-monitor.ts";
-export { PostgresQueue } from "./actors/postgres-queue.ts";
-export { PresenceShard } from "./actors/presence-shard.ts";
-export { RoomHub } from "./actors/room-hub.ts";
-export { UserHub } from "./actors/user-hub.ts";
-export { RealtimeService } from "./service.ts";
+export { MirrorMonitor } from "./workers/mirror-monitor.ts";
+export { PostgresQueue } from "./workers/postgres-queue.ts";
+export { PresenceShard } from "./workers/presence-shard.ts";
+export { RealtimeService } from "./workers/realtime-service.ts";
+export { RoomHub } from "./workers/room-hub.ts";
+export { UserHub } from "./workers/user-hub.ts";
 export default createApp();

@@ -4,7 +4,7 @@
 import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, toGatewayError } from "../protocol/errors.ts";
-import { api } from "./api.ts";
+import { api } from "./api/index.ts";
 import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";

@@ -49,25 +49,46 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   too_many_connections: 429,
 };
 
-/** WebSocket close codes (PROTOCOL.md, "Close codes"). */
-export const CloseCode = {
-  normal: 1000,
-  goingAway: 1001,
-  policyViolation: 1008,
-  tooLarge: 1009,
-  internalError: 1011,
-  tokenInvalid: 4001,
-  forbidden: 4003,
-  tooManyConnections: 4009,
-} as const;
+/**
+ * How a client should answer a close: dial again (with backoff), never, or only when it can
+ * present a new token (a fixed token string would be refused again).
+ */
+export type Reconnect = "yes" | "no" | "with_new_token";
 
-/** Codes that end a socket when they happen to it; everything else is answered and the socket stays. */
-const CLOSES_WITH: Partial<Record<ErrorCode, number>> = {
-  token_expired: CloseCode.tokenInvalid,
-  unauthorized: CloseCode.tokenInvalid,
-  too_many_connections: CloseCode.tooManyConnections,
-  internal: CloseCode.internalError,
-};
+/** One way a socket ends: the close code and reason the server sends, and what a client does next. */
+export interface Disconnect {
+  readonly code: number;
+  readonly reason: string;
+  readonly reconnect: Reconnect;
+}
+
+/**
+ * Every close the gateway starts (PROTOCOL.md, "Close codes"): the server closes through these
+ * rows and the client SDK decides from the same rows whether to reconnect. Rows that share a
+ * code share `reconnect`, because the client sees only the code.
+ */
+export const Disconnects = {
+  /** Answer to a peer's own close whose code cannot be sent back (1005, 1006). */
+  normal: { code: 1000, reason: "", reconnect: "yes" },
+  goingAway: { code: 1001, reason: "going away", reconnect: "yes" },
+  abuse: { code: 1008, reason: "rate limit abuse", reconnect: "no" },
+  tooLarge: { code: 1009, reason: "frame too large", reconnect: "yes" },
+  socketError: { code: 1011, reason: "socket error", reconnect: "yes" },
+  sessionLost: { code: 1011, reason: "session lost", reconnect: "yes" },
+  tokenExpired: { code: 4001, reason: "token expired", reconnect: "with_new_token" },
+  consultationForbidden: { code: 4003, reason: "consultation not allowed", reconnect: "no" },
+  tooManyConnections: { code: 4009, reason: "too many connections", reconnect: "no" },
+} as const satisfies Record<string, Disconnect>;
+
+/**
+ * Whether a client dials again after a close with `code`. Codes the gateway never sends
+ * (1006 dropped, a proxy's 1001, anything unknown) reconnect with backoff.
+ */
+export function reconnectsAfter(code: number, hasNewToken: boolean): boolean {
+  const row = Object.values(Disconnects).find((disconnect) => disconnect.code === code);
+  if (row === undefined) return true;
+  return row.reconnect === "yes" || (row.reconnect === "with_new_token" && hasNewToken);
+}
 
 export interface ErrorBody {
   code: ErrorCode;
@@ -100,11 +121,6 @@ export class GatewayError extends Error {
     return HTTP_STATUS[this.code];
   }
 
-  /** The close code when this error ends a socket, else undefined. */
-  get closeCode(): number | undefined {
-    return CLOSES_WITH[this.code];
-  }
-
   toBody(): ErrorBody {
     const body: ErrorBody = { code: this.code, message: this.message };
     if (this.details !== undefined) body.details = this.details;
@@ -118,10 +134,11 @@ export function httpStatusOf(code: ErrorCode): number {
 }
 
 /**
- * Errors thrown across Workers RPC (one actor calling another) arrive as plain Errors that keep
- * only their message, so an actor's RPC method sends a GatewayError's code inside the message
- * (`forRpc`) and the caller's `toGatewayError` reads it back; `retry_after_ms` travels with it
- * (`[gateway:unavailable:1000] …`).
+ * Workers RPC keeps only an error's message, not its properties, so a GatewayError crosses an
+ * RPC boundary (actor to actor, and the RealtimeService binding to the calling Worker) as an
+ * Error whose message carries its code and `retry_after_ms`:
+ * `[gateway:unavailable:1000] the gateway is busy`. `forRpc` writes it; `readRpcMessage` (for
+ * `toGatewayError` and the server SDK's `RealtimeApiError.from`) reads it back.
  */
 const RPC_MESSAGE = /^\[gateway:([a-z_]+)(?::(\d{1,9}))?\] ([\s\S]*)$/;
 
@@ -132,20 +149,32 @@ export function forRpc(err: unknown): unknown {
   return new Error(`[gateway:${err.code}${retry}] ${err.message}`);
 }
 
-function isErrorCode(code: string): code is ErrorCode {
+/** The code, retry delay (ms) and message an RPC error carries, or null for any other error. */
+export function readRpcMessage(
+  err: unknown,
+): { code: string; retryAfterMs: number | undefined; message: string } | null {
+  if (!(err instanceof Error)) return null;
+  const match = RPC_MESSAGE.exec(err.message);
+  if (match?.[1] === undefined) return null;
+  return {
+    code: match[1],
+    retryAfterMs: match[2] === undefined ? undefined : Number(match[2]),
+    message: match[3] ?? "",
+  };
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
   return (ERROR_CODES as readonly string[]).includes(code);
 }
 
 /** Anything thrown becomes a GatewayError; unknown failures become `internal` without their text. */
 export function toGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
-  if (err instanceof Error) {
-    const match = RPC_MESSAGE.exec(err.message);
-    if (match?.[1] !== undefined && isErrorCode(match[1])) {
-      const options: { cause: unknown; retryAfterMs?: number } = { cause: err };
-      if (match[2] !== undefined) options.retryAfterMs = Number(match[2]);
-      return new GatewayError(match[1], match[3] ?? "", options);
-    }
+  const carried = readRpcMessage(err);
+  if (carried !== null && isErrorCode(carried.code)) {
+    const options: { cause: unknown; retryAfterMs?: number } = { cause: err };
+    if (carried.retryAfterMs !== undefined) options.retryAfterMs = carried.retryAfterMs;
+    return new GatewayError(carried.code, carried.message, options);
   }
   return new GatewayError("internal", "internal error", { cause: err });
 }

@@ -5,6 +5,8 @@
  * queue are the transport's (transport.ts), mailbox ordering is mailbox-cursor.ts's.
  * No runtime imports beyond the platform: the protocol module is imported for types only.
  */
+
+import { reconnectsAfter } from "../protocol/errors.ts";
 import type {
   CommandType,
   ConnectionEstablished,
@@ -114,15 +116,6 @@ export interface RequestOptions {
 /** setTimeout fires at once for delays over 2^31 - 1 ms (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/**
- * Close codes after which reconnecting cannot help (PROTOCOL.md, "Close codes"): 4003 forbidden,
- * 4009 too many connections for this user, 1008 abuse. 4001 (token invalid or expired) is terminal
- * only with a fixed token string; with a token function the client reconnects with a fresh token.
- * Everything else (1000, 1001, 1006, 1009, 1011, ...) reconnects with backoff.
- */
-const TERMINAL_CLOSE_CODES = [4003, 4009, 1008];
-const TOKEN_INVALID = 4001;
-
 interface Pending {
   frame: QueuedFrame;
   timer: ReturnType<typeof setTimeout>;
@@ -186,8 +179,9 @@ export class RealtimeClient {
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       maxQueuedFrames: options.maxQueuedFrames ?? 100,
       maxRetries: options.maxRetries ?? Number.POSITIVE_INFINITY,
-      isTerminal: (code) =>
-        TERMINAL_CLOSE_CODES.includes(code) || (code === TOKEN_INVALID && fixedToken),
+      // The gateway's disconnect table says which closes reconnecting cannot help; a new token
+      // helps after 4001 only when `token` is a function.
+      isTerminal: (code) => !reconnectsAfter(code, !fixedToken),
       onState: (state, previous) => this.emit("state", { state, previous }),
       onText: (text) => this.receive(text),
       onClose: (info) => this.socketClosed(info),

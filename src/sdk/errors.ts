@@ -1,9 +1,9 @@
 /**
  * The one error type of the server SDK and the RealtimeService binding: the gateway's error
  * `code` (PROTOCOL.md, "Error codes") with the HTTP status, plus three codes of the SDK's own for
- * failures that never reached an answer. Type imports only: this ships in the SDK bundle.
+ * failures that never reached an answer.
  */
-import type { ErrorCode } from "../protocol/errors.ts";
+import { type ErrorCode, httpStatusOf, isErrorCode, readRpcMessage } from "../protocol/errors.ts";
 
 /** The gateway's codes (PROTOCOL.md) and the SDK's own for calls that got no answer. */
 export type RealtimeApiErrorCode =
@@ -55,23 +55,17 @@ export class RealtimeApiError extends Error {
   /**
    * The RealtimeApiError behind `err`: itself, or one that crossed a service binding. Workers
    * RPC keeps only an error's message (own properties such as `code` are dropped), so the
-   * RealtimeService writes the status and code into it: `[404 user_not_found] no such user: 42`.
-   * Returns null for any other error.
+   * RealtimeService writes the code and retry delay into it (`forRpc` in src/protocol/errors.ts):
+   * `[gateway:user_not_found] no such user: 42`. Returns null for any other error.
    */
   static from(err: unknown): RealtimeApiError | null {
     if (err instanceof RealtimeApiError) return err;
-    if (!(err instanceof Error)) return null;
-    const match = /^\[(\d{3}) ([a-z_]+)\] ([\s\S]*)$/.exec(err.message);
-    if (match === null) return null;
-    const [, status, code, message] = match;
-    return new RealtimeApiError(code ?? "internal", message ?? "", {
-      status: Number(status),
+    const carried = readRpcMessage(err);
+    if (carried === null) return null;
+    return new RealtimeApiError(carried.code, carried.message, {
+      status: isErrorCode(carried.code) ? httpStatusOf(carried.code) : 500,
+      retryAfterMs: carried.retryAfterMs,
       cause: err,
     });
-  }
-
-  /** The message a RealtimeService error carries across a service binding (see `from`). */
-  static serviceMessage(status: number, code: string, message: string): string {
-    return `[${status} ${code}] ${message}`;
   }
 }

@@ -58,8 +58,10 @@ describe("package build", () => {
     ]);
     expect(calls[0]?.url).toBe("https://realtime.example.com/api/v1/users/online");
     expect(new Headers(calls[0]?.init.headers).get("authorization")).toBe("Bearer k");
-    const error = sdk.RealtimeApiError.from(new Error("[404 user_not_found] no such user: 1"));
+    const error = sdk.RealtimeApiError.from(new Error("[gateway:user_not_found] no such user: 1"));
     expect(error).toMatchObject({ code: "user_not_found", status: 404 });
+    const busy = sdk.RealtimeApiError.from(new Error("[gateway:unavailable:1000] busy"));
+    expect(busy).toMatchObject({ code: "unavailable", status: 503, retryAfterMs: 1_000 });
   });
 
   it("ships declarations a strict TypeScript consumer compiles against, README's React example too", () => {

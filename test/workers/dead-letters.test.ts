@@ -7,12 +7,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { UserNotifications } from "../../src/actors/user-notifications.ts";
 import { CachedStore } from "../../src/core/cached-store.ts";
 import type { DeliveryResult } from "../../src/core/delivery.ts";
 import { HEALTH_CACHE_MS } from "../../src/http/health.ts";
 import { MemoryPostgresMirror } from "../../src/mirrors/memory.ts";
 import type { NotificationMessage } from "../../src/protocol/messages.ts";
+import { UserNotifications } from "../../src/workers/user-notifications.ts";
 import { eventually } from "../helpers/frames.ts";
 import { uniqueUser } from "./helpers.ts";
 

@@ -2,9 +2,12 @@
  * join_group, leave_group and group_message on user sockets. Membership is per connection:
  * the socket's attachment lists its groups and the group's RoomHub lists its members.
  */
+import { joinRoom } from "../../app/join-room.ts";
+import { leaveRoom } from "../../app/leave-room.ts";
+import { sendToRoom } from "../../app/send-to-room.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../groups.ts";
-import type { Handler } from "./types.ts";
+import { type Handler, operationContext } from "./types.ts";
 
 export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   const name = validateGroupName(command.data.group_name, ctx.config);
@@ -27,7 +30,12 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
       );
     }
   }
-  const memberCount = await ctx.hub.joinRoom(name, connection.connectionId);
+  const memberCount = await joinRoom(
+    operationContext(ctx),
+    name,
+    connection.userId,
+    connection.connectionId,
+  );
   if (!connection.groups.includes(name)) {
     connection.groups.push(name);
     if (bySubscription) connection.subscribed.push(name);
@@ -47,7 +55,12 @@ export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {
   connection.groups = connection.groups.filter((g) => g !== name);
   connection.subscribed = connection.subscribed.filter((g) => g !== name);
   ctx.hub.saveConnection(connection);
-  const memberCount = await ctx.hub.leaveRoom(name, connection.connectionId);
+  const memberCount = await leaveRoom(
+    operationContext(ctx),
+    name,
+    connection.userId,
+    connection.connectionId,
+  );
   ctx.reply("group_left", { group_name: name, member_count: memberCount });
 };
 
@@ -58,22 +71,18 @@ export const groupMessage: Handler<"group_message"> = async (ctx, command) => {
       details: { group_name: name },
     });
   }
-  const messageId = crypto.randomUUID();
-  const sentAt = new Date(ctx.now()).toISOString();
-  const { recipients } = await ctx.hub.publishToRoom(name, {
-    messageId,
+  const sent = await sendToRoom(operationContext(ctx), ctx.config, name, {
     fromUserId: ctx.connection.userId,
     messageType: message_type,
     message,
-    sentAt,
   });
-  ctx.budget.chargeReached(recipients);
+  ctx.budget.chargeReached(sent.recipients);
   ctx.reply("message_sent", {
-    message_id: messageId,
+    message_id: sent.messageId,
     group_name: name,
-    recipients,
-    delivered: recipients > 0,
-    sent_at: sentAt,
+    recipients: sent.recipients,
+    delivered: sent.recipients > 0,
+    sent_at: sent.sentAt,
   });
 };
 

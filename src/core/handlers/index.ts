@@ -40,6 +40,5 @@ export type {
   CommandContext,
   HandlerTable,
   HubPort,
-  RoomPublish,
 } from "./types.ts";
 export { NO_BUDGET } from "./types.ts";

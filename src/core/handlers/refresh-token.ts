@@ -1,8 +1,9 @@
+import { leaveRoom } from "../../app/leave-room.ts";
 import { encodeFrame } from "../../protocol/codec.ts";
-import { CloseCode, GatewayError } from "../../protocol/errors.ts";
+import { Disconnects, GatewayError } from "../../protocol/errors.ts";
 import { boundGrants } from "../connection.ts";
 import { mayJoin } from "../groups.ts";
-import type { CommandContext, Handler } from "./types.ts";
+import { type CommandContext, type Handler, operationContext } from "./types.ts";
 
 /**
  * A fresh token for the same user moves this socket's expiry forward and replaces its rights
@@ -45,7 +46,12 @@ function refreshed(ctx: CommandContext): void {
 export const refreshToken: Handler<"refresh_token"> = async (ctx, command) => {
   const revoked = await renewRights(ctx, command.data.token);
   for (const name of revoked) {
-    const memberCount = await ctx.hub.leaveRoom(name, ctx.connection.connectionId);
+    const memberCount = await leaveRoom(
+      operationContext(ctx),
+      name,
+      ctx.connection.userId,
+      ctx.connection.connectionId,
+    );
     ctx.send(
       encodeFrame("group_left", {
         group_name: name,
@@ -66,7 +72,7 @@ export const refreshConsultationToken: Handler<"refresh_token"> = async (ctx, co
   if (revoked.length > 0) {
     const error = new GatewayError("forbidden", "the new token does not allow this consultation");
     ctx.reply("error", error.toBody());
-    ctx.close(CloseCode.forbidden, "consultation not allowed");
+    ctx.close(Disconnects.consultationForbidden);
     return;
   }
   refreshed(ctx);

@@ -1,3 +1,5 @@
+import type { Actors, AppContext, Ids } from "../../app/ports.ts";
+import type { Disconnect } from "../../protocol/errors.ts";
 import type {
   ClientCommand,
   CommandType,
@@ -9,7 +11,6 @@ import type {
 import type { Principal } from "../auth.ts";
 import type { Config } from "../config.ts";
 import type { Connection } from "../connection.ts";
-import type { Delivery, DeliveryResult } from "../delivery.ts";
 import type { ReplayResult } from "../mailbox.ts";
 
 /** What a command handler may ask of the actor that holds the socket. */
@@ -24,34 +25,17 @@ export interface HubPort {
   saveConnection(connection: Connection): void;
   /** Re-arm the actor's alarm after a deadline (token expiry) moved. */
   reschedule(): Promise<void>;
-  /** Deliver to another user's hub (one RPC). */
-  deliverTo(userId: string, delivery: Delivery): Promise<DeliveryResult>;
-  /** Deliver to every online user; resolves with the number of users reached. */
-  broadcast(delivery: Delivery): Promise<number>;
+  /** The other actors, as the application's operations reach them from this socket. */
+  readonly actors: Actors;
   /** This user's mailbox after `sinceSeq`. */
   replay(sinceSeq: number): ReplayResult;
   /** Whether `token` is a valid subscription token for this user and group. */
   verifySubscription(token: string, groupName: string): Promise<boolean>;
-  /** Add this connection to the group's room; resolves with the member count. */
-  joinRoom(groupName: string, connectionId: string): Promise<number>;
-  leaveRoom(groupName: string, connectionId: string): Promise<number>;
-  publishToRoom(groupName: string, message: RoomPublish): Promise<{ recipients: number }>;
   /** A consultation message from this consultation socket to its room. */
   postConsultation(
     connection: Connection,
     message: string,
   ): Promise<{ messageId: string; groupName: string; recipients: number; sentAt: string }>;
-}
-
-/** A message sent to a group, from a socket (`message`) or the HTTP API (`data`). */
-export interface RoomPublish {
-  messageId: string;
-  /** null for server-side sends. */
-  fromUserId: string | null;
-  messageType: string;
-  message?: string;
-  data?: unknown;
-  sentAt: string;
 }
 
 /**
@@ -77,10 +61,12 @@ export interface CommandContext {
   readonly hub: HubPort;
   readonly budget: CommandBudget;
   readonly now: () => number;
+  /** Where new message ids come from. */
+  readonly ids: Ids;
   /** Send an already encoded frame on this socket. */
   send(frame: string): void;
   /** Close this socket from the server side (the actor's close hook then cleans up). */
-  close(code: number, reason: string): void;
+  close(disconnect: Disconnect): void;
   /** Send a reply on this socket, echoing the request id. */
   reply<K extends ServerType>(type: K, data: ServerData[K]): void;
   readonly requestId: RequestId | undefined;
@@ -92,3 +78,8 @@ export type Handler<K extends CommandType> = (
 ) => void | Promise<void>;
 
 export type HandlerTable = { [K in CommandType]: Handler<K> };
+
+/** What the application's operations are given when a command on this socket calls them. */
+export function operationContext(ctx: CommandContext): AppContext {
+  return { actors: ctx.hub.actors, clock: { now: ctx.now }, ids: ctx.ids };
+}

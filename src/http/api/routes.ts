@@ -4,19 +4,17 @@
  * a route cannot exist without being documented.
  */
 import * as v from "valibot";
+import { broadcast } from "../../app/broadcast.ts";
+import { notify } from "../../app/notify.ts";
+import { onlineUsers } from "../../app/online-users.ts";
+import type { AppContext } from "../../app/ports.ts";
+import { sendDirectMessage } from "../../app/send-direct-message.ts";
+import { sendToRoom } from "../../app/send-to-room.ts";
+import { userStatus } from "../../app/user-status.ts";
 import type { Config } from "../../core/config.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { type ApiCaller, originOf, senderOf } from "./auth.ts";
 import { parseBody, parseInput } from "./body.ts";
-import {
-  broadcastSystemMessage,
-  type GatewayPorts,
-  onlineUsers,
-  sendDirectMessage,
-  sendNotification,
-  sendToGroup,
-  userStatus,
-} from "./operations.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
@@ -39,7 +37,7 @@ export interface RouteRequest {
   params: Record<string, string>;
   body: unknown;
   caller: ApiCaller;
-  ports: GatewayPorts;
+  ports: AppContext;
   config: Config;
 }
 
@@ -75,7 +73,7 @@ interface RouteDefinition<
     params: Params<P>;
     body: v.InferOutput<B>;
     caller: ApiCaller;
-    ports: GatewayPorts;
+    ports: AppContext;
     config: Config;
   }): Promise<v.InferOutput<R>>;
 }
@@ -120,7 +118,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NotificationBodySchema,
     result: NotificationResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: ({ params, body, ports }) => sendNotification(ports, params.id, body),
+    handle: async ({ params, body, ports }) => {
+      const sent = await notify(ports, params.id, body);
+      return {
+        notification_id: sent.notificationId,
+        delivered: sent.delivered,
+        connection_count: sent.connectionCount,
+      };
+    },
   }),
   defineRoute({
     method: "post",
@@ -135,12 +140,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: DirectMessageBodySchema,
     result: DirectMessageResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: ({ params, body, caller, ports }) =>
-      sendDirectMessage(ports, params.id, {
+    handle: async ({ params, body, caller, ports }) => {
+      const sent = await sendDirectMessage(ports, params.id, {
         from: senderOf(caller, body.from_user_id),
         message: body.message,
         messageType: body.message_type,
-      }),
+      });
+      return { message_id: sent.messageId, delivered: sent.recipients > 0 };
+    },
   }),
   defineRoute({
     method: "post",
@@ -153,12 +160,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: BroadcastBodySchema,
     result: FanoutResultSchema,
     errors: BODY_ERRORS,
-    handle: ({ body, caller, ports, config }) =>
-      broadcastSystemMessage(ports, config, {
+    handle: async ({ body, caller, ports, config }) => {
+      const sent = await broadcast(ports, config.presenceShards, {
         fromUserId: originOf(caller),
         message: body.message,
         messageType: body.message_type,
-      }),
+      });
+      return { message_id: sent.messageId, recipients: sent.recipients };
+    },
   }),
   defineRoute({
     method: "post",
@@ -172,12 +181,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: GroupMessageBodySchema,
     result: FanoutResultSchema,
     errors: [...BODY_ERRORS, "invalid_group"],
-    handle: ({ params, body, caller, ports, config }) =>
-      sendToGroup(ports, config, params.name, {
+    handle: async ({ params, body, caller, ports, config }) => {
+      const sent = await sendToRoom(ports, config, params.name, {
         fromUserId: originOf(caller),
         messageType: body.message_type,
         data: body.data,
-      }),
+      });
+      return { message_id: sent.messageId, recipients: sent.recipients };
+    },
   }),
   defineRoute({
     method: "get",
@@ -189,7 +200,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: UserStatusResultSchema,
     errors: ["validation_failed", ...USER_ERRORS],
-    handle: ({ params, ports }) => userStatus(ports, params.id),
+    handle: async ({ params, ports }) => {
+      const status = await userStatus(ports, params.id);
+      return {
+        user_id: status.userId,
+        is_online: status.isOnline,
+        connection_count: status.connectionCount,
+        last_seen: status.lastSeen,
+      };
+    },
   }),
   defineRoute({
     method: "get",
@@ -201,6 +220,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: OnlineUsersResultSchema,
     errors: [],
-    handle: ({ ports, config }) => onlineUsers(ports, config),
+    handle: async ({ ports, config }) => {
+      const users = (await onlineUsers(ports, config.presenceShards)).map((user) => ({
+        user_id: user.userId,
+        connection_count: user.connectionCount,
+      }));
+      return { users, count: users.length };
+    },
   }),
 ];

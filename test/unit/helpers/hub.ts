@@ -1,6 +1,7 @@
 /**
  * An in-memory HubPort and a CommandContext around it, so handlers run without an actor.
  */
+import { RANDOM_IDS, type RoomPublish } from "../../../src/app/ports.ts";
 import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
@@ -10,7 +11,6 @@ import {
   type CommandContext,
   type HubPort,
   NO_BUDGET,
-  type RoomPublish,
 } from "../../../src/core/handlers/index.ts";
 import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
@@ -30,12 +30,12 @@ export interface FakeHub extends HubPort {
   saved: Connection[];
   reschedules: number;
   count: number;
-  /** Every `deliverTo` call. */
+  /** Every delivery to a user's actor. */
   deliveries: { userId: string; delivery: Delivery }[];
-  /** What `deliverTo` answers. */
+  /** What a user's actor answers a delivery with. */
   deliveryResult: DeliveryResult;
   broadcasts: Delivery[];
-  /** How many users `broadcast` reports reached. */
+  /** How many users a broadcast reaches (all on the first shard). */
   broadcastReach: number;
   /** What `replay` answers. */
   replayResult: ReplayResult;
@@ -70,15 +70,43 @@ export function fakeHub(config: Config): FakeHub {
     },
     deliveries: [],
     deliveryResult: { status: "delivered", seq: 1, sockets: 1, connectionCount: 1 },
-    async deliverTo(userId, delivery) {
-      hub.deliveries.push({ userId, delivery });
-      return hub.deliveryResult;
-    },
     broadcasts: [],
     broadcastReach: 0,
-    async broadcast(delivery) {
-      hub.broadcasts.push(delivery);
-      return hub.broadcastReach;
+    actors: {
+      user: (userId) => ({
+        async deliver(delivery) {
+          hub.deliveries.push({ userId, delivery });
+          return hub.deliveryResult;
+        },
+        notify: () => Promise.reject(new Error("not asked of a socket")),
+        exists: () => Promise.reject(new Error("not asked of a socket")),
+        status: () => Promise.reject(new Error("not asked of a socket")),
+      }),
+      shard: (index) => ({
+        async broadcast(delivery) {
+          if (index > 0) return 0;
+          hub.broadcasts.push(delivery);
+          return hub.broadcastReach;
+        },
+        online: () => Promise.reject(new Error("not asked of a socket")),
+      }),
+      room: (groupName) => ({
+        async publish(message) {
+          hub.published.push({ groupName, message });
+          return { recipients: hub.publishReach };
+        },
+        async join(_userId, connectionId) {
+          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          members.add(connectionId);
+          hub.rooms.set(groupName, members);
+          return members.size;
+        },
+        async leave(_userId, connectionId) {
+          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          members.delete(connectionId);
+          return members.size;
+        },
+      }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
     replay: () => hub.replayResult,
@@ -87,23 +115,8 @@ export function fakeHub(config: Config): FakeHub {
       return hub.subscriptionValid;
     },
     rooms: new Map(),
-    async joinRoom(groupName, connectionId) {
-      const members = hub.rooms.get(groupName) ?? new Set<string>();
-      members.add(connectionId);
-      hub.rooms.set(groupName, members);
-      return members.size;
-    },
-    async leaveRoom(groupName, connectionId) {
-      const members = hub.rooms.get(groupName) ?? new Set<string>();
-      members.delete(connectionId);
-      return members.size;
-    },
     published: [],
     publishReach: 0,
-    async publishToRoom(groupName, message) {
-      hub.published.push({ groupName, message });
-      return { recipients: hub.publishReach };
-    },
     async postConsultation() {
       throw new Error("not a consultation socket");
     },
@@ -157,12 +170,13 @@ export function commandContext(
     sent,
     send: (frame) => sent.push(frame),
     closed,
-    close: (code, reason) => closed.push({ code, reason }),
+    close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
     config,
     hub: options.hub ?? fakeHub(config),
     budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
+    ids: RANDOM_IDS,
     requestId: undefined,
     replies,
     reply<K extends ServerType>(type: K, data: ServerData[K]) {

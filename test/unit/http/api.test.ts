@@ -7,8 +7,8 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { parseConfig, type RawEnv } from "../../../src/core/config.ts";
 import { secretsEqual } from "../../../src/http/api/auth.ts";
+import { createApi } from "../../../src/http/api/index.ts";
 import { API_PREFIX, buildOpenApiDocument } from "../../../src/http/api/openapi.ts";
-import { remoteFailure } from "../../../src/http/api/operations.ts";
 import { API_ROUTES } from "../../../src/http/api/routes.ts";
 import {
   DirectMessageResultSchema,
@@ -17,9 +17,7 @@ import {
   OnlineUsersResultSchema,
   UserStatusResultSchema,
 } from "../../../src/http/api/schemas.ts";
-import { createApi } from "../../../src/http/api.ts";
 import type { AppEnv } from "../../../src/http/types.ts";
-import { GatewayError } from "../../../src/protocol/errors.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
 import { addUser, type FakePorts, FIXED_NOW, fakePorts } from "./fake-ports.ts";
@@ -570,7 +568,7 @@ describe("operations", () => {
 
   it("turns an unexpected failure into 500 internal without its text", async () => {
     const ports = fakePorts();
-    ports.shard = () => {
+    ports.actors.shard = () => {
       throw new Error("secret stack detail");
     };
     const { call } = gateway({}, ports);
@@ -639,32 +637,5 @@ describe("OpenAPI document", () => {
     const response = await call("GET", "/openapi.json", { auth: null });
     expect(response.status).toBe(200);
     expect(response.json).toEqual(JSON.parse(JSON.stringify(document)));
-  });
-});
-
-describe("failed actor calls", () => {
-  it("keep the code of a coded message, which is all Workers RPC carries", () => {
-    const failure = remoteFailure(
-      new Error("[503 unavailable] cannot tell whether the user exists"),
-    );
-    expect(failure).toBeInstanceOf(GatewayError);
-    expect(failure).toMatchObject({
-      code: "unavailable",
-      message: "cannot tell whether the user exists",
-    });
-  });
-
-  it("turn an overloaded or retryable Durable Object into 503 unavailable", () => {
-    for (const flag of ["overloaded", "retryable"]) {
-      const err = Object.assign(new Error("Durable Object reset"), { [flag]: true });
-      expect(remoteFailure(err)).toMatchObject({ code: "unavailable" });
-    }
-  });
-
-  it("pass anything else through unchanged", () => {
-    const err = new Error("boom");
-    expect(remoteFailure(err)).toBe(err);
-    expect(remoteFailure(new Error("[418 teapot] unknown code"))).toBeInstanceOf(Error);
-    expect(remoteFailure(new Error("[418 teapot] unknown code"))).not.toBeInstanceOf(GatewayError);
   });
 });

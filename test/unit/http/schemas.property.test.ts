@@ -11,6 +11,7 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
 import { parseBody, parseInput } from "../../../src/http/api/body.ts";
+import { createApi } from "../../../src/http/api/index.ts";
 import { API_PREFIX } from "../../../src/http/api/openapi.ts";
 import {
   BroadcastBodySchema,
@@ -21,7 +22,6 @@ import {
   NotificationBodySchema,
   UserIdParamSchema,
 } from "../../../src/http/api/schemas.ts";
-import { createApi } from "../../../src/http/api.ts";
 import type { AppEnv } from "../../../src/http/types.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { findDataProblem, isStorableText } from "../../../src/protocol/json-data.ts";

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
-  CloseCode,
+  Disconnects,
   ERROR_CODES,
   type ErrorCode,
   forRpc,
   GatewayError,
   httpStatusOf,
+  readRpcMessage,
+  reconnectsAfter,
   toGatewayError,
 } from "../../../src/protocol/errors.ts";
 
@@ -39,45 +41,50 @@ describe("GatewayError: HTTP status", () => {
   });
 });
 
-describe("GatewayError: close codes", () => {
+describe("the disconnect table", () => {
   it("uses the protocol's close code numbers", () => {
-    expect(CloseCode).toEqual({
+    const codes = Object.fromEntries(
+      Object.entries(Disconnects).map(([name, { code }]) => [name, code]),
+    );
+    expect(codes).toEqual({
       normal: 1000,
       goingAway: 1001,
-      policyViolation: 1008,
+      abuse: 1008,
       tooLarge: 1009,
-      internalError: 1011,
-      tokenInvalid: 4001,
-      forbidden: 4003,
+      socketError: 1011,
+      sessionLost: 1011,
+      tokenExpired: 4001,
+      consultationForbidden: 4003,
       tooManyConnections: 4009,
     });
   });
 
-  it.each<[ErrorCode, number]>([
-    ["token_expired", 4001],
-    ["unauthorized", 4001],
-    ["too_many_connections", 4009],
-    ["internal", 1011],
-  ])("closes the socket on %s with %i", (code, close) => {
-    expect(new GatewayError(code, "x").closeCode).toBe(close);
+  it("gives rows that share a code the same reconnect answer, since clients see only the code", () => {
+    const byCode = new Map<number, Set<string>>();
+    for (const { code, reconnect } of Object.values(Disconnects)) {
+      byCode.set(code, (byCode.get(code) ?? new Set()).add(reconnect));
+    }
+    for (const [code, answers] of byCode) expect(answers.size, String(code)).toBe(1);
   });
 
-  it("keeps the socket open on a bad frame or a refused command", () => {
-    const staysOpen: ErrorCode[] = [
-      "invalid_json",
-      "invalid_message",
-      "unknown_type",
-      "validation_failed",
-      "message_too_large",
-      "forbidden",
-      "user_not_found",
-      "invalid_group",
-      "not_in_group",
-      "rate_limited",
-      "unavailable",
-    ];
-    for (const code of staysOpen)
-      expect(new GatewayError(code, "x").closeCode, code).toBeUndefined();
+  it("keeps every reason within the 123 bytes a close frame allows (RFC 6455 5.5)", () => {
+    for (const { reason } of Object.values(Disconnects)) {
+      expect(new TextEncoder().encode(reason).byteLength).toBeLessThanOrEqual(123);
+    }
+  });
+
+  it.each([4003, 4009, 1008])("tells a client not to reconnect after %i", (code) => {
+    expect(reconnectsAfter(code, true)).toBe(false);
+    expect(reconnectsAfter(code, false)).toBe(false);
+  });
+
+  it.each([1000, 1001, 1006, 1009, 1011, 4999])("tells a client to reconnect after %i", (code) => {
+    expect(reconnectsAfter(code, false)).toBe(true);
+  });
+
+  it("reconnects after 4001 only with a new token", () => {
+    expect(reconnectsAfter(4001, true)).toBe(true);
+    expect(reconnectsAfter(4001, false)).toBe(false);
   });
 });
 
@@ -184,5 +191,16 @@ describe("errors across Workers RPC", () => {
     const other = new TypeError("boom");
     expect(forRpc(other)).toBe(other);
     expect(toGatewayError(new Error("[gateway:root_access] x")).code).toBe("internal");
+  });
+
+  it("reads back the code, delay and message, and nothing from an error in another format", () => {
+    const sent = forRpc(new GatewayError("rate_limited", "[slow] down", { retryAfterMs: 250 }));
+    expect(readRpcMessage(new Error((sent as Error).message))).toEqual({
+      code: "rate_limited",
+      retryAfterMs: 250,
+      message: "[slow] down",
+    });
+    expect(readRpcMessage(new Error("[404 user_not_found] no such user"))).toBeNull();
+    expect(readRpcMessage("[gateway:internal] not an Error")).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { Disconnects } from "../../../src/protocol/errors.ts";
 import { createClient } from "../../../src/sdk/client.ts";
 import { sleep } from "../../helpers/frames.ts";
 import { gatewayPerTest, nextEvent, reaches, record } from "./fake-gateway.ts";
@@ -163,6 +164,21 @@ describe("reconnecting", () => {
     }
     expect(closes.map((c) => c.delayMs)).toEqual([9, 9, 9]);
   });
+});
+
+describe("closes from the gateway's disconnect table", () => {
+  for (const [name, row] of Object.entries(Disconnects)) {
+    if (row.code === 1000) continue; // 1000 is only the answer to the client's own close
+    const expected = row.reconnect === "yes";
+    it(`${expected ? "reconnects" : "does not reconnect"} after ${name} (${row.code}) with a fixed token`, async () => {
+      const client = harness.client({ token: "fixed" });
+      await client.opened();
+      const closing = nextEvent(client, "close");
+      await (await harness.gateway.peer(0)).close(row.code, row.reason);
+      expect(await closing).toMatchObject({ code: row.code, willReconnect: expected });
+      client.close();
+    });
+  }
 });
 
 describe("terminal closes", () => {

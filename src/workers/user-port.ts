@@ -3,14 +3,12 @@
  * the hub's parts and to other actors.
  */
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
-import { broadcastToShards } from "../core/broadcast.ts";
 import type { Config } from "../core/config.ts";
-import type { DeliveryResult } from "../core/delivery.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
-import { shardName } from "../core/sharding.ts";
 import { GatewayError } from "../protocol/errors.ts";
+import { actorsFromEnv, callActor } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
@@ -28,7 +26,7 @@ const backlog = new Backlog();
 
 export function createUserPort(parts: UserPortParts): HubPort {
   const { env, config, sockets, connections, mailbox } = parts;
-  const room = (groupName: string) => env.ROOM_HUB.getByName(`room:${groupName}`);
+  // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
@@ -41,31 +39,17 @@ export function createUserPort(parts: UserPortParts): HubPort {
     userStatuses: (userIds) =>
       Promise.all(
         userIds.map(async (id) => {
-          const status = await env.USER_HUB.getByName(id).status();
+          const status = await callActor(() => env.USER_HUB.getByName(id).status());
           return { user_id: id, is_online: status.is_online, last_seen: status.last_seen };
         }),
       ),
     verifyToken: (token) => verifyToken(token, config),
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
-    deliverTo: (targetId, delivery) =>
-      outbound.run<DeliveryResult>(
-        async () => await env.USER_HUB.getByName(targetId).deliver(targetId, delivery, Date.now()),
-      ),
-    broadcast: (delivery) =>
-      broadcastToShards(
-        config.presenceShards,
-        (index) => env.PRESENCE_SHARD.getByName(shardName(index)).broadcast(delivery),
-        { log: (message) => console.warn(`UserHub:${message}`) },
-      ),
+    actors: actorsFromEnv(env, config, outbound),
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
-    joinRoom: async (groupName, connectionId) =>
-      room(groupName).join(groupName, await userId(), connectionId),
-    leaveRoom: async (groupName, connectionId) =>
-      room(groupName).leave(groupName, await userId(), connectionId),
-    publishToRoom: (groupName, message) => room(groupName).publish(groupName, message),
     postConsultation: () => {
       throw new GatewayError(
         "forbidden",

@@ -3,15 +3,16 @@
  * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
  */
 import { Hono } from "hono";
-import { toGatewayError } from "../protocol/errors.ts";
-import { authenticateApiCaller } from "./api/auth.ts";
-import { readJsonBody } from "./api/body.ts";
-import { openApiDocument } from "./api/openapi.ts";
-import { type GatewayPorts, portsFromEnv } from "./api/operations.ts";
-import { ApiRateLimiter } from "./api/rate-limit.ts";
-import { API_ROUTES, type ApiRoute, NO_BODY } from "./api/routes.ts";
-import { errorResponse } from "./errors.ts";
-import type { AppEnv } from "./types.ts";
+import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../../app/ports.ts";
+import { toGatewayError } from "../../protocol/errors.ts";
+import { actorsFromEnv } from "../../workers/actors-from-env.ts";
+import { errorResponse } from "../errors.ts";
+import type { AppEnv } from "../types.ts";
+import { authenticateApiCaller } from "./auth.ts";
+import { readJsonBody } from "./body.ts";
+import { openApiDocument } from "./openapi.ts";
+import { ApiRateLimiter } from "./rate-limit.ts";
+import { API_ROUTES, type ApiRoute, NO_BODY } from "./routes.ts";
 
 /** `/users/{id}/status` → `/users/:id/status`. */
 function routerPath(template: string): string {
@@ -23,7 +24,11 @@ function routerPath(template: string): string {
  * `limiter` counts each caller's requests (one per isolate; see api/rate-limit.ts).
  */
 export function createApi(
-  portsOf: (env: Env) => GatewayPorts = portsFromEnv,
+  portsOf: (env: Env) => AppContext = (env) => ({
+    actors: actorsFromEnv(env),
+    clock: SYSTEM_CLOCK,
+    ids: RANDOM_IDS,
+  }),
   limiter: ApiRateLimiter = new ApiRateLimiter(),
 ): Hono<AppEnv> {
   const api = new Hono<AppEnv>();

@@ -5,12 +5,12 @@
  * its user's UserHub so presence counts it.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { RoomPublish } from "../app/ports.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
-import type { RoomPublish } from "../core/handlers/index.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { encodeFrame } from "../protocol/codec.ts";

@@ -14,29 +14,25 @@
  * will receive), limited to MAX_FRAME_BYTES, validated with the same schemas.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { type Config, loadConfig } from "./core/config.ts";
-import { senderOf, TRUSTED_CALLER } from "./http/api/auth.ts";
-import { parseInput } from "./http/api/body.ts";
-import {
-  broadcastSystemMessage,
-  type GatewayPorts,
-  onlineUsers,
-  portsFromEnv,
-  sendDirectMessage,
-  sendNotification,
-  sendToGroup,
-  userStatus,
-} from "./http/api/operations.ts";
+import { broadcast as broadcastToAll } from "../app/broadcast.ts";
+import { notify } from "../app/notify.ts";
+import { onlineUsers } from "../app/online-users.ts";
+import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../app/ports.ts";
+import { sendDirectMessage } from "../app/send-direct-message.ts";
+import { sendToRoom } from "../app/send-to-room.ts";
+import { userStatus } from "../app/user-status.ts";
+import { type Config, loadConfig } from "../core/config.ts";
+import { senderOf, TRUSTED_CALLER } from "../http/api/auth.ts";
+import { parseInput } from "../http/api/body.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
   GroupMessageBodySchema,
   GroupNameParamSchema,
   NotificationBodySchema,
-} from "./http/api/schemas.ts";
-import { GatewayError, toGatewayError } from "./protocol/errors.ts";
-import { UserIdSchema } from "./protocol/messages.ts";
-import { RealtimeApiError } from "./sdk/errors.ts";
+} from "../http/api/schemas.ts";
+import { forRpc, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { UserIdSchema } from "../protocol/messages.ts";
 import type {
   BroadcastInput,
   DirectMessageInput,
@@ -49,7 +45,8 @@ import type {
   RealtimeServiceBinding,
   UserId,
   UserStatus,
-} from "./sdk/server.ts";
+} from "../sdk/server.ts";
+import { actorsFromEnv } from "./actors-from-env.ts";
 
 /** An RPC argument as the HTTP API would have received it: through JSON, size-limited. */
 function asJson(value: unknown, field: string, maxBytes: number): unknown {
@@ -73,17 +70,19 @@ function asJson(value: unknown, field: string, maxBytes: number): unknown {
 export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeServiceBinding {
   /**
    * Run an operation. A failure crosses the binding as an Error whose message carries the
-   * status and code (`RealtimeApiError.from(err)` reads them back), because Workers RPC drops
+   * code and retry delay (`forRpc`; `RealtimeApiError.from(err)` reads them back), because Workers RPC drops
    * an error's own properties. A `#` method: Workers RPC exposes every ordinary method to
-   * callers, and this one takes a function that would receive the actor ports.
+   * callers, and this one takes a function that would receive the actors.
    */
-  async #run<T>(operation: (ports: GatewayPorts, config: Config) => Promise<T>) {
+  async #run<T>(operation: (app: AppContext, config: Config) => Promise<T>) {
     try {
-      return await operation(portsFromEnv(this.env), loadConfig(this.env));
+      const config = loadConfig(this.env);
+      const app = { actors: actorsFromEnv(this.env, config), clock: SYSTEM_CLOCK, ids: RANDOM_IDS };
+      return await operation(app, config);
     } catch (err) {
       const error = toGatewayError(err);
       if (error.code === "internal") console.error("RealtimeService:run", err);
-      throw new Error(RealtimeApiError.serviceMessage(error.httpStatus, error.code, error.message));
+      throw forRpc(error);
     }
   }
 
@@ -91,23 +90,18 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
     userId: UserId,
     notification: NotificationInput,
   ): Promise<NotificationSent> {
-    return this.#run(async (ports, config) => {
+    return this.#run(async (app, config) => {
       const body = parseInput(
         NotificationBodySchema,
         asJson(notification, "notification", config.maxFrameBytes),
         "notification",
       );
-      const sent = await sendNotification(ports, parseInput(UserIdSchema, userId, "user_id"), body);
-      return {
-        notificationId: sent.notification_id,
-        delivered: sent.delivered,
-        connectionCount: sent.connection_count,
-      };
+      return notify(app, parseInput(UserIdSchema, userId, "user_id"), body);
     });
   }
 
   async sendMessageToUser(userId: UserId, message: DirectMessageInput): Promise<MessageSent> {
-    return this.#run(async (ports, config) => {
+    return this.#run(async (app, config) => {
       const body = parseInput(
         DirectMessageBodySchema,
         asJson(
@@ -121,17 +115,17 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
         ),
         "message",
       );
-      const sent = await sendDirectMessage(ports, parseInput(UserIdSchema, userId, "user_id"), {
+      const sent = await sendDirectMessage(app, parseInput(UserIdSchema, userId, "user_id"), {
         from: senderOf(TRUSTED_CALLER, body.from_user_id),
         message: body.message,
         messageType: body.message_type,
       });
-      return { messageId: sent.message_id, delivered: sent.delivered };
+      return { messageId: sent.messageId, delivered: sent.recipients > 0 };
     });
   }
 
   async broadcastSystemMessage(broadcast: BroadcastInput): Promise<FanoutSent> {
-    return this.#run(async (ports, config) => {
+    return this.#run(async (app, config) => {
       const body = parseInput(
         BroadcastBodySchema,
         asJson(
@@ -141,17 +135,17 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
         ),
         "broadcast",
       );
-      const sent = await broadcastSystemMessage(ports, config, {
+      const sent = await broadcastToAll(app, config.presenceShards, {
         fromUserId: null,
         message: body.message,
         messageType: body.message_type,
       });
-      return { messageId: sent.message_id, recipients: sent.recipients };
+      return { messageId: sent.messageId, recipients: sent.recipients };
     });
   }
 
   async sendToGroup(groupName: string, message: GroupMessageInput): Promise<FanoutSent> {
-    return this.#run(async (ports, config) => {
+    return this.#run(async (app, config) => {
       const body = parseInput(
         GroupMessageBodySchema,
         asJson(
@@ -162,25 +156,19 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
         "message",
       );
       const name = parseInput(GroupNameParamSchema, groupName, "group_name");
-      const sent = await sendToGroup(ports, config, name, {
+      const sent = await sendToRoom(app, config, name, {
         fromUserId: null,
         messageType: body.message_type,
         data: body.data,
       });
-      return { messageId: sent.message_id, recipients: sent.recipients };
+      return { messageId: sent.messageId, recipients: sent.recipients };
     });
   }
 
   /** The full status; throws `user_not_found` for a user the gateway does not know. */
   async getUserStatus(userId: UserId): Promise<UserStatus> {
-    return this.#run(async (ports) => {
-      const status = await userStatus(ports, parseInput(UserIdSchema, userId, "user_id"));
-      return {
-        userId: status.user_id,
-        isOnline: status.is_online,
-        connectionCount: status.connection_count,
-        lastSeen: status.last_seen,
-      };
+    return this.#run(async (app) => {
+      return userStatus(app, parseInput(UserIdSchema, userId, "user_id"));
     });
   }
 
@@ -195,12 +183,8 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
   }
 
   async getAllOnlineUsers(): Promise<OnlineUser[]> {
-    return this.#run(async (ports, config) => {
-      const { users } = await onlineUsers(ports, config);
-      return users.map((user) => ({
-        userId: user.user_id,
-        connectionCount: user.connection_count,
-      }));
+    return this.#run(async (app, config) => {
+      return onlineUsers(app, config.presenceShards);
     });
   }
 
@@ -208,7 +192,7 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
     try {
       return await this.getUserStatus(userId);
     } catch (err) {
-      if (RealtimeApiError.from(err)?.code === "user_not_found") return null;
+      if (toGatewayError(err).code === "user_not_found") return null;
       throw err;
     }
   }

@@ -20,7 +20,7 @@ import { NewTargets } from "../core/new-targets.ts";
 import { admitQueued } from "../core/overload.ts";
 import { UserBudget } from "../core/user-budget.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, forRpc, GatewayError } from "../protocol/errors.ts";
+import { Disconnects, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
@@ -110,7 +110,7 @@ export class UserHub extends DurableObject<Env> {
       server.send(
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
-      server.close(CloseCode.tooManyConnections, "too many connections");
+      SocketSet.close(server, Disconnects.tooManyConnections);
       return new Response(null, { status: 101, webSocket: client, headers });
     }
 
@@ -157,7 +157,7 @@ export class UserHub extends DurableObject<Env> {
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     console.warn("UserHub:webSocketError", error instanceof Error ? error.message : String(error));
-    SocketSet.close(ws, CloseCode.internalError, "socket error");
+    SocketSet.close(ws, Disconnects.socketError);
     await this.socketGone(ws);
   }
 
@@ -168,7 +168,7 @@ export class UserHub extends DurableObject<Env> {
     for (const { ws, connection } of this.sockets.entries()) {
       if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
         SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
-        SocketSet.close(ws, CloseCode.tokenInvalid, "token expired");
+        SocketSet.close(ws, Disconnects.tokenExpired);
         await this.socketGone(ws);
       }
     }

@@ -12,7 +12,7 @@ import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
-import { CloseCode, GatewayError } from "../protocol/errors.ts";
+import { Disconnects, GatewayError } from "../protocol/errors.ts";
 import type { ServerData } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -82,7 +82,7 @@ export class ConsultationSockets {
       server.send(
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
-      server.close(CloseCode.tooManyConnections, "too many connections");
+      SocketSet.close(server, Disconnects.tooManyConnections);
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     this.sockets.accept(server, connection, [userTag(principal.userId)]);
@@ -139,7 +139,7 @@ export class ConsultationSockets {
     for (const { ws, connection } of this.sockets.entries()) {
       if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
         SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
-        SocketSet.close(ws, CloseCode.tokenInvalid, "token expired");
+        SocketSet.close(ws, Disconnects.tokenExpired);
         await this.gone(ws);
       }
     }
@@ -285,12 +285,12 @@ export class ConsultationSockets {
       replay: (sinceSeq) => this.o.history.replay(sinceSeq, Date.now()),
       postConsultation: (connection, message) => this.o.post(connection, message),
       // The consultation handler table never routes these here (they answer forbidden first).
-      deliverTo: notOnConsultationSockets,
-      broadcast: notOnConsultationSockets,
+      actors: {
+        user: notOnConsultationSockets,
+        shard: notOnConsultationSockets,
+        room: notOnConsultationSockets,
+      },
       verifySubscription: notOnConsultationSockets,
-      joinRoom: notOnConsultationSockets,
-      leaveRoom: notOnConsultationSockets,
-      publishToRoom: notOnConsultationSockets,
     };
   }
 }

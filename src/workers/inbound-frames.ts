@@ -4,6 +4,8 @@
  * user's budget (UserHub only), dispatch to the command's handler, and answer failures with an
  * `error` frame echoing the request id.
  */
+
+import { RANDOM_IDS } from "../app/ports.ts";
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import {
@@ -18,7 +20,7 @@ import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
-import { CloseCode, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { Disconnects, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { SocketSet } from "./socket-set.ts";
 
 export class InboundFrames {
@@ -78,7 +80,7 @@ export class InboundFrames {
         retryAfterMs: taken.retryAfterMs,
       });
       SocketSet.send(ws, encodeError(error));
-      if (taken.abusive) SocketSet.close(ws, CloseCode.policyViolation, "rate limit abuse");
+      if (taken.abusive) SocketSet.close(ws, Disconnects.abuse);
       return;
     }
     const decoded = decodeFrame(raw, this.config.maxFrameBytes);
@@ -102,9 +104,10 @@ export class InboundFrames {
       hub,
       budget: this.budget,
       now: Date.now,
+      ids: RANDOM_IDS,
       requestId: command.id,
       send: (frame) => SocketSet.send(ws, frame),
-      close: (code, reason) => SocketSet.close(ws, code, reason),
+      close: (disconnect) => SocketSet.close(ws, disconnect),
       reply: (type, data) => SocketSet.send(ws, encodeFrame(type, data, { id: command.id })),
     };
     try {

@@ -3,7 +3,7 @@
  * (`ctx.getWebSockets()`) is the truth; the parsed attachments are a cache rebuilt on wake.
  */
 import { type Connection, parseConnection } from "../core/connection.ts";
-import { CloseCode } from "../protocol/errors.ts";
+import { type Disconnect, Disconnects } from "../protocol/errors.ts";
 
 export class SocketSet {
   private readonly ctx: DurableObjectState;
@@ -45,7 +45,7 @@ export class SocketSet {
     if (parsed === null) {
       // An attachment we cannot read (older format, corruption): the client reconnects cleanly.
       console.warn(`${this.label}:connectionOf: unreadable attachment, closing socket`);
-      SocketSet.close(ws, CloseCode.internalError, "session lost");
+      SocketSet.close(ws, Disconnects.sessionLost);
       return null;
     }
     this.parsed.set(ws, parsed);
@@ -69,7 +69,12 @@ export class SocketSet {
     }
   }
 
-  static close(ws: WebSocket, code: number, reason: string): void {
+  /** Close a socket through a row of the disconnect table (src/protocol/errors.ts). */
+  static close(ws: WebSocket, disconnect: Disconnect): void {
+    SocketSet.closeRaw(ws, disconnect.code, disconnect.reason);
+  }
+
+  private static closeRaw(ws: WebSocket, code: number, reason: string): void {
     try {
       ws.close(code, reason);
     } catch {
@@ -83,6 +88,7 @@ export class SocketSet {
    * reserved codes that cannot be sent, so those are answered with 1000.
    */
   static reciprocate(ws: WebSocket, code: number, reason: string): void {
-    SocketSet.close(ws, code === 1005 || code === 1006 ? CloseCode.normal : code, reason);
+    if (code === 1005 || code === 1006) SocketSet.close(ws, Disconnects.normal);
+    else SocketSet.closeRaw(ws, code, reason);
   }
 }
