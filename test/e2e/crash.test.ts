@@ -6,24 +6,13 @@
  * (delivered before the crash or replayed by `resume`, in seq order, once), users whose sockets
  * died read offline at once, and Redis and Postgres say the same within the documented bound.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkerdServer, type WorkerdServer } from "../../dev/workerd-server.ts";
-import { E2E_VARS } from "../helpers/e2e-config.ts";
+import type { WorkerdServer } from "../../dev/workerd-server.ts";
 import { eventually, type Frame, sleep } from "../helpers/frames.ts";
-import { TEST_API_KEY, TEST_JWT_SECRET } from "../helpers/secrets.ts";
 import { type Client, connectAs, uniqueUser } from "./helpers.ts";
-import {
-  actorStatus,
-  createDatabase,
-  differences,
-  type MirrorProbe,
-  openMirrorProbe,
-} from "./mirror-probe.ts";
+import { actorStatus, differences, type MirrorProbe, openMirrorProbe } from "./mirror-probe.ts";
+import { type OwnServer, REDIS_URL, startOwnServer } from "./own-server.ts";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /**
  * How long Redis and Postgres may take to say "offline" for users whose sockets died in the
  * crash, counted from the restart (docs/security.md, "Fuzz, crash and soak"): the actors'
@@ -35,45 +24,30 @@ const MIRROR_BOUND_MS = 15_000;
 /** Pause between one sender's messages: ~15/s each, under the 20 frames/s per connection. */
 const SEND_INTERVAL_MS = 65;
 
+let server: OwnServer;
 let stack: WorkerdServer;
 let probe: MirrorProbe;
-let dropDatabase: () => Promise<void>;
-let workDir: string;
-const redisKeyPrefix = `crash:${Date.now().toString(36)}:`;
 const sockets: Client[] = [];
 
 beforeAll(async () => {
-  const database = await createDatabase("crash");
-  dropDatabase = database.drop;
-  workDir = mkdtempSync(join(tmpdir(), "gateway-crash-"));
-  const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
   // `npm start`'s own runtime, on a free port, its own data directory, database and prefix.
-  stack = await startWorkerdServer({
-    dataDir: workDir,
-    port: 0,
-    devVars: {},
-    env: {
-      DATABASE_URL: database.url,
-      REDIS_KEY_PREFIX: redisKeyPrefix,
-      JWT_SECRET: TEST_JWT_SECRET,
-      API_KEY: TEST_API_KEY,
-    },
+  server = await startOwnServer("crash");
+  stack = server.stack;
+  probe = await openMirrorProbe({
+    databaseUrl: server.databaseUrl,
     redisUrl: REDIS_URL,
-    vars,
+    redisKeyPrefix: server.redisKeyPrefix,
   });
-  probe = await openMirrorProbe({ databaseUrl: database.url, redisUrl: REDIS_URL, redisKeyPrefix });
 }, 120_000);
 
 afterAll(async () => {
   for (const client of sockets) client.ws.terminate();
-  await stack?.stop();
   if (probe) {
-    const keys = await probe.redis.keys(`${redisKeyPrefix}*`);
+    const keys = await probe.redis.keys(`${server.redisKeyPrefix}*`);
     if (keys.length > 0) await probe.redis.del(...keys);
     await probe.close();
   }
-  await dropDatabase?.().catch(() => undefined);
-  if (workDir && !process.env.KEEP_CRASH_DIR) rmSync(workDir, { recursive: true, force: true });
+  await server?.stop({ keepDir: process.env.KEEP_CRASH_DIR !== undefined });
 });
 
 async function connect(userId: string): Promise<Client> {

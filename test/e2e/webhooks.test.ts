@@ -7,21 +7,16 @@
  * when the gateway is killed arrive after it restarts.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorkerdServer, type WorkerdServer } from "../../dev/workerd-server.ts";
+import type { WorkerdServer } from "../../dev/workerd-server.ts";
 import { verifyWebhookSignature } from "../../src/sdk/webhook-signature.ts";
-import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
-import { TEST_API_KEY, TEST_JWT_SECRET } from "../helpers/secrets.ts";
 import { type Client, connectAs, uniqueUser } from "./helpers.ts";
-import { createDatabase } from "./mirror-probe.ts";
+import { type OwnServer, startOwnServer } from "./own-server.ts";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PYTHON = process.env.PYTHON ?? "python3";
 const WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef";
 
@@ -81,43 +76,26 @@ class Receiver {
   }
 }
 
+let server: OwnServer;
 let stack: WorkerdServer;
-let dropDatabase: () => Promise<void>;
-let workDir: string;
 const receiver = new Receiver();
 const sockets: Client[] = [];
 
 beforeAll(async () => {
   await receiver.open();
-  const database = await createDatabase("webhooks");
-  dropDatabase = database.drop;
-  workDir = mkdtempSync(join(tmpdir(), "gateway-webhooks-"));
-  const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
-  // `npm start`'s runtime; the webhook secret, like every secret, reaches workerd through its
-  // environment, never through the generated config.
-  stack = await startWorkerdServer({
-    dataDir: workDir,
-    port: 0,
-    devVars: {},
-    env: {
-      DATABASE_URL: database.url,
-      REDIS_KEY_PREFIX: `webhooks:${Date.now().toString(36)}:`,
-      JWT_SECRET: TEST_JWT_SECRET,
-      API_KEY: TEST_API_KEY,
-      WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hooks/realtime`,
-      WEBHOOK_SECRET,
-    },
-    redisUrl: REDIS_URL,
-    vars,
+  // The webhook secret, like every secret, reaches workerd through its environment, never
+  // through the generated config.
+  server = await startOwnServer("webhooks", {
+    WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hooks/realtime`,
+    WEBHOOK_SECRET,
   });
+  stack = server.stack;
 }, 120_000);
 
 afterAll(async () => {
   for (const client of sockets) client.ws.terminate();
-  await stack?.stop();
+  await server?.stop();
   await receiver.close();
-  await dropDatabase?.().catch(() => undefined);
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 async function connect(userId: string): Promise<Client> {
