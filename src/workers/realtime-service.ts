@@ -14,6 +14,7 @@
  * will receive), limited to MAX_FRAME_BYTES, validated with the same schemas.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
+import type * as v from "valibot";
 import { broadcast as broadcastToAll } from "../app/broadcast.ts";
 import { notify } from "../app/notify.ts";
 import { onlineUsers } from "../app/online-users.ts";
@@ -48,8 +49,16 @@ import type {
 } from "../sdk/server.ts";
 import { actorsFromEnv } from "./actors-from-env.ts";
 
-/** An RPC argument as the HTTP API would have received it: through JSON, size-limited. */
-function asJson(value: unknown, field: string, maxBytes: number): unknown {
+/**
+ * An RPC argument parsed as the HTTP API parses a body: through JSON, size-limited, then the
+ * same schema, so the binding accepts and refuses exactly what the HTTP API does.
+ */
+function parseArgument<TSchema extends v.GenericSchema>(
+  schema: TSchema,
+  value: unknown,
+  field: string,
+  maxBytes: number,
+): v.InferOutput<TSchema> {
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
@@ -58,13 +67,13 @@ function asJson(value: unknown, field: string, maxBytes: number): unknown {
       details: { field },
     });
   }
-  if (text === undefined) return undefined;
+  if (text === undefined) return parseInput(schema, undefined, field);
   if (new TextEncoder().encode(text).byteLength > maxBytes) {
     throw new GatewayError("message_too_large", `${field} exceeds ${maxBytes} bytes`, {
       details: { max_bytes: maxBytes },
     });
   }
-  return JSON.parse(text);
+  return parseInput(schema, JSON.parse(text), field);
 }
 
 export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeServiceBinding {
@@ -91,10 +100,11 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
     notification: NotificationInput,
   ): Promise<NotificationSent> {
     return this.#run(async (app, config) => {
-      const body = parseInput(
+      const body = parseArgument(
         NotificationBodySchema,
-        asJson(notification, "notification", config.maxFrameBytes),
+        notification,
         "notification",
+        config.maxFrameBytes,
       );
       return notify(app, parseInput(UserIdSchema, userId, "user_id"), body);
     });
@@ -102,18 +112,15 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
 
   async sendMessageToUser(userId: UserId, message: DirectMessageInput): Promise<MessageSent> {
     return this.#run(async (app, config) => {
-      const body = parseInput(
+      const body = parseArgument(
         DirectMessageBodySchema,
-        asJson(
-          {
-            from_user_id: message?.fromUserId,
-            message: message?.message,
-            message_type: message?.messageType,
-          },
-          "message",
-          config.maxFrameBytes,
-        ),
+        {
+          from_user_id: message?.fromUserId,
+          message: message?.message,
+          message_type: message?.messageType,
+        },
         "message",
+        config.maxFrameBytes,
       );
       const sent = await sendDirectMessage(app, parseInput(UserIdSchema, userId, "user_id"), {
         from: senderOf(TRUSTED_CALLER, body.from_user_id),
@@ -126,14 +133,11 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
 
   async broadcastSystemMessage(broadcast: BroadcastInput): Promise<FanoutSent> {
     return this.#run(async (app, config) => {
-      const body = parseInput(
+      const body = parseArgument(
         BroadcastBodySchema,
-        asJson(
-          { message: broadcast?.message, message_type: broadcast?.messageType },
-          "broadcast",
-          config.maxFrameBytes,
-        ),
+        { message: broadcast?.message, message_type: broadcast?.messageType },
         "broadcast",
+        config.maxFrameBytes,
       );
       const sent = await broadcastToAll(app, config.presenceShards, {
         fromUserId: null,
@@ -146,14 +150,11 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
 
   async sendToGroup(groupName: string, message: GroupMessageInput): Promise<FanoutSent> {
     return this.#run(async (app, config) => {
-      const body = parseInput(
+      const body = parseArgument(
         GroupMessageBodySchema,
-        asJson(
-          { message_type: message?.messageType, data: message?.data },
-          "message",
-          config.maxFrameBytes,
-        ),
+        { message_type: message?.messageType, data: message?.data },
         "message",
+        config.maxFrameBytes,
       );
       const name = parseInput(GroupNameParamSchema, groupName, "group_name");
       const sent = await sendToRoom(app, config, name, {
