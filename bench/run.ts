@@ -212,6 +212,7 @@ async function main(): Promise<number> {
           adapter: running.adapter,
           mint,
           server: { pid: running.process.pid },
+          httpBase: running.httpBase,
           tag: `${tag}${report.servers.length}`,
           deadline,
           log: (line) => log(`${target.label}: ${line}`),

@@ -1,7 +1,8 @@
 // Runs every scenario against one running server, in an order that keeps the measurements
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
-// so memory is measured before other scenarios leave garbage, then dm, then fanout.
+// so memory is measured before other scenarios leave garbage, then dm, then fanout. After each
+// scenario the server must answer /health within a second, or the run counts as failed.
 
 import type { ScenarioOutcomes } from "../report/model.ts";
 import type { Integrity } from "./ledger.ts";
@@ -15,6 +16,24 @@ import { fanout } from "./scenarios/fanout.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
+/** After every scenario the server must answer `GET /health` within this, in milliseconds. */
+const HEALTH_WITHIN_MS = 1_000;
+
+/** null when the server answered /health in time, else why not. */
+async function healthAfter(context: ScenarioContext, scenario: string): Promise<string | null> {
+  const started = performance.now();
+  try {
+    const response = await fetch(`${context.httpBase}/health`, {
+      signal: AbortSignal.timeout(HEALTH_WITHIN_MS),
+    });
+    await response.body?.cancel();
+    const ms = Math.round(performance.now() - started);
+    context.log(`after ${scenario}: /health ${response.status} in ${ms} ms`);
+    return response.ok ? null : `after ${scenario}: /health answered ${response.status}`;
+  } catch (error) {
+    return `after ${scenario}: /health did not answer within ${HEALTH_WITHIN_MS} ms (${(error as Error).name})`;
+  }
+}
 
 export type MeasureResult =
   | { readonly ok: true; readonly warmup: Integrity; readonly scenarios: ScenarioOutcomes }
@@ -35,10 +54,16 @@ export async function measureServer(
   }
   await sleep(BETWEEN_SCENARIOS_MS);
   const crowdOutcomes = await crowd(context, parameters);
+  const afterCrowd = await healthAfter(context, "crowd");
+  if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
   await sleep(BETWEEN_SCENARIOS_MS);
   const dmOutcome = await dm(context, parameters);
+  const afterDm = await healthAfter(context, "dm");
+  if (afterDm !== null) return { ok: false, warmup: warm, reason: afterDm };
   await sleep(BETWEEN_SCENARIOS_MS);
   const fanoutOutcome = await fanout(context, parameters);
+  const afterFanout = await healthAfter(context, "fanout");
+  if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
   return {
     ok: true,
     warmup: warm,

@@ -12,6 +12,8 @@ export interface ScenarioContext {
   readonly adapter: ServerAdapter;
   readonly mint: TokenMint;
   readonly server: ServerProbe;
+  /** The server's HTTP base (its `GET /health` answers while it serves). */
+  readonly httpBase: string;
   /** Makes user ids and group names unique per run. `[a-z0-9]+` */
   readonly tag: string;
   /** performance.now() after which the run must stop. */
