@@ -73,6 +73,13 @@ export interface Config {
    * it is fanning out. Default 512.
    */
   roomFanoutWindow: number;
+  /**
+   * FANOUT_MAX_CALLS_PER_MESSAGE: calls one actor makes for one message at most; more
+   * recipients go through fan-out shards (src/core/fanout-tree.ts). Default 500.
+   */
+  fanoutMaxCalls: number;
+  /** BENCH_METER: count actor calls and rows written for the bench (never in production). */
+  benchMeter: boolean;
   groupPrefixes: string[];
   publicGroupPrefixes: string[];
   redis: { url: string; token: string; keyPrefix: string } | null;
@@ -331,6 +338,8 @@ export function parseConfig(env: RawEnv): Config {
       retryAfterMs: integer(env, "OVERLOAD_RETRY_AFTER_MS", 1_000, 1, 600_000),
     },
     roomFanoutWindow: integer(env, "ROOM_FANOUT_WINDOW", 512, 1, 100_000),
+    fanoutMaxCalls: integer(env, "FANOUT_MAX_CALLS_PER_MESSAGE", 500, 2, 100_000),
+    benchMeter: boolean(env, "BENCH_METER", false),
     groupPrefixes,
     publicGroupPrefixes,
     redis:

@@ -7,9 +7,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { RoomPublish } from "../app/ports.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
-import { loadConfig } from "../core/config.ts";
+import { type Config, loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
-import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
+import { type Delivery, newDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
@@ -17,6 +17,7 @@ import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
+import { fanOutToUsers } from "./fanout-shard.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -26,6 +27,7 @@ const RECONCILE_MS = 10 * 60_000;
 
 export class RoomHub extends DurableObject<Env> {
   private readonly consultation: ConsultationSockets;
+  private readonly config: Config;
   /** Messages being fanned out (ACTOR_MAX_INFLIGHT); past it a send is refused, unsent. */
   private readonly messages: InflightLimit;
   /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
@@ -34,6 +36,7 @@ export class RoomHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const config = loadConfig(env);
+    this.config = config;
     // By count only: fanning one message out to a large room may rightly take seconds.
     const maxAgeMs = Number.POSITIVE_INFINITY;
     this.messages = inflightLimit(config.overload, "the room is overloaded", { maxAgeMs });
@@ -183,23 +186,22 @@ export class RoomHub extends DurableObject<Env> {
     return { messageId, groupName, recipients: reached.size, sentAt };
   }
 
-  /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
+  /** Deliver to every member's UserHub (through fan-out shards past the bound); drop ghosts. */
   private async fanOut(delivery: Delivery): Promise<Set<string>> {
-    const reached = new Set<string>();
-    await mapBounded([...this.memberIds()], this.window.size, async (userId) => {
-      try {
-        const hub = this.env.USER_HUB.getByName(userId);
-        const result = await this.window.run<DeliveryResult>(
-          async () => await hub.deliver(userId, delivery),
-        );
-        if (result.status === "delivered" || result.status === "duplicate") reached.add(userId);
-        // No socket of theirs has joined: a membership whose leave never arrived.
-        else if (result.status === "dropped") this.dropMember(userId);
-      } catch (err) {
-        console.warn(`RoomHub:fanOut: delivery to ${userId} failed: ${String(err)}`);
-      }
-    });
-    return reached;
+    const members = this.memberIds();
+    const path = `fanout:room:${this.name()}`;
+    const result = await fanOutToUsers(
+      this.env,
+      this.config,
+      path,
+      [...members],
+      delivery,
+      this.window,
+    );
+    // No socket of theirs has joined: a membership whose leave never arrived.
+    for (const userId of result.dropped) this.dropMember(userId);
+    for (const userId of [...result.dropped, ...result.failed]) members.delete(userId);
+    return members;
   }
 
   /** Keep only memberships whose sockets still exist and still have the group joined. */

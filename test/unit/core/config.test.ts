@@ -67,6 +67,8 @@ describe("parseConfig: defaults", () => {
     expect(parseConfig(base)).toMatchObject({
       overload: { maxInflight: 64, maxWaitMs: 2_000, retryAfterMs: 1_000 },
       roomFanoutWindow: 512,
+      fanoutMaxCalls: 500,
+      benchMeter: false,
     });
     const set = parseConfig({
       ...base,
@@ -79,6 +81,12 @@ describe("parseConfig: defaults", () => {
     expect(set.roomFanoutWindow).toBe(32);
     expect(configError({ ACTOR_MAX_INFLIGHT: "0" }).setting).toBe("ACTOR_MAX_INFLIGHT");
     expect(configError({ ROOM_FANOUT_WINDOW: "0" }).setting).toBe("ROOM_FANOUT_WINDOW");
+    expect(parseConfig({ ...base, FANOUT_MAX_CALLS_PER_MESSAGE: "4" }).fanoutMaxCalls).toBe(4);
+    // One call per actor could never shrink a list: a tree needs at least two.
+    expect(configError({ FANOUT_MAX_CALLS_PER_MESSAGE: "1" }).setting).toBe(
+      "FANOUT_MAX_CALLS_PER_MESSAGE",
+    );
+    expect(configError({ BENCH_METER: "maybe" }).setting).toBe("BENCH_METER");
   });
 
   it("reads numbers given as numbers, as wrangler vars may be", () => {
