@@ -20,6 +20,14 @@ const SMALL_BUDGETS = {
 };
 const BUDGET_TESTS = "test/workers/budgets.test.ts";
 
+/** A fan-out bound small enough to need two levels of shards in a test, and the bench meter. */
+const SMALL_FANOUT = {
+  FANOUT_MAX_CALLS_PER_MESSAGE: "4",
+  PRESENCE_SHARDS: "1",
+  BENCH_METER: "true",
+};
+const FANOUT_TESTS = "test/workers/fanout.test.ts";
+
 // Actor tests inside workerd: real sockets, hibernation, alarms and storage.
 export default defineConfig({
   test: {
@@ -33,7 +41,11 @@ export default defineConfig({
             miniflare: { bindings: BINDINGS },
           }),
         ],
-        test: { name: "workers", include: ["test/workers/**/*.test.ts"], exclude: [BUDGET_TESTS] },
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          exclude: [BUDGET_TESTS, FANOUT_TESTS],
+        },
       },
       {
         extends: true,
@@ -44,6 +56,16 @@ export default defineConfig({
           }),
         ],
         test: { name: "workers-budgets", include: [BUDGET_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ...BINDINGS, ...SMALL_FANOUT } },
+          }),
+        ],
+        test: { name: "workers-fanout", include: [FANOUT_TESTS] },
       },
     ],
   },
