@@ -30,8 +30,11 @@ export function takeReading() {
   const read = totals;
   totals = fresh();
   let busiest = { caller: "", calls: 0 };
+  const busiestByClass: Record<string, number> = {};
   for (const [caller, calls] of read.callsByCaller) {
     if (calls > busiest.calls) busiest = { caller, calls };
+    const actorClass = caller.split(":")[0] ?? caller;
+    busiestByClass[actorClass] = Math.max(busiestByClass[actorClass] ?? 0, calls);
   }
   return {
     actor_calls: read.actorCalls,
@@ -39,6 +42,8 @@ export function takeReading() {
     calls_by_binding: read.callsByBinding,
     callers: read.callsByCaller.size,
     busiest_caller: busiest,
+    /** The most calls one actor of each class (or the Worker) made. */
+    busiest_by_class: busiestByClass,
   };
 }
 
