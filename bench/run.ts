@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killAllChildren } from "../dev/server-process.ts";
 import { REPO_ROOT } from "../dev/workerd-runtime.ts";
+import { billedMeter } from "./driver/billed.ts";
 import { isClean } from "./driver/ledger.ts";
 import { measureServer } from "./driver/measure-server.ts";
 import { type Mode, PARAMETERS } from "./driver/params.ts";
@@ -216,6 +217,7 @@ async function main(): Promise<number> {
           tag: `${tag}${report.servers.length}`,
           deadline,
           log: (line) => log(`${target.label}: ${line}`),
+          meter: await billedMeter(running.httpBase),
         },
         parameters,
       );

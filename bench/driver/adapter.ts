@@ -49,8 +49,8 @@ export interface ServerAdapter {
   connect(request: ConnectRequest): Promise<BenchSocket>;
   /** Server-side send to every member of `group`; resolves once the server accepted it. */
   sendToGroup(group: string, body: string): Promise<void>;
-  /** Server-side send to every connected user; resolves once the server accepted it. */
-  broadcast(body: string): Promise<void>;
+  /** Server-side send to every connected user; resolves with the recipients the server counted. */
+  broadcast(body: string): Promise<number>;
 }
 
 /** A capability the server does not have: the scenario is reported as not applicable. */

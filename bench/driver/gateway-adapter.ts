@@ -209,7 +209,7 @@ export class GatewayProtocolAdapter implements ServerAdapter {
     return this.#api.sendToGroup(group, body);
   }
 
-  broadcast(body: string): Promise<void> {
+  broadcast(body: string): Promise<number> {
     if (!this.#api || !this.capabilities.broadcast)
       throw new NotSupportedError("no server-side broadcast");
     return this.#api.broadcast(body);

@@ -1,7 +1,8 @@
 // Runs every scenario against one running server, in an order that keeps the measurements
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
-// so memory is measured before other scenarios leave garbage, then dm, then fanout. After each
+// so memory is measured before other scenarios leave garbage, then dm, fanout, and the broadcast
+// to users with one socket each. After each
 // scenario the server must answer /health within a second, or the run counts as failed.
 
 import type { ScenarioOutcomes } from "../report/model.ts";
@@ -12,7 +13,7 @@ import type { ScenarioContext } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
-import { fanout } from "./scenarios/fanout.ts";
+import { broadcastToUsers, fanout } from "./scenarios/fanout.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
@@ -64,6 +65,10 @@ export async function measureServer(
   const fanoutOutcome = await fanout(context, parameters);
   const afterFanout = await healthAfter(context, "fanout");
   if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
+  await sleep(BETWEEN_SCENARIOS_MS);
+  const broadcastUsersOutcome = await broadcastToUsers(context, parameters);
+  const afterBroadcastUsers = await healthAfter(context, "broadcastUsers");
+  if (afterBroadcastUsers !== null) return { ok: false, warmup: warm, reason: afterBroadcastUsers };
   return {
     ok: true,
     warmup: warm,
@@ -73,6 +78,7 @@ export async function measureServer(
       broadcast: crowdOutcomes.broadcast,
       dm: dmOutcome,
       fanout: fanoutOutcome,
+      broadcastUsers: broadcastUsersOutcome,
     },
   };
 }

@@ -32,6 +32,8 @@ export interface BenchParameters {
     readonly drainMs: number;
   };
   readonly fanout: { readonly members: number; readonly sends: number };
+  /** Staff broadcasts to this many users, one socket each. */
+  readonly broadcastUsers: { readonly users: number; readonly sends: number };
   /** Wall-clock budget of the whole run, milliseconds; past it the run stops. */
   readonly budgetMs: number;
 }
@@ -53,6 +55,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 5_000,
     },
     fanout: { members: 20, sends: 3 },
+    broadcastUsers: { users: 20, sends: 3 },
     budgetMs: 4 * 60_000,
   },
   quick: {
@@ -72,6 +75,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 10_000,
     },
     fanout: { members: 200, sends: 10 },
+    broadcastUsers: { users: 200, sends: 5 },
     budgetMs: 15 * 60_000,
   },
   full: {
@@ -90,6 +94,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 15_000,
     },
     fanout: { members: 2_000, sends: 20 },
+    broadcastUsers: { users: 2_000, sends: 10 },
     budgetMs: 45 * 60_000,
   },
 };

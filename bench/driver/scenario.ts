@@ -1,5 +1,6 @@
 // What every scenario gets and returns.
 import type { ServerAdapter } from "./adapter.ts";
+import type { BilledMeter } from "./billed.ts";
 import type { Integrity } from "./ledger.ts";
 import type { TokenMint } from "./tokens.ts";
 
@@ -19,6 +20,8 @@ export interface ScenarioContext {
   /** performance.now() after which the run must stop. */
   readonly deadline: number;
   readonly log: (line: string) => void;
+  /** The gateway's count of billed work (bench build only); null for other servers. */
+  readonly meter: BilledMeter | null;
 }
 
 export type Outcome<M> =

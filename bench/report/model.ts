@@ -14,10 +14,19 @@ export interface ScenarioOutcomes {
   dm: Outcome<DmMetrics>;
   fanout: Outcome<FanoutMetrics>;
   broadcast: Outcome<BroadcastMetrics>;
+  /** Staff broadcasts to users with one socket each. */
+  broadcastUsers: Outcome<FanoutMetrics>;
 }
 
 export type ScenarioName = keyof ScenarioOutcomes;
-export const SCENARIOS: readonly ScenarioName[] = ["connect", "dm", "fanout", "broadcast", "idle"];
+export const SCENARIOS: readonly ScenarioName[] = [
+  "connect",
+  "dm",
+  "fanout",
+  "broadcastUsers",
+  "broadcast",
+  "idle",
+];
 
 export interface ServerReport {
   readonly id: string;
