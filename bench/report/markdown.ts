@@ -1,6 +1,7 @@
 // The side-by-side Markdown report: one column per server, one row per number, each cell
 // with the project's advantage over that server.
 import { isClean } from "../driver/ledger.ts";
+import { modelGroupCalls } from "./fanout-model.ts";
 import { advantage, METRIC_ROWS, serversWithScenarios } from "./metrics.ts";
 import { type BenchReport, SCENARIOS, type ScenarioOutcomes, type ServerReport } from "./model.ts";
 
@@ -50,6 +51,27 @@ function integrityLine(server: ServerReport & { scenarios: ScenarioOutcomes }): 
     errors += outcome.integrity.errors + outcome.integrity.dropped;
   }
   return `${lost} / ${duplicated} / ${misrouted} / ${errors}`;
+}
+
+/** The fan-out model (docs/scale.md) against the simulation and against the measured calls. */
+function modelLines(report: BenchReport, ran: ServerReport[]): string[] {
+  const model = report.fanoutModel;
+  if (!model) return [];
+  const lines = ["", "Fan-out model (docs/scale.md) against the simulated tree:", ""];
+  for (const c of model.checks) {
+    lines.push(
+      `- ${c.recipients.toLocaleString("en-US")} users, at most ${c.maxCalls} calls per actor: model ${c.modelCalls} calls through ${c.modelShards} shards in ${c.shardLevels} level(s); simulated ${c.simulatedCalls} calls, ${c.simulatedShards} shards, busiest actor ${c.busiestActorCalls} calls: ${c.agrees ? "agrees" : "**DISAGREES**"}.`,
+    );
+  }
+  for (const server of ran) {
+    const fanout = server.scenarios?.fanout;
+    if (fanout?.status !== "ok" || !fanout.metrics.work) continue;
+    const { members, work } = fanout.metrics;
+    lines.push(
+      `- ${server.label}, fanout to ${members}: the model expects ${modelGroupCalls(members, model.maxCalls)} actor calls per message (the publish, the shards, one per member; FANOUT_MAX_CALLS_PER_MESSAGE ${model.maxCalls}); measured ${work.actorCallsPerMessage} (background work included), busiest actor ${work.busiestActorCallsPerMessage}.`,
+    );
+  }
+  return lines;
 }
 
 /** Other processes' share of the machine above which a server's numbers are flagged noisy. */
@@ -143,6 +165,7 @@ export function markdownReport(report: BenchReport): string {
       lines.push(`- **${server.label}**: ⚠ ${disturbance}.`);
     for (const note of server.notes ?? []) lines.push(`- ${server.label}: ${note}.`);
   }
+  lines.push(...modelLines(report, ran));
   const dmRows = ran.filter((s) => s.scenarios.dm.status === "ok");
   if (dmRows.length > 0) {
     lines.push("");

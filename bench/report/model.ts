@@ -7,6 +7,7 @@ import type { Outcome } from "../driver/scenario.ts";
 import type { BroadcastMetrics, ConnectMetrics, IdleMetrics } from "../driver/scenarios/crowd.ts";
 import type { DmMetrics } from "../driver/scenarios/dm.ts";
 import type { FanoutMetrics } from "../driver/scenarios/fanout.ts";
+import type { ModelCheck } from "./fanout-model.ts";
 
 export interface ScenarioOutcomes {
   connect: Outcome<ConnectMetrics>;
@@ -72,4 +73,6 @@ export interface BenchReport {
   /** False when any scenario lost, duplicated or misrouted a message, or anything failed. */
   clean: boolean;
   problems: string[];
+  /** The fan-out tree's call counts against the capacity model (docs/scale.md). */
+  fanoutModel?: { maxCalls: number; checks: ModelCheck[] };
 }

@@ -170,3 +170,51 @@ function assertMaxCalls(maxCalls: number): void {
     throw new RangeError(`maxCalls must be an integer ≥ 2, got ${maxCalls}`);
   }
 }
+
+/** What `simulateFanout` saw: the result, each actor's calls, each user's deliveries. */
+export interface Simulation {
+  result: FanoutResult;
+  callsByActor: Map<string, number>;
+  /** Deliveries each user's actor got (a retried shard delivers again; the actor dedupes). */
+  deliveriesToUser: Map<string, number>;
+}
+
+/**
+ * The fan-out of one message to `count` users with in-memory actors that count their calls
+ * (the bench and the tests check the model with it). Shards named in `failOnce` fail once,
+ * after reaching the first user of their chunk, as an actor evicted mid-call would.
+ */
+export async function simulateFanout(
+  count: number,
+  maxCalls: number,
+  failOnce: ReadonlySet<string> = new Set(),
+): Promise<Simulation> {
+  const callsByActor = new Map<string, number>();
+  const deliveriesToUser = new Map<string, number>();
+  const pendingFailures = new Set(failOnce);
+  const call = (actor: string) => callsByActor.set(actor, (callsByActor.get(actor) ?? 0) + 1);
+  const run = (actor: string, users: readonly string[]): Promise<FanoutResult> =>
+    fanOut(
+      users,
+      { maxCalls, concurrency: 64 },
+      {
+        toUser: async (user) => {
+          call(actor);
+          deliveriesToUser.set(user, (deliveriesToUser.get(user) ?? 0) + 1);
+          return "reached";
+        },
+        toShard: async (index, chunk) => {
+          call(actor);
+          const shard = `${actor}/${index}`;
+          if (pendingFailures.delete(shard)) {
+            await run(shard, chunk.slice(0, 1));
+            throw new Error(`${shard} evicted`);
+          }
+          return run(shard, chunk);
+        },
+      },
+    );
+  const users = Array.from({ length: count }, (_, i) => `user-${i}`);
+  const result = await run("origin", users);
+  return { result, callsByActor, deliveriesToUser };
+}
