@@ -252,6 +252,8 @@ async function main(): Promise<number> {
       } else if (!result.ok) {
         entry.status = "failed";
         entry.reason = result.reason;
+        // What it measured before failing stays in the table, the failure listed below it.
+        if (result.scenarios) entry.scenarios = result.scenarios;
       } else {
         entry.scenarios = result.scenarios;
       }

@@ -1,15 +1,15 @@
 // Runs every scenario against one running server, in an order that keeps the measurements
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
-// so memory is measured before other scenarios leave garbage, then dm, fanout, and the broadcast
-// to users with one socket each. After each
+// so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
+// with one socket each, and fanout (last: its members all close at once). After each
 // scenario the server must answer /health within a second, or the run counts as failed.
 
 import type { ScenarioOutcomes } from "../report/model.ts";
 import type { Integrity } from "./ledger.ts";
 import { isClean } from "./ledger.ts";
 import type { BenchParameters } from "./params.ts";
-import type { ScenarioContext } from "./scenario.ts";
+import type { Outcome, ScenarioContext } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
@@ -38,7 +38,13 @@ async function healthAfter(context: ScenarioContext, scenario: string): Promise<
 
 export type MeasureResult =
   | { readonly ok: true; readonly warmup: Integrity; readonly scenarios: ScenarioOutcomes }
-  | { readonly ok: false; readonly warmup: Integrity; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly warmup: Integrity;
+      readonly reason: string;
+      /** The scenarios run before the failure (the others: failed, not run). */
+      readonly scenarios?: ScenarioOutcomes;
+    };
 
 export async function measureServer(
   context: ScenarioContext,
@@ -53,32 +59,47 @@ export async function measureServer(
     }
     context.log(`warmup NOT clean (continuing, the scenarios will show it): ${summary}`);
   }
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const crowdOutcomes = await crowd(context, parameters);
-  const afterCrowd = await healthAfter(context, "crowd");
-  if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const dmOutcome = await dm(context, parameters);
-  const afterDm = await healthAfter(context, "dm");
-  if (afterDm !== null) return { ok: false, warmup: warm, reason: afterDm };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const fanoutOutcome = await fanout(context, parameters);
-  const afterFanout = await healthAfter(context, "fanout");
-  if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const broadcastUsersOutcome = await broadcastToUsers(context, parameters);
-  const afterBroadcastUsers = await healthAfter(context, "broadcastUsers");
-  if (afterBroadcastUsers !== null) return { ok: false, warmup: warm, reason: afterBroadcastUsers };
-  return {
-    ok: true,
-    warmup: warm,
-    scenarios: {
-      connect: crowdOutcomes.connect,
-      idle: crowdOutcomes.idle,
-      broadcast: crowdOutcomes.broadcast,
-      dm: dmOutcome,
-      fanout: fanoutOutcome,
-      broadcastUsers: broadcastUsersOutcome,
-    },
+  // Filled as the scenarios run; a server that stops answering /health keeps what it did.
+  const notRun: Outcome<never> = { status: "failed", reason: "not run: /health failed before" };
+  const scenarios: ScenarioOutcomes = {
+    connect: notRun,
+    idle: notRun,
+    broadcast: notRun,
+    dm: notRun,
+    fanout: notRun,
+    broadcastUsers: notRun,
   };
+  const steps: Array<[string, () => Promise<void>]> = [
+    [
+      "crowd",
+      async () => {
+        Object.assign(scenarios, await crowd(context, parameters));
+      },
+    ],
+    [
+      "dm",
+      async () => {
+        scenarios.dm = await dm(context, parameters);
+      },
+    ],
+    [
+      "broadcastUsers",
+      async () => {
+        scenarios.broadcastUsers = await broadcastToUsers(context, parameters);
+      },
+    ],
+    [
+      "fanout",
+      async () => {
+        scenarios.fanout = await fanout(context, parameters);
+      },
+    ],
+  ];
+  for (const [name, run] of steps) {
+    await sleep(BETWEEN_SCENARIOS_MS);
+    await run();
+    const unhealthy = await healthAfter(context, name);
+    if (unhealthy !== null) return { ok: false, warmup: warm, reason: unhealthy, scenarios };
+  }
+  return { ok: true, warmup: warm, scenarios };
 }
