@@ -3,7 +3,8 @@
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
 // so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
 // with one socket each, and fanout (last: its members all close at once). After each
-// scenario the server must answer /health within a second, or the run counts as failed.
+// scenario the server must answer /health within a second, or the run counts as failed (the
+// remaining scenarios still run once it answers again, up to 3 minutes later).
 
 import type { ScenarioOutcomes } from "../report/model.ts";
 import type { Integrity } from "./ledger.ts";
@@ -19,6 +20,8 @@ import { warmup } from "./scenarios/warmup.ts";
 const BETWEEN_SCENARIOS_MS = 1_000;
 /** After every scenario the server must answer `GET /health` within this, in milliseconds. */
 const HEALTH_WITHIN_MS = 1_000;
+/** How long a server that missed that check may take to answer again before the run stops. */
+const RECOVERY_MS = 180_000;
 
 /** null when the server answered /health in time, else why not. */
 async function healthAfter(context: ScenarioContext, scenario: string): Promise<string | null> {
@@ -42,7 +45,7 @@ export type MeasureResult =
       readonly ok: false;
       readonly warmup: Integrity;
       readonly reason: string;
-      /** The scenarios run before the failure (the others: failed, not run). */
+      /** What the scenarios measured (those after an unrecovered failure: failed, not run). */
       readonly scenarios?: ScenarioOutcomes;
     };
 
@@ -60,7 +63,7 @@ export async function measureServer(
     context.log(`warmup NOT clean (continuing, the scenarios will show it): ${summary}`);
   }
   // Filled as the scenarios run; a server that stops answering /health keeps what it did.
-  const notRun: Outcome<never> = { status: "failed", reason: "not run: /health failed before" };
+  const notRun: Outcome<never> = { status: "failed", reason: "not run: /health never answered" };
   const scenarios: ScenarioOutcomes = {
     connect: notRun,
     idle: notRun,
@@ -95,11 +98,41 @@ export async function measureServer(
       },
     ],
   ];
+  const failures: string[] = [];
   for (const [name, run] of steps) {
     await sleep(BETWEEN_SCENARIOS_MS);
     await run();
     const unhealthy = await healthAfter(context, name);
-    if (unhealthy !== null) return { ok: false, warmup: warm, reason: unhealthy, scenarios };
+    if (unhealthy === null) continue;
+    // The run has failed; the next scenarios still run once the server answers again, so
+    // the report shows how long it was gone and what the rest measured.
+    failures.push(unhealthy);
+    const recovered = await recovery(context);
+    if (recovered === null) {
+      failures.push(`no /health answer within ${RECOVERY_MS / 1000} s after ${name}`);
+      break;
+    }
+    failures[failures.length - 1] += `; it answered again ${(recovered / 1000).toFixed(1)} s later`;
   }
-  return { ok: true, warmup: warm, scenarios };
+  return failures.length === 0
+    ? { ok: true, warmup: warm, scenarios }
+    : { ok: false, warmup: warm, reason: failures.join("; "), scenarios };
+}
+
+/** Milliseconds until `GET /health` answers 200 again, or null past RECOVERY_MS. */
+async function recovery(context: ScenarioContext): Promise<number | null> {
+  const started = performance.now();
+  while (performance.now() - started < RECOVERY_MS) {
+    try {
+      const response = await fetch(`${context.httpBase}/health`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      await response.body?.cancel();
+      if (response.ok) return performance.now() - started;
+    } catch {
+      // Not answering yet.
+    }
+    await sleep(1_000);
+  }
+  return null;
 }
