@@ -10,10 +10,14 @@ import { consultationIdOf } from "../core/groups.ts";
 import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
-import type { Mailbox } from "../core/mailbox.ts";
-import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
+import {
+  type RoomEntry,
+  type RoomHistory,
+  roomFrame,
+  roomResumption,
+} from "../core/room-history.ts";
+import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
-import type { ServerData } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
 
@@ -26,7 +30,7 @@ export interface ConsultationOptions {
   ctx: DurableObjectState;
   env: Env;
   config: Config;
-  history: Mailbox;
+  history: RoomHistory;
   roomName: () => string;
   post: (
     connection: Connection,
@@ -37,9 +41,6 @@ export interface ConsultationOptions {
 }
 
 const userTag = (userId: string) => `user:${userId}`;
-
-/** The room messages a consultation socket receives and its room's history keeps. */
-type RoomMessageType = "consultation_message" | "group_message";
 
 export class ConsultationSockets {
   private readonly o: ConsultationOptions;
@@ -91,6 +92,7 @@ export class ConsultationSockets {
       principal.userId,
       principal.username,
     );
+    const position = this.o.history.position();
     SocketSet.send(
       server,
       encodeFrame("connection_established", {
@@ -99,8 +101,10 @@ export class ConsultationSockets {
         username: principal.username,
         is_online: true,
         connection_count: lease.connectionCount,
-        last_seq: this.o.history.lastSeq(),
+        // This socket's stream is the room's history: its seq is the group_seq.
+        last_seq: position.group_seq,
         heartbeat_interval_ms: this.o.config.heartbeatIntervalMs,
+        ...position,
       }),
     );
     SocketSet.send(server, encodeFrame("consultation_state", await this.state(consultationId)));
@@ -168,23 +172,12 @@ export class ConsultationSockets {
     }
   }
 
-  /**
-   * Store a room message (a participant's `consultation_message`, or a `group_message` sent to
-   * `consultation_{id}` by a member or by server code) in the room's history, so `resume`
-   * replays it, and push it to every consultation socket; returns the users reached. A retried
-   * send of the same message id is stored and pushed once.
-   */
-  post<K extends RoomMessageType>(type: K, messageId: string, data: ServerData[K]): string[] {
-    // Only a consultation room has consultation sockets and a history to resume from.
-    if (consultationIdOf(this.o.roomName()) === null) return [];
-    const entries = this.sockets.entries();
-    const json = JSON.stringify(data);
-    const now = Date.now();
-    const stored = this.o.history.append(messageId, type, json, now);
-    const frame = encodeRawFrame(type, json, { seq: stored.seq, ts: new Date(now).toISOString() });
+  /** Push a stored room message to every consultation socket; returns the users reached. */
+  post(entry: RoomEntry): string[] {
+    const frame = roomFrame(entry, "room");
     const reached = new Set<string>();
-    for (const { ws, connection } of entries) {
-      if (!stored.duplicate) SocketSet.send(ws, frame);
+    for (const { ws, connection } of this.sockets.entries()) {
+      SocketSet.send(ws, frame);
       reached.add(connection.userId);
     }
     return [...reached];
@@ -282,7 +275,8 @@ export class ConsultationSockets {
       verifyToken: (token) => verifyToken(token, this.o.config),
       saveConnection: (connection) => this.sockets.save(connection),
       reschedule: this.o.reschedule,
-      replay: (sinceSeq) => this.o.history.replay(sinceSeq, Date.now()),
+      replay: (sinceSeq) =>
+        roomResumption(this.o.history.replay({ groupSeq: sinceSeq }, Date.now())),
       postConsultation: (connection, message) => this.o.post(connection, message),
       // The consultation handler table never routes these here (they answer forbidden first).
       actors: {

@@ -1,21 +1,22 @@
 /**
- * RoomHub: one Durable Object per group (`room:{name}`). It keeps the members (user id →
- * connection ids that joined from user sockets), fans group messages out to the members'
- * UserHubs, and for consultations holds the consultation sockets itself, leasing each one to
- * its user's UserHub so presence counts it.
+ * RoomHub: one Durable Object per group (`room:{name}`). It stores the room's messages once
+ * (its history, src/core/room-history.ts), keeps the members (user id → connection ids that
+ * joined from user sockets), fans room messages out to the members' UserHubs, and for
+ * consultations holds the consultation sockets itself, leasing each one to its user's UserHub
+ * so presence counts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RoomPublish } from "../app/ports.ts";
+import type { RoomJoined, RoomPublish } from "../app/ports.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
-import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
-import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
+import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { StatusChanged } from "../protocol/messages.ts";
+import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
 import { SocketSet } from "./socket-set.ts";
 
@@ -26,6 +27,7 @@ const RECONCILE_MS = 10 * 60_000;
 
 export class RoomHub extends DurableObject<Env> {
   private readonly consultation: ConsultationSockets;
+  private readonly history: RoomHistory;
   /** Messages being fanned out (ACTOR_MAX_INFLIGHT); past it a send is refused, unsent. */
   private readonly messages: InflightLimit;
   /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
@@ -43,11 +45,12 @@ export class RoomHub extends DurableObject<Env> {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS room (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     );
+    this.history = new RoomHistory(ctx.storage.sql, config.roomHistory);
     this.consultation = new ConsultationSockets({
       ctx,
       env,
       config,
-      history: new Mailbox(ctx.storage.sql, config.mailbox),
+      history: this.history,
       roomName: () => this.name(),
       post: (connection, message) => this.postConsultation(connection, message),
       reschedule: () => this.reschedule(),
@@ -83,8 +86,15 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- RPC from UserHubs and the API ---------------------------------------------------------
 
-  async join(groupName: string, userId: string, connectionId: string): Promise<number> {
+  async join(
+    groupName: string,
+    userId: string,
+    connectionId: string,
+    since?: RoomSince,
+  ): Promise<RoomJoined> {
     this.remember(groupName);
+    // Read with the insert, no await between: a message stored after this reaches the socket live.
+    const history = this.history.replay(since, Date.now());
     this.ctx.storage.sql.exec(
       "INSERT INTO members (user_id, connection_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
       userId,
@@ -94,7 +104,7 @@ export class RoomHub extends DurableObject<Env> {
       this.setMeta("reconcile_at", String(Date.now() + RECONCILE_MS));
       await this.reschedule();
     }
-    return this.memberCount();
+    return { memberCount: this.memberCount(), history };
   }
 
   async leave(groupName: string, userId: string, connectionId: string): Promise<number> {
@@ -127,17 +137,10 @@ export class RoomHub extends DurableObject<Env> {
       sent_at: publish.sentAt,
     };
     try {
-      const reached = await this.messages.run(async () => {
-        // Every socket of the room (PROTOCOL "Rooms"): the consultation sockets held here, in
-        // place, and the user sockets that joined, through their UserHubs.
-        const users = new Set(this.consultation.post("group_message", publish.messageId, data));
-        const members = await this.fanOut(
-          newDelivery("group_message", data, publish.messageId, groupName),
-        );
-        for (const userId of members) users.add(userId);
-        return users;
-      });
-      return { recipients: reached.size };
+      const recipients = await this.messages.run(() =>
+        this.store("group_message", publish.messageId, data),
+      );
+      return { recipients };
     } catch (err) {
       throw forRpc(err);
     }
@@ -174,13 +177,27 @@ export class RoomHub extends DurableObject<Env> {
       message,
       sent_at: sentAt,
     };
-    const reached = new Set(this.consultation.post("consultation_message", messageId, data));
-    for (const userId of await this.fanOut(
-      newDelivery("consultation_message", data, messageId, groupName),
-    )) {
-      reached.add(userId);
+    const recipients = await this.store("consultation_message", messageId, data);
+    return { messageId, groupName, recipients, sentAt };
+  }
+
+  /**
+   * Store a room message once, then send it to every socket of the room (PROTOCOL "Rooms"):
+   * the consultation sockets held here, in place, and the user sockets that joined, through
+   * their UserHubs. Resolves with the users reached; a retried message id is sent once.
+   */
+  private async store<K extends RoomMessageType>(
+    type: K,
+    messageId: string,
+    data: UnplacedRoomData<K>,
+  ): Promise<number> {
+    const { entry, duplicate } = this.history.append(messageId, type, data, Date.now());
+    if (duplicate) return 0;
+    const users = new Set(this.consultation.post(entry));
+    for (const userId of await this.fanOut(roomDelivery(entry, messageId, this.name()))) {
+      users.add(userId);
     }
-    return { messageId, groupName, recipients: reached.size, sentAt };
+    return users.size;
   }
 
   /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */

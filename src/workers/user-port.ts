@@ -5,7 +5,7 @@
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import type { HubPort } from "../core/handlers/index.ts";
-import type { Mailbox } from "../core/mailbox.ts";
+import { type Mailbox, mailboxResumption } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import { actorsFromEnv, callActor } from "./actors-from-env.ts";
@@ -47,7 +47,7 @@ export function createUserPort(parts: UserPortParts): HubPort {
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
     actors: actorsFromEnv(env, config, outbound),
-    replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
+    replay: (sinceSeq) => mailboxResumption(mailbox.replay(sinceSeq, Date.now())),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
     postConsultation: () => {
