@@ -16,7 +16,7 @@ import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
 import { mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { connectAs, gatewayUrl, uniqueUser, wsUrl } from "./helpers.ts";
-import type { TcpProxy } from "./tcp-proxy.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
 
 const FAST_BACKOFF = { minDelayMs: 50, maxDelayMs: 500, growFactor: 2 };
 
@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 async function proxyTo(port: number): Promise<TcpProxy> {
-  const proxy = await proxyTo(port);
+  const proxy = await TcpProxy.start(port);
   proxies.push(proxy);
   return proxy;
 }
