@@ -4,17 +4,15 @@ import { describe, expect, it } from "vitest";
 import { eventually, type Frame } from "../helpers/frames.ts";
 import type { TokenOptions } from "../helpers/tokens.ts";
 import { mintSubscriptionToken, mintToken } from "../helpers/tokens.ts";
-import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
-
-let seq = 0;
-async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
-  const id = `g-${++seq}`;
-  socket.send({ type, data, id });
-  return socket.frames.next((f) => f.id === id);
-}
-
-const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
-  reply(s, "join_group", { group_name, ...extra });
+import {
+  connectAs,
+  join,
+  reply,
+  type TestSocket,
+  uniqueUser,
+  upgrade,
+  wrapSocket,
+} from "./helpers.ts";
 
 async function consultationUpgrade(
   consultationId: string,

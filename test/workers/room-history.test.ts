@@ -8,17 +8,15 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Frame } from "../helpers/frames.ts";
 import { mintToken } from "../helpers/tokens.ts";
-import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
-
-let requests = 0;
-async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
-  const id = `h-${++requests}`;
-  socket.send({ type, data, id });
-  return socket.frames.next((f) => f.id === id);
-}
-
-const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
-  reply(s, "join_group", { group_name, ...extra });
+import {
+  connectAs,
+  join,
+  reply,
+  type TestSocket,
+  uniqueUser,
+  upgrade,
+  wrapSocket,
+} from "./helpers.ts";
 
 const say = (s: TestSocket, group_name: string, message: string) =>
   reply(s, "group_message", { group_name, message });
