@@ -112,6 +112,34 @@ describe("rejoining groups after a reconnect", () => {
   });
 });
 
+describe("a room socket whose room has a new epoch", () => {
+  it("starts its count over instead of resuming, and reports the gap", async () => {
+    // The new epoch's history is already ahead of the old position: only the epoch tells.
+    const positions = [
+      { last_seq: 5, group_seq: 5, epoch: "e1" },
+      { last_seq: 8, group_seq: 8, epoch: "e2" },
+    ];
+    harness.gateway.script.onConnect = (peer, index) => peer.establish(positions[index]);
+    const url = harness.gateway.url.replace("/ws/user/", "/ws/consultation/42/");
+    const client = harness.client({ url });
+    const gaps: RoomGap[] = [];
+    client.onEvent("room_gap", (gap) => gaps.push(gap));
+    await client.opened();
+    const first = await harness.gateway.peer(0);
+    first.mail(6, "consultation_message");
+    await eventually(() => client.lastSeq === 6);
+
+    const second = await reconnect(client, 0);
+    await eventually(() => gaps.length === 1);
+    expect(gaps).toEqual([
+      { group_name: "consultation_42", since_group_seq: 6, group_seq: 8, epoch: "e2" },
+    ]);
+    expect(client.lastSeq).toBe(8);
+    await sleep(100);
+    expect(second.frames.unconsumed("resume")).toEqual([]);
+  });
+});
+
 describe("RoomCursor", () => {
   it("drops a message at or below the last group_seq of the same epoch", () => {
     const cursor = new RoomCursor();
