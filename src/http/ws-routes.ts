@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { extractToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { consultationGroup, mayJoin } from "../core/groups.ts";
-import { encodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
+import { encodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -43,7 +43,6 @@ export async function authenticateUpgrade(request: Request, config: Config) {
   const principal = await verifyToken(found.token, config);
   const headers = new Headers(request.headers);
   headers.delete(IDENTITY_HEADER);
-  headers.delete(ROOM_HEADER);
   headers.set(IDENTITY_HEADER, encodeIdentity(principal, found.source));
   return { principal, headers };
 }
@@ -69,6 +68,5 @@ export async function consultationSocket(c: Context<AppEnv>): Promise<Response> 
   if (!mayJoin(rights, room, config)) {
     throw new GatewayError("forbidden", "not allowed in this consultation");
   }
-  headers.set(ROOM_HEADER, room);
   return c.env.ROOM_HUB.getByName(`room:${room}`).fetch(new Request(c.req.raw, { headers }));
 }

@@ -17,7 +17,7 @@ import { createMirrors } from "../mirrors/index.ts";
 import type { PostgresMirror } from "../mirrors/types.ts";
 import { createWebhookOutbox } from "../mirrors/webhook.ts";
 import { encodeFrame } from "../protocol/codec.ts";
-import type { StatusChanged } from "../protocol/messages.ts";
+import type { StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /**
@@ -33,6 +33,10 @@ const MIRROR_COALESCE_MS = 50;
 const IMMEDIATE_TARGETS: readonly MirrorTarget[] = ["shard", "rooms"];
 /** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
 const PRESENCE_REFRESH_MS = 4 * 60_000;
+
+export interface UserSnapshot extends UserStatus {
+  connection_count: number;
+}
 
 export class UserConnections {
   readonly presence: PresenceKeeper;
@@ -89,6 +93,17 @@ export class UserConnections {
         await webhooks?.record(flip, userId, state.version, now);
       },
     });
+  }
+
+  /** This user's status, as other actors and the HTTP API see it. */
+  async status(): Promise<UserSnapshot> {
+    const snapshot = await this.presence.snapshot();
+    return {
+      user_id: snapshot.userId,
+      is_online: snapshot.isOnline,
+      connection_count: snapshot.connectionCount,
+      last_seen: snapshot.lastSeen,
+    };
   }
 
   /** Local sockets and leased consultation sockets: the user's whole connection set. */

@@ -1,10 +1,7 @@
 /**
- * UserHub: one Durable Object per user, holding every socket of that user with the
- * Hibernation API. It moves frames between sockets, storage and the core; protocol rules
- * live in src/core and src/protocol.
- *
- * Everything in memory here is a cache that can vanish at any moment (hibernation, eviction):
- * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
+ * UserHub: one Durable Object per user, holding every socket of that user (through SocketHost)
+ * and their mailbox, presence and notification records. Protocol rules live in src/core and
+ * src/protocol.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type Config, loadConfig } from "../core/config.ts";
@@ -19,21 +16,17 @@ import { admitQueued } from "../core/overload.ts";
 import { UserBudget } from "../core/user-budget.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
+import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { type HolderPort, type SocketHooks, SocketHost } from "./socket-host.ts";
 import { SocketSet } from "./socket-set.ts";
-import { UserConnections } from "./user-connections.ts";
+import { UserConnections, type UserSnapshot } from "./user-connections.ts";
 import { UserNotifications } from "./user-notifications.ts";
 import { createUserPort } from "./user-port.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
 export const AUTO_PONG = '{"type":"pong"}';
-
-export interface UserSnapshot extends UserStatus {
-  connection_count: number;
-}
 
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
@@ -75,12 +68,9 @@ export class UserHub extends DurableObject<Env> {
       env,
       postgres && ((records) => postgres.recordNotifications(records)),
     );
-    this.deadlines.register("notification records", {
-      nextAt: () => this.notifications.nextWakeAt(),
-      run: async () => {
-        const profile = await this.connections.presence.profile();
-        await this.notifications.flush(profile?.userId ?? this.ctx.id.toString());
-      },
+    this.notifications.register(this.deadlines, async () => {
+      const profile = await this.connections.presence.profile();
+      return profile?.userId ?? ctx.id.toString();
     });
     this.knownUser = new KnownUser({
       store: this.connections.store,
@@ -129,14 +119,8 @@ export class UserHub extends DurableObject<Env> {
   // --- RPC ------------------------------------------------------------------------------------
 
   /** This user's status, as other actors and the HTTP API see it. */
-  async status(): Promise<UserSnapshot> {
-    const snapshot = await this.connections.presence.snapshot();
-    return {
-      user_id: snapshot.userId,
-      is_online: snapshot.isOnline,
-      connection_count: snapshot.connectionCount,
-      last_seen: snapshot.lastSeen,
-    };
+  status(): Promise<UserSnapshot> {
+    return this.connections.status();
   }
 
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
