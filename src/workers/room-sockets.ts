@@ -1,6 +1,6 @@
 /**
- * The sockets a RoomHub holds itself (`/ws/consultation/{id}/`), hosted by the same code as a
- * user's sockets (SocketHost). Each one is leased to its user's UserHub, so it counts toward
+ * The sockets a RoomHub holds itself (`/ws/group/{name}/`, and `/ws/consultation/{id}/` for the
+ * room `consultation_{id}`), hosted by the same code as a user's sockets (SocketHost). Each one is leased to its user's UserHub, so it counts toward
  * that user's presence; the lease is renewed from the room's alarm while the socket lives and
  * expires by itself if the room stops renewing it.
  */
@@ -71,10 +71,6 @@ export class RoomSockets {
   }
 
   upgrade(request: Request): Promise<Response> {
-    if (this.consultationId === null) {
-      // Only the Worker reaches this, for consultation rooms only; anything else is a wiring bug.
-      return Promise.resolve(new Response("not a consultation room", { status: 500 }));
-    }
     return this.host.upgrade(request, { groups: [this.options.groupName] });
   }
 
@@ -96,9 +92,10 @@ export class RoomSockets {
    * the same message id is stored and pushed once.
    */
   post<K extends RoomMessageType>(type: K, messageId: string, data: ServerData[K]): string[] {
-    // Only a consultation room has room sockets and a history to resume from.
-    if (this.consultationId === null) return [];
     const entries = this.host.sockets.entries();
+    // A consultation keeps its history for its sockets to resume from; another room only
+    // while it holds room sockets.
+    if (this.consultationId === null && entries.length === 0) return [];
     const json = JSON.stringify(data);
     const now = Date.now();
     const stored = this.options.history.append(messageId, type, json, now);
@@ -127,8 +124,10 @@ export class RoomSockets {
         return { connectionCount: () => lease.connectionCount, lastSeq: history.lastSeq() };
       },
       onConnect: async (ws, connection) => {
-        members.addParticipant({ userId: connection.userId, username: connection.username });
-        SocketSet.send(ws, encodeFrame("consultation_state", await this.state()));
+        if (this.consultationId !== null) {
+          members.addParticipant({ userId: connection.userId, username: connection.username });
+          SocketSet.send(ws, encodeFrame("consultation_state", await this.state()));
+        }
         if ((await ctx.storage.get<number>(RENEW_AT)) === undefined) {
           await ctx.storage.put(RENEW_AT, Date.now() + RENEW_MS);
         }
@@ -188,7 +187,13 @@ export class RoomSockets {
         (await callActor(() => env.USER_HUB.getByName(connection.userId).status()))
           .connection_count,
       replay: (sinceSeq) => history.replay(sinceSeq, Date.now()),
-      postConsultation: post,
+      postConsultation: (from, message) => {
+        if (this.consultationId !== null) return post(from, message);
+        throw new GatewayError(
+          "forbidden",
+          "consultation_message is only accepted on consultation sockets",
+        );
+      },
       // The consultation handler table never routes these here (they answer forbidden first).
       actors: {
         user: notOnRoomSockets,
@@ -201,5 +206,5 @@ export class RoomSockets {
 }
 
 function notOnRoomSockets(): never {
-  throw new GatewayError("forbidden", "not available on consultation sockets");
+  throw new GatewayError("forbidden", "not available on room sockets");
 }
