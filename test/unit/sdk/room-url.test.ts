@@ -2,28 +2,30 @@ import { describe, expect, it } from "vitest";
 import { roomUrl } from "../../../src/sdk/client.ts";
 
 describe("roomUrl", () => {
-  it("puts the room socket beside the user socket of the same gateway", () => {
-    expect(roomUrl("wss://rt.example.com/ws/user/", "team_a")).toBe(
-      "wss://rt.example.com/ws/group/team_a/",
-    );
-    expect(roomUrl("ws://127.0.0.1:8787/ws/user", "group_b")).toBe(
-      "ws://127.0.0.1:8787/ws/group/group_b/",
-    );
-  });
-
-  it("keeps a path the gateway is mounted under and drops the query", () => {
-    expect(roomUrl("wss://example.com/realtime/ws/user/?token=x", "team_a")).toBe(
+  it.each([
+    ["a user socket", "wss://rt.example.com/ws/user/", "wss://rt.example.com/ws/group/team_a/"],
+    [
+      "one without the slash",
+      "ws://127.0.0.1:8787/ws/user",
+      "ws://127.0.0.1:8787/ws/group/team_a/",
+    ],
+    [
+      "a gateway mounted under a path, dropping the query",
+      "wss://example.com/realtime/ws/user/?token=x",
       "wss://example.com/realtime/ws/group/team_a/",
-    );
-  });
-
-  it("works from a consultation or another room socket too", () => {
-    expect(roomUrl("wss://rt.example.com/ws/consultation/7/", "team_a")).toBe(
+    ],
+    [
+      "a consultation socket",
+      "wss://rt.example.com/ws/consultation/7/",
       "wss://rt.example.com/ws/group/team_a/",
-    );
-    expect(roomUrl("wss://rt.example.com/ws/group/team_a/", "team_b")).toBe(
+    ],
+    [
+      "another room socket",
       "wss://rt.example.com/ws/group/team_b/",
-    );
+      "wss://rt.example.com/ws/group/team_a/",
+    ],
+  ])("puts the room socket beside %s of the same gateway", (_what, socketUrl, expected) => {
+    expect(roomUrl(socketUrl, "team_a")).toBe(expected);
   });
 
   it("escapes what a path segment cannot hold", () => {
