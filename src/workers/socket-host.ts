@@ -8,7 +8,7 @@
  * Everything in memory here is a cache that can vanish at any moment (hibernation, eviction):
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
-import { CLOCK_TOLERANCE_SECONDS, type Principal, verifyToken } from "../core/auth.ts";
+import { CLOCK_TOLERANCE_SECONDS, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
@@ -33,7 +33,7 @@ export interface Admission {
 
 export interface SocketHooks {
   /** Before the socket is accepted: null refuses it (the user's connection cap, 4009). */
-  admit(connection: Connection, principal: Principal): Promise<Admission | null>;
+  admit(connection: Connection): Promise<Admission | null>;
   /** After `connection_established` was sent: the actor's own first frames and bookkeeping. */
   onConnect(ws: WebSocket, connection: Connection): Promise<void>;
   /** What a command on this connection may ask beyond the host's part (see `port`). */
@@ -61,10 +61,9 @@ export interface SocketHostOptions {
   budget?: { user: UserBudget; targets: NewTargets };
 }
 
-/** What one upgrade adds to the connection: groups it starts in, extra socket tags. */
+/** What one upgrade adds to the connection: the groups it starts in (a room socket's room). */
 export interface Upgrade {
   groups?: string[];
-  tags?: string[];
 }
 
 /**
@@ -123,7 +122,7 @@ export class SocketHost {
       connectedAt: Date.now(),
     });
     if (upgrade.groups !== undefined) connection.groups = upgrade.groups;
-    const admission = await this.options.hooks.admit(connection, principal);
+    const admission = await this.options.hooks.admit(connection);
     if (admission === null) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
@@ -133,7 +132,7 @@ export class SocketHost {
       SocketSet.close(server, Disconnects.tooManyConnections);
       return new Response(null, { status: 101, webSocket: client, headers });
     }
-    this.sockets.accept(server, connection, upgrade.tags);
+    this.sockets.accept(server, connection);
     SocketSet.send(
       server,
       encodeFrame("connection_established", {
