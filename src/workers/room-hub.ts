@@ -1,9 +1,10 @@
 /**
  * RoomHub: one Durable Object per group (`room:{name}`). It keeps the members (user id →
  * connection ids that joined from user sockets), fans group messages out to the members'
- * UserHubs, and for consultations holds the room sockets itself (RoomSockets), leasing each
- * one to its user's UserHub so presence counts it. Its name comes from the runtime
- * (`ctx.id.name`, filled for `getByName` ids, also when the alarm wakes it).
+ * UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
+ * `/ws/consultation/{id}/` for a consultation), leasing each one to its user's UserHub so
+ * presence counts it. Its name comes from the runtime (`ctx.id.name`, filled for `getByName`
+ * ids, also when the alarm wakes it).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RoomPublish } from "../app/ports.ts";
