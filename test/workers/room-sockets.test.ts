@@ -92,6 +92,19 @@ describe("room sockets", () => {
     expect(second.seq).toBeGreaterThan(first.seq as number);
   });
 
+  it("closes with 4003 when a refreshed token no longer allows the group", async () => {
+    const group = `group_${uniqueUser("g")}`;
+    const user = uniqueUser();
+    const socket = await roomSocket(group, user, { groups: [group] });
+    const token = await mintToken(user, { groups: ["group_elsewhere"], expiresIn: 7200 });
+    socket.send({ type: "refresh_token", id: "r", data: { token } });
+    expect((await socket.frames.next((f) => f.id === "r")).data.code).toBe("forbidden");
+    expect((await socket.frames.waitClosed()).code).toBe(4003);
+    await expect
+      .poll(async () => (await env.USER_HUB.getByName(user).status()).connection_count)
+      .toBe(0);
+  });
+
   it("refuses consultation_message and user-socket commands on a group's room socket", async () => {
     const group = `team_${uniqueUser("g")}`;
     const socket = await roomSocket(group, uniqueUser());
