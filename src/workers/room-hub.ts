@@ -140,7 +140,7 @@ export class RoomHub extends DurableObject<Env> {
   }
 
   /**
-   * A member flipped online or offline: tell the room's consultation sockets of other users,
+   * A member flipped online or offline: tell the room sockets of other users,
    * and return the other members' user ids so the caller can tell their user sockets.
    */
   announce(_groupName: string, status: StatusChanged): string[] {

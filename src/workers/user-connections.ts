@@ -1,5 +1,5 @@
 /**
- * A user's connection set and presence: the local sockets, the consultation sockets leased by
+ * A user's connection set and presence: the local sockets, the room sockets leased by
  * RoomHubs, the presence rules and mirrors (through PresenceKeeper), and announcing flips to
  * co-members of the user's groups.
  */
@@ -106,7 +106,7 @@ export class UserConnections {
     };
   }
 
-  /** Local sockets and leased consultation sockets: the user's whole connection set. */
+  /** Local sockets and leased room sockets: the user's whole connection set. */
   ids(): string[] {
     const local = this.sockets.entries().map((e) => e.connection.connectionId);
     return [...local, ...this.leases.all().map((lease) => lease.connectionId)];
