@@ -166,4 +166,32 @@ describe("room history", () => {
     expect(missed.map((f) => [f.seq, dataOf(f).message])).toEqual([[3, "while away"]]);
     expect(resumed.data).toEqual({ from_seq: 2, to_seq: 3, complete: true });
   });
+
+  it("room sockets: the room's position at connect, seq = group_seq, resume replays the gap", async () => {
+    const group = `group_${uniqueUser("g")}`;
+    const userId = uniqueUser("ann");
+    const token = await mintToken(userId, { groups: [group] });
+    const open = async () => {
+      const response = await upgrade(`/ws/group/${group}/?token=${token}`);
+      const socket = wrapSocket(response.webSocket as WebSocket);
+      return { socket, established: await socket.established };
+    };
+    // Stored although no socket of the room was there to receive it.
+    await exports.RealtimeService.sendToGroup(group, { messageType: "note", data: { n: 1 } });
+    const first = await open();
+    expect(first.established.data).toMatchObject({ last_seq: 1, group_seq: 1 });
+    const { epoch } = first.established.data as { epoch: string };
+    await exports.RealtimeService.sendToGroup(group, { messageType: "note", data: { n: 2 } });
+    const live = await first.socket.frames.next("group_message");
+    expect([live.seq, dataOf(live).group_seq, dataOf(live).epoch]).toEqual([2, 2, epoch]);
+
+    first.socket.ws.close(1000);
+    await first.socket.frames.waitClosed();
+    await exports.RealtimeService.sendToGroup(group, { messageType: "note", data: { n: 3 } });
+    const again = await open();
+    const resumed = await reply(again.socket, "resume", { since_seq: 2 });
+    const missed = again.socket.frames.unconsumed("group_message");
+    expect(missed.map((f) => [f.seq, dataOf(f).data])).toEqual([[3, { n: 3 }]]);
+    expect(resumed.data).toEqual({ from_seq: 2, to_seq: 3, complete: true });
+  });
 });
