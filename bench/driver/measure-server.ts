@@ -2,7 +2,7 @@
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
 // so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
-// with one socket each, and fanout (last: its members all close at once). After each
+// with one socket each, fan-out to room sockets, and fanout (last: its members all close at once). After each
 // scenario the server must answer /health within a second, or the run counts as failed (the
 // remaining scenarios still run once it answers again, up to 3 minutes later).
 
@@ -14,7 +14,7 @@ import type { Outcome, ScenarioContext } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
-import { broadcastToUsers, fanout } from "./scenarios/fanout.ts";
+import { broadcastToUsers, fanout, fanoutRoom } from "./scenarios/fanout.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
@@ -70,6 +70,7 @@ export async function measureServer(
     broadcast: notRun,
     dm: notRun,
     fanout: notRun,
+    fanoutRoom: notRun,
     broadcastUsers: notRun,
   };
   const steps: Array<[string, () => Promise<void>]> = [
@@ -89,6 +90,12 @@ export async function measureServer(
       "broadcastUsers",
       async () => {
         scenarios.broadcastUsers = await broadcastToUsers(context, parameters);
+      },
+    ],
+    [
+      "fanoutRoom",
+      async () => {
+        scenarios.fanoutRoom = await fanoutRoom(context, parameters);
       },
     ],
     [

@@ -22,7 +22,7 @@ function ok<K extends ScenarioName>(outcomes: ScenarioOutcomes, name: K) {
     : null;
 }
 
-type Metered = "dm" | "fanout" | "broadcastUsers" | "broadcast";
+type Metered = "dm" | "fanout" | "fanoutRoom" | "broadcastUsers" | "broadcast";
 
 /** The billed work the gateway's bench meter counted per message (none for the references). */
 function workRows(scenario: Metered): MetricRow[] {
@@ -52,7 +52,10 @@ function workRows(scenario: Metered): MetricRow[] {
   ];
 }
 
-function timeToLastRows(scenario: "fanout" | "broadcastUsers", who: string): MetricRow[] {
+function timeToLastRows(
+  scenario: "fanout" | "fanoutRoom" | "broadcastUsers",
+  who: string,
+): MetricRow[] {
   return (["p50", "p95"] as const).map((p) => ({
     scenario,
     label: `time to last ${who} ${p} (ms)`,
@@ -130,6 +133,8 @@ export const METRIC_ROWS: readonly MetricRow[] = [
   ...workRows("dm"),
   ...timeToLastRows("fanout", "member"),
   ...workRows("fanout"),
+  ...timeToLastRows("fanoutRoom", "room socket"),
+  ...workRows("fanoutRoom"),
   ...timeToLastRows("broadcastUsers", "user"),
   ...workRows("broadcastUsers"),
   {

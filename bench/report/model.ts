@@ -17,6 +17,8 @@ export interface ScenarioOutcomes {
   broadcast: Outcome<BroadcastMetrics>;
   /** Staff broadcasts to users with one socket each. */
   broadcastUsers: Outcome<FanoutMetrics>;
+  /** Group sends to room sockets (held by the room's actor). */
+  fanoutRoom: Outcome<FanoutMetrics>;
 }
 
 export type ScenarioName = keyof ScenarioOutcomes;
@@ -24,6 +26,7 @@ export const SCENARIOS: readonly ScenarioName[] = [
   "connect",
   "dm",
   "fanout",
+  "fanoutRoom",
   "broadcastUsers",
   "broadcast",
   "idle",

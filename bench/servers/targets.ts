@@ -17,7 +17,7 @@ import {
   startWorkerd,
   wranglerCommand,
 } from "../../dev/workerd-runtime.ts";
-import type { ServerAdapter } from "../driver/adapter.ts";
+import type { ServerAdapter, ServerCapabilities } from "../driver/adapter.ts";
 import { GatewayProtocolAdapter } from "../driver/gateway-adapter.ts";
 import { SocketIoAdapter } from "../driver/socketio-adapter.ts";
 
@@ -66,6 +66,8 @@ const PROJECT_CONFIG = join(REPO_ROOT, "wrangler.toml");
 const PROJECT_ENTRY = join(REPO_ROOT, "src/worker.ts");
 
 const everything = { groups: true, broadcast: true };
+/** The gateway: everything, and room sockets. */
+const gateway = { ...everything, roomSockets: true };
 /** The gateway's bench build: it counts its billed work (src/workers/meter.ts). */
 const BENCH_VARS = { BENCH_METER: "true" };
 const dmOnly = { groups: false, broadcast: false };
@@ -127,7 +129,7 @@ async function startWranglerDev(
   configPath: string,
   context: StartContext,
   vars: Record<string, string>,
-  capabilities: { groups: boolean; broadcast: boolean },
+  capabilities: ServerCapabilities,
 ): Promise<RunningServer> {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const persistDir = join(context.workDir, "state", id);
@@ -226,7 +228,7 @@ async function startProductionLike(
   context: StartContext,
   vars: Record<string, string>,
   secrets: Record<string, string>,
-  capabilities: { groups: boolean; broadcast: boolean },
+  capabilities: ServerCapabilities,
   storage: Storage = "disk",
   mirrors = false,
 ): Promise<RunningServer> {
@@ -310,7 +312,7 @@ export const TARGETS: readonly ServerTarget[] = [
         context,
         { ...BENCH_VARS, ...context.projectVars },
         { JWT_SECRET: context.secret, API_KEY: context.apiKey },
-        everything,
+        gateway,
         "disk",
         true,
       ),
@@ -328,7 +330,7 @@ export const TARGETS: readonly ServerTarget[] = [
         context,
         { ...BENCH_VARS, ...context.projectVars },
         { JWT_SECRET: context.secret, API_KEY: context.apiKey },
-        everything,
+        gateway,
         "ram",
         true,
       ),
@@ -350,7 +352,7 @@ export const TARGETS: readonly ServerTarget[] = [
           JWT_SECRET: context.secret,
           API_KEY: context.apiKey,
         },
-        everything,
+        gateway,
       ),
   },
   {

@@ -2,7 +2,10 @@
 // the group, one at a time; time until the last member has each.
 // broadcastUsers: M users, one socket each; repeated staff broadcasts, one at a time; time
 // until the last user has each.
-// Both report, for the gateway, the billed work per message its meter counted during the sends.
+// fanoutRoom: M users, one room socket each (`/ws/group/{name}/`, held by the room itself; a
+// server without room sockets opens a socket and joins); the same sends as fanout.
+// All report, for the gateway, the billed work per message its meter counted during the sends.
+import type { ServerAdapter } from "../adapter.ts";
 import type { BilledWork } from "../billed.ts";
 import { Fleet, inPool } from "../fleet.ts";
 import { addIntegrity, emptyIntegrity, isClean, Ledger, note } from "../ledger.ts";
@@ -33,11 +36,24 @@ interface Plan {
   readonly sends: number;
   readonly userLabel: string;
   readonly groupsClaim: readonly string[];
+  /** How a socket is opened (default: the adapter's user socket). */
+  readonly connect?: ServerAdapter["connect"];
   /** After the sockets opened, before the sends; throws when the fleet is not ready. */
   prepare(fleet: Fleet): Promise<void>;
   send(body: string): Promise<unknown>;
   /** Whether a delivery is one of the scenario's messages (else: ignored, or unexpected). */
   accepts(delivery: Parameters<Fleet["handler"]>[1]): "mine" | "ignore" | "unexpected";
+}
+
+async function joinAll(fleet: Fleet, group: string): Promise<void> {
+  await inPool(fleet.openIndexes, JOIN_CONCURRENCY, async (index) => {
+    try {
+      await fleet.sockets[index]?.joinGroup(group);
+    } catch (error) {
+      fleet.integrity.errors++;
+      note(fleet.integrity, `socket #${index}: ${(error as Error).message}`);
+    }
+  });
 }
 
 export async function fanout(
@@ -51,16 +67,28 @@ export async function fanout(
     ...parameters.fanout,
     userLabel: "fan",
     groupsClaim: ["group_bench_*"],
-    prepare: async (fleet) => {
-      await inPool(fleet.openIndexes, JOIN_CONCURRENCY, async (index) => {
-        try {
-          await fleet.sockets[index]?.joinGroup(group);
-        } catch (error) {
-          fleet.integrity.errors++;
-          note(fleet.integrity, `socket #${index}: ${(error as Error).message}`);
-        }
-      });
-    },
+    prepare: (fleet) => joinAll(fleet, group),
+    send: (body) => context.adapter.sendToGroup(group, body),
+    accepts: (d) => (d.kind === "group" && d.group === group ? "mine" : "unexpected"),
+  });
+}
+
+export async function fanoutRoom(
+  context: ScenarioContext,
+  parameters: BenchParameters,
+): Promise<Outcome<FanoutMetrics>> {
+  if (!context.adapter.capabilities.groups) return { status: "n/a", reason: "no groups" };
+  const group = `group_room_${context.tag}`;
+  const { connectRoom } = context.adapter;
+  return sendToMany(context, parameters, {
+    name: "fanoutRoom",
+    ...parameters.fanout,
+    userLabel: "room",
+    groupsClaim: ["group_room_*"],
+    ...(connectRoom
+      ? { connect: (request) => connectRoom.call(context.adapter, request, group) }
+      : {}),
+    prepare: (fleet) => (connectRoom ? Promise.resolve() : joinAll(fleet, group)),
     send: (body) => context.adapter.sendToGroup(group, body),
     accepts: (d) => (d.kind === "group" && d.group === group ? "mine" : "unexpected"),
   });
@@ -125,7 +153,12 @@ async function sendToMany(
   };
   try {
     context.log(`${plan.name}: opening ${plan.members} sockets`);
-    await fleet.open(users, parameters.connectConcurrency, parameters.connectTimeoutMs);
+    await fleet.open(
+      users,
+      parameters.connectConcurrency,
+      parameters.connectTimeoutMs,
+      plan.connect,
+    );
     if (isClean(setup)) await plan.prepare(fleet);
     if (!isClean(setup)) return { status: "broken", integrity: setup };
 
