@@ -26,6 +26,13 @@ export interface FanoutMetrics {
 }
 
 const JOIN_CONCURRENCY = 50;
+/**
+ * fanout, fanoutRoom and broadcastUsers open sockets for the same users (one after the other):
+ * every user is an actor with its storage open, and workerd serve keeps them all open for the
+ * run, so three crowds of 2,000 distinct users would exhaust its file descriptors.
+ */
+const SHARED_USERS = "fan";
+const GROUP_CLAIMS = ["group_bench_*", "group_room_*"];
 /** Broadcast bodies sent until every user is listed online; their deliveries are ignored. */
 const PROBE_PREFIX = "probe-";
 const ONLINE_WITHIN_MS = 60_000;
@@ -34,7 +41,6 @@ interface Plan {
   readonly name: string;
   readonly members: number;
   readonly sends: number;
-  readonly userLabel: string;
   readonly groupsClaim: readonly string[];
   /** How a socket is opened (default: the adapter's user socket). */
   readonly connect?: ServerAdapter["connect"];
@@ -65,8 +71,7 @@ export async function fanout(
   return sendToMany(context, parameters, {
     name: "fanout",
     ...parameters.fanout,
-    userLabel: "fan",
-    groupsClaim: ["group_bench_*"],
+    groupsClaim: GROUP_CLAIMS,
     prepare: (fleet) => joinAll(fleet, group),
     send: (body) => context.adapter.sendToGroup(group, body),
     accepts: (d) => (d.kind === "group" && d.group === group ? "mine" : "unexpected"),
@@ -83,8 +88,7 @@ export async function fanoutRoom(
   return sendToMany(context, parameters, {
     name: "fanoutRoom",
     ...parameters.fanout,
-    userLabel: "room",
-    groupsClaim: ["group_room_*"],
+    groupsClaim: GROUP_CLAIMS,
     ...(connectRoom
       ? { connect: (request) => connectRoom.call(context.adapter, request, group) }
       : {}),
@@ -104,8 +108,7 @@ export async function broadcastToUsers(
     name: "broadcastUsers",
     members: users,
     sends,
-    userLabel: "bcu",
-    groupsClaim: [],
+    groupsClaim: GROUP_CLAIMS,
     // A broadcast reaches users listed online; the gateway lists them a moment after they
     // connect (through each user's outbox). Probe until the server counts every one.
     prepare: async (fleet) => {
@@ -134,7 +137,7 @@ async function sendToMany(
   plan: Plan,
 ): Promise<Outcome<FanoutMetrics>> {
   const users = Array.from({ length: plan.members }, (_, i) =>
-    benchUser(`${plan.userLabel}-${context.tag}-${i}`, [...plan.groupsClaim]),
+    benchUser(`${SHARED_USERS}-${context.tag}-${i}`, [...plan.groupsClaim]),
   );
   const fleet = new Fleet(context.adapter, context.mint);
   const setup = emptyIntegrity();
@@ -172,7 +175,7 @@ async function sendToMany(
     let sent = 0;
     for (let n = 0; n < plan.sends; n++) {
       checkDeadline(context, `${plan.name} send ${n}`);
-      const key = `${plan.userLabel}-${context.tag}-${n}`;
+      const key = `${plan.name}-${context.tag}-${n}`;
       current.expect(key, recipients);
       try {
         await plan.send(Ledger.body(key));
