@@ -1,5 +1,5 @@
 import { GatewayError } from "../protocol/errors.ts";
-import type { AppContext, RoomActor } from "./ports.ts";
+import type { AppContext, RoomActor } from "./context.ts";
 
 /** The group's room, or `unavailable` while the deployment has none. */
 export function roomOf(app: AppContext, groupName: string): RoomActor {

@@ -1,7 +1,7 @@
 import type { Config } from "../core/config.ts";
 import { validateGroupName } from "../core/groups.ts";
+import type { AppContext } from "./context.ts";
 import { roomOf } from "./join-room.ts";
-import type { AppContext } from "./ports.ts";
 
 export interface RoomMessage {
   /** The sending user, or null for server code. */

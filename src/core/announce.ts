@@ -6,7 +6,7 @@
 import type { StatusChanged } from "../protocol/messages.ts";
 import { mapBounded } from "./bounded.ts";
 
-export interface AnnouncePorts {
+export interface RoomsAndCoMembers {
   /** Tell a room; it answers its other members' user ids. */
   announce(groupName: string, status: StatusChanged): Promise<string[]>;
   /** Tell one co-member's sockets that joined any of `groups`. */
@@ -19,7 +19,7 @@ const CONCURRENCY = 32;
 export async function announceToCoMembers(
   groups: readonly string[],
   status: StatusChanged,
-  ports: AnnouncePorts,
+  ports: RoomsAndCoMembers,
 ): Promise<number> {
   const shared = new Map<string, Set<string>>();
   await mapBounded([...new Set(groups)], CONCURRENCY, async (group) => {

@@ -49,7 +49,7 @@ export interface DeliverySocket {
   readonly groups: readonly string[];
 }
 
-export interface DeliveryPorts {
+export interface Recipient {
   mailbox: Mailbox;
   /** The user's open sockets right now. */
   sockets(): DeliverySocket[];
@@ -67,7 +67,7 @@ export type DeliveryResult =
     }
   | { status: "not_found"; seq: null; sockets: 0; connectionCount: 0 };
 
-export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise<DeliveryResult> {
+export async function deliver(ports: Recipient, delivery: Delivery): Promise<DeliveryResult> {
   const rule = RULES[delivery.type];
   const all = ports.sockets();
   if (rule.requireKnownUser && all.length === 0 && !(await ports.isKnownUser())) {

@@ -8,7 +8,7 @@
  * notification, and a flood of notifications never prunes direct messages.
  */
 import type { MailboxType } from "../protocol/messages.ts";
-import { LazyTable, type SqlPort } from "./sql.ts";
+import { LazyTable, type Sql } from "./sql.ts";
 
 export interface StoredMessage {
   seq: number;
@@ -73,13 +73,13 @@ interface MailboxState {
  * single-threaded).
  */
 export class Mailbox {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   private readonly limits: Required<MailboxLimits>;
   private state: MailboxState | null = null;
   /** Created with the first message, so users who never receive one cost nothing. */
   private readonly table: LazyTable;
 
-  constructor(sql: SqlPort, limits: MailboxLimits) {
+  constructor(sql: Sql, limits: MailboxLimits) {
     this.sql = sql;
     this.limits = { notificationsMax: DEFAULT_NOTIFICATIONS_MAX, ...limits };
     this.table = new LazyTable(sql, "mailbox", [

@@ -2,16 +2,18 @@
  * The stateless front: parse, authenticate, route. It never holds a socket.
  */
 import { Hono } from "hono";
+import type { AppContext } from "../app/context.ts";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, toGatewayError } from "../protocol/errors.ts";
-import { api } from "./api/index.ts";
+import { createApi } from "./api/index.ts";
 import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
 
-export function createApp(): Hono<AppEnv> {
+/** `appOf` gives the API routes the actors, clock and ids of a request's environment. */
+export function createApp(appOf: (env: Env) => AppContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(async (c, next) => {
@@ -21,7 +23,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/", () => demoPage());
   app.get("/health", health);
-  app.route("/api/v1", api);
+  app.route("/api/v1", createApi(appOf));
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);
   app.all("/ws/consultation/:id", consultationSocket);

@@ -3,12 +3,13 @@
  * its user's UserHub, so it counts toward that user's presence; the lease is renewed from the
  * room's alarm while the socket lives and expires by itself if the room stops renewing it.
  */
+
+import { CONSULTATION_HANDLERS } from "../app/socket/consultation.ts";
+import type { SocketHost } from "../app/socket/index.ts";
 import { CLOCK_TOLERANCE_SECONDS, type Principal, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import { consultationIdOf } from "../core/groups.ts";
-import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
-import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
@@ -268,7 +269,7 @@ export class ConsultationSockets {
     return { consultation_id: consultationId, participants };
   }
 
-  private portFor(connection: Connection): HubPort {
+  private portFor(connection: Connection): SocketHost {
     return {
       connectionCount: async () =>
         (await this.o.env.USER_HUB.getByName(connection.userId).status()).connection_count,

@@ -5,17 +5,17 @@
  * `error` frame echoing the request id.
  */
 
-import { RANDOM_IDS } from "../app/ports.ts";
-import type { Config } from "../core/config.ts";
-import type { Connection } from "../core/connection.ts";
+import { RANDOM_IDS } from "../app/context.ts";
 import {
   type CommandBudget,
   type CommandContext,
   dispatch,
   type HandlerTable,
-  type HubPort,
   NO_BUDGET,
-} from "../core/handlers/index.ts";
+  type SocketHost,
+} from "../app/socket/index.ts";
+import type { Config } from "../core/config.ts";
+import type { Connection } from "../core/connection.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { UserBudget } from "../core/user-budget.ts";
@@ -66,7 +66,7 @@ export class InboundFrames {
     ws: WebSocket,
     connection: Connection,
     raw: string | ArrayBuffer,
-    hub: HubPort,
+    host: SocketHost,
   ): Promise<void> {
     const now = Date.now();
     let bucket = this.buckets.get(connection.connectionId);
@@ -101,7 +101,7 @@ export class InboundFrames {
     const ctx: CommandContext = {
       connection,
       config: this.config,
-      hub,
+      host,
       budget: this.budget,
       now: Date.now,
       ids: RANDOM_IDS,

@@ -16,9 +16,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type * as v from "valibot";
 import { broadcast as broadcastToAll } from "../app/broadcast.ts";
+import type { AppContext } from "../app/context.ts";
 import { notify } from "../app/notify.ts";
 import { onlineUsers } from "../app/online-users.ts";
-import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../app/ports.ts";
 import { sendDirectMessage } from "../app/send-direct-message.ts";
 import { sendToRoom } from "../app/send-to-room.ts";
 import { userStatus } from "../app/user-status.ts";
@@ -47,7 +47,7 @@ import type {
   UserId,
   UserStatus,
 } from "../sdk/server.ts";
-import { actorsFromEnv } from "./actors-from-env.ts";
+import { appFromEnv } from "./actors-from-env.ts";
 
 /**
  * An RPC argument parsed as the HTTP API parses a body: through JSON, size-limited, then the
@@ -86,7 +86,7 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
   async #run<T>(operation: (app: AppContext, config: Config) => Promise<T>) {
     try {
       const config = loadConfig(this.env);
-      const app = { actors: actorsFromEnv(this.env, config), clock: SYSTEM_CLOCK, ids: RANDOM_IDS };
+      const app = appFromEnv(this.env, config);
       return await operation(app, config);
     } catch (err) {
       const error = toGatewayError(err);

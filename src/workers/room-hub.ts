@@ -5,7 +5,7 @@
  * its user's UserHub so presence counts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RoomPublish } from "../app/ports.ts";
+import type { RoomPublish } from "../app/context.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";

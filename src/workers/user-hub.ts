@@ -7,11 +7,11 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_HANDLERS, type SocketHost } from "../app/socket/index.ts";
 import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
-import { DEFAULT_HANDLERS, type HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
@@ -27,7 +27,7 @@ import { queuedPostgres } from "./postgres-queue.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
 import { UserNotifications } from "./user-notifications.ts";
-import { createUserPort } from "./user-port.ts";
+import { userSocketHost } from "./user-socket-host.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
@@ -49,7 +49,7 @@ export class UserHub extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
-  private readonly port: HubPort;
+  private readonly port: SocketHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -76,7 +76,7 @@ export class UserHub extends DurableObject<Env> {
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
-    this.port = createUserPort({
+    this.port = userSocketHost({
       env,
       config: this.config,
       sockets: this.sockets,

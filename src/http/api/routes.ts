@@ -5,9 +5,9 @@
  */
 import * as v from "valibot";
 import { broadcast } from "../../app/broadcast.ts";
+import type { AppContext } from "../../app/context.ts";
 import { notify } from "../../app/notify.ts";
 import { onlineUsers } from "../../app/online-users.ts";
-import type { AppContext } from "../../app/ports.ts";
 import { sendDirectMessage } from "../../app/send-direct-message.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
 import { userStatus } from "../../app/user-status.ts";
@@ -37,7 +37,7 @@ export interface RouteRequest {
   params: Record<string, string>;
   body: unknown;
   caller: ApiCaller;
-  ports: AppContext;
+  app: AppContext;
   config: Config;
 }
 
@@ -73,7 +73,7 @@ interface RouteDefinition<
     params: Params<P>;
     body: v.InferOutput<B>;
     caller: ApiCaller;
-    ports: AppContext;
+    app: AppContext;
     config: Config;
   }): Promise<v.InferOutput<R>>;
 }
@@ -87,7 +87,7 @@ function defineRoute<
   const paramsSchema = v.object(definition.params);
   return {
     ...route,
-    run: async ({ params, body, caller, ports, config }) =>
+    run: async ({ params, body, caller, app, config }) =>
       handle({
         // Each path parameter is reported by its own name (`details.field: "id"`).
         params: parseInput(paramsSchema, params, "path"),
@@ -96,7 +96,7 @@ function defineRoute<
           ? parseInput(definition.body, body, "body")
           : parseBody(definition.body, body),
         caller,
-        ports,
+        app,
         config,
       }),
   };
@@ -118,8 +118,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NotificationBodySchema,
     result: NotificationResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: async ({ params, body, ports }) => {
-      const sent = await notify(ports, params.id, body);
+    handle: async ({ params, body, app }) => {
+      const sent = await notify(app, params.id, body);
       return {
         notification_id: sent.notificationId,
         delivered: sent.delivered,
@@ -140,8 +140,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: DirectMessageBodySchema,
     result: DirectMessageResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: async ({ params, body, caller, ports }) => {
-      const sent = await sendDirectMessage(ports, params.id, {
+    handle: async ({ params, body, caller, app }) => {
+      const sent = await sendDirectMessage(app, params.id, {
         from: senderOf(caller, body.from_user_id),
         message: body.message,
         messageType: body.message_type,
@@ -160,8 +160,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: BroadcastBodySchema,
     result: FanoutResultSchema,
     errors: BODY_ERRORS,
-    handle: async ({ body, caller, ports, config }) => {
-      const sent = await broadcast(ports, config.presenceShards, {
+    handle: async ({ body, caller, app, config }) => {
+      const sent = await broadcast(app, config.presenceShards, {
         fromUserId: originOf(caller),
         message: body.message,
         messageType: body.message_type,
@@ -181,8 +181,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: GroupMessageBodySchema,
     result: FanoutResultSchema,
     errors: [...BODY_ERRORS, "invalid_group"],
-    handle: async ({ params, body, caller, ports, config }) => {
-      const sent = await sendToRoom(ports, config, params.name, {
+    handle: async ({ params, body, caller, app, config }) => {
+      const sent = await sendToRoom(app, config, params.name, {
         fromUserId: originOf(caller),
         messageType: body.message_type,
         data: body.data,
@@ -200,8 +200,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: UserStatusResultSchema,
     errors: ["validation_failed", ...USER_ERRORS],
-    handle: async ({ params, ports }) => {
-      const status = await userStatus(ports, params.id);
+    handle: async ({ params, app }) => {
+      const status = await userStatus(app, params.id);
       return {
         user_id: status.userId,
         is_online: status.isOnline,
@@ -220,8 +220,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: OnlineUsersResultSchema,
     errors: [],
-    handle: async ({ ports, config }) => {
-      const users = (await onlineUsers(ports, config.presenceShards)).map((user) => ({
+    handle: async ({ app, config }) => {
+      const users = (await onlineUsers(app, config.presenceShards)).map((user) => ({
         user_id: user.userId,
         connection_count: user.connectionCount,
       }));

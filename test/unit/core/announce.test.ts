@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AnnouncePorts, announceToCoMembers } from "../../../src/core/announce.ts";
+import { announceToCoMembers, type RoomsAndCoMembers } from "../../../src/core/announce.ts";
 import type { StatusChanged } from "../../../src/protocol/messages.ts";
 
 const ONLINE: StatusChanged = {
@@ -13,7 +13,7 @@ const ONLINE: StatusChanged = {
 function rooms(members: Record<string, string[]>) {
   const asked: string[] = [];
   const pushed: { userId: string; status: StatusChanged; groups: string[] }[] = [];
-  const ports: AnnouncePorts = {
+  const ports: RoomsAndCoMembers = {
     async announce(group) {
       asked.push(group);
       return members[group] ?? [];

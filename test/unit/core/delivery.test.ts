@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
   type Delivery,
-  type DeliveryPorts,
   type DeliverySocket,
   deliver,
   newDelivery,
+  type Recipient,
 } from "../../../src/core/delivery.ts";
 import { Mailbox } from "../../../src/core/mailbox.ts";
 import type { MailboxType } from "../../../src/protocol/messages.ts";
@@ -23,7 +23,7 @@ function socket(groups: string[] = []): FakeSocket {
 }
 
 interface User {
-  ports: DeliveryPorts;
+  ports: Recipient;
   mailbox: Mailbox;
   sockets: FakeSocket[];
   knownLookups: number;

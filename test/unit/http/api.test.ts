@@ -20,13 +20,13 @@ import {
 import type { AppEnv } from "../../../src/http/types.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
-import { addUser, type FakePorts, FIXED_NOW, fakePorts } from "./fake-ports.ts";
+import { addUser, type FakeApp, FIXED_NOW, fakeApp } from "../helpers/fake-app.ts";
 import { checkOpenApi } from "./openapi-check.ts";
 
 const NOW_ISO = new Date(FIXED_NOW).toISOString();
 
 /** The API mounted as the worker mounts it, with this configuration and these ports. */
-function gateway(env: RawEnv = {}, ports: FakePorts = fakePorts()) {
+function gateway(env: RawEnv = {}, ports: FakeApp = fakeApp()) {
   const config = parseConfig({
     JWT_SECRET: TEST_JWT_SECRET,
     API_KEY: TEST_API_KEY,
@@ -556,7 +556,7 @@ describe("operations", () => {
   });
 
   it("answers 503 unavailable to group sends when the deployment has no RoomHub", async () => {
-    const ports = fakePorts();
+    const ports = fakeApp();
     ports.rooms = null;
     const { call } = gateway({}, ports);
     const response = await call("POST", "/groups/group_a/messages", {
@@ -567,7 +567,7 @@ describe("operations", () => {
   });
 
   it("turns an unexpected failure into 500 internal without its text", async () => {
-    const ports = fakePorts();
+    const ports = fakeApp();
     ports.actors.shard = () => {
       throw new Error("secret stack detail");
     };
@@ -599,7 +599,7 @@ describe("OpenAPI document", () => {
   });
 
   it("lists exactly the routes the router has, plus /health", () => {
-    const api = createApi();
+    const api = createApi(() => fakeApp());
     const routed = api.routes
       .map((r) => `${r.method.toLowerCase()} ${API_PREFIX}${r.path.replace(/:(\w+)/g, "{$1}")}`)
       .sort();

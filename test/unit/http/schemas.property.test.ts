@@ -27,6 +27,7 @@ import { GatewayError } from "../../../src/protocol/errors.ts";
 import { findDataProblem, isStorableText } from "../../../src/protocol/json-data.ts";
 import { UserIdSchema } from "../../../src/protocol/messages.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
+import { addUser, fakeApp } from "../helpers/fake-app.ts";
 import {
   anyField,
   deepJson,
@@ -37,7 +38,6 @@ import {
   nastyString,
   userIdValue,
 } from "../protocol/arbitraries.ts";
-import { addUser, fakePorts } from "./fake-ports.ts";
 
 const RUNS = { numRuns: 300 };
 
@@ -135,7 +135,7 @@ describe("path and id schemas on any input", () => {
 });
 
 describe("the router on any raw body", () => {
-  const ports = fakePorts();
+  const ports = fakeApp();
   const bob = addUser(ports, "bob", { sockets: 1 });
   /** What the operations handed to the actors since the last call (and forget it). */
   const handedOver = () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { actorFailure } from "../../../src/workers/actors-from-env.ts";
-import { createUserPort } from "../../../src/workers/user-port.ts";
+import { userSocketHost } from "../../../src/workers/user-socket-host.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
 describe("failed actor calls", () => {
@@ -51,7 +51,7 @@ describe("a socket's commands", () => {
     const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET });
     // Only the env's stubs and the config are reached by the calls below.
     const parts = { env, config, connections: { presence: { profile: async () => null } } };
-    return createUserPort(parts as unknown as Parameters<typeof createUserPort>[0]);
+    return userSocketHost(parts as unknown as Parameters<typeof userSocketHost>[0]);
   }
 
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {

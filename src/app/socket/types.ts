@@ -1,4 +1,7 @@
-import type { Actors, AppContext, Ids } from "../../app/ports.ts";
+import type { Principal } from "../../core/auth.ts";
+import type { Config } from "../../core/config.ts";
+import type { Connection } from "../../core/connection.ts";
+import type { ReplayResult } from "../../core/mailbox.ts";
 import type { Disconnect } from "../../protocol/errors.ts";
 import type {
   ClientCommand,
@@ -8,13 +11,10 @@ import type {
   ServerType,
   UserStatus,
 } from "../../protocol/messages.ts";
-import type { Principal } from "../auth.ts";
-import type { Config } from "../config.ts";
-import type { Connection } from "../connection.ts";
-import type { ReplayResult } from "../mailbox.ts";
+import type { Actors, AppContext, Ids } from "../context.ts";
 
 /** What a command handler may ask of the actor that holds the socket. */
-export interface HubPort {
+export interface SocketHost {
   /** Live sockets of this user (local and leased). */
   connectionCount(): number | Promise<number>;
   /** Status of other users, in the order asked. */
@@ -58,7 +58,7 @@ export const NO_BUDGET: CommandBudget = {
 export interface CommandContext {
   readonly connection: Connection;
   readonly config: Config;
-  readonly hub: HubPort;
+  readonly host: SocketHost;
   readonly budget: CommandBudget;
   readonly now: () => number;
   /** Where new message ids come from. */
@@ -81,5 +81,5 @@ export type HandlerTable = { [K in CommandType]: Handler<K> };
 
 /** What the application's operations are given when a command on this socket calls them. */
 export function operationContext(ctx: CommandContext): AppContext {
-  return { actors: ctx.hub.actors, clock: { now: ctx.now }, ids: ctx.ids };
+  return { actors: ctx.host.actors, clock: { now: ctx.now }, ids: ctx.ids };
 }

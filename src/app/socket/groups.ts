@@ -2,11 +2,12 @@
  * join_group, leave_group and group_message on user sockets. Membership is per connection:
  * the socket's attachment lists its groups and the group's RoomHub lists its members.
  */
-import { joinRoom } from "../../app/join-room.ts";
-import { leaveRoom } from "../../app/leave-room.ts";
-import { sendToRoom } from "../../app/send-to-room.ts";
+
+import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../../core/groups.ts";
 import { GatewayError } from "../../protocol/errors.ts";
-import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../groups.ts";
+import { joinRoom } from "../join-room.ts";
+import { leaveRoom } from "../leave-room.ts";
+import { sendToRoom } from "../send-to-room.ts";
 import { type Handler, operationContext } from "./types.ts";
 
 export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
@@ -18,7 +19,7 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
     const byRights = mayJoin(connection, name, ctx.config);
     // Remembered, so that a refresh_token (which re-checks the rights) keeps this group.
     bySubscription =
-      !byRights && token !== undefined && (await ctx.hub.verifySubscription(token, name));
+      !byRights && token !== undefined && (await ctx.host.verifySubscription(token, name));
     if (!byRights && !bySubscription)
       throw new GatewayError("forbidden", "not allowed to join this group", {
         details: { group_name: name },
@@ -39,7 +40,7 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   if (!connection.groups.includes(name)) {
     connection.groups.push(name);
     if (bySubscription) connection.subscribed.push(name);
-    ctx.hub.saveConnection(connection);
+    ctx.host.saveConnection(connection);
   }
   ctx.reply("group_joined", { group_name: name, member_count: memberCount });
 };
@@ -54,7 +55,7 @@ export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {
   }
   connection.groups = connection.groups.filter((g) => g !== name);
   connection.subscribed = connection.subscribed.filter((g) => g !== name);
-  ctx.hub.saveConnection(connection);
+  ctx.host.saveConnection(connection);
   const memberCount = await leaveRoom(
     operationContext(ctx),
     name,

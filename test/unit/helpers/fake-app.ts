@@ -3,7 +3,7 @@
  * group rooms. It records what the operations asked for, so tests assert on observable effects.
  */
 
-import type { AppContext, RoomPublish } from "../../../src/app/ports.ts";
+import type { AppContext, RoomPublish } from "../../../src/app/context.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
 import type { NotificationMessage } from "../../../src/protocol/messages.ts";
 
@@ -15,7 +15,7 @@ export interface FakeUser {
   deliveries: Delivery[];
 }
 
-export interface FakePorts extends AppContext {
+export interface FakeApp extends AppContext {
   users: Map<string, FakeUser>;
   /** Online users per shard index. */
   shards: Map<number, { user_id: string; connection_count: number }[]>;
@@ -31,9 +31,9 @@ export interface FakePorts extends AppContext {
 
 export const FIXED_NOW = Date.parse("2026-11-25T10:00:00.000Z");
 
-export function fakePorts(): FakePorts {
+export function fakeApp(): FakeApp {
   let ids = 0;
-  const ports: FakePorts = {
+  const ports: FakeApp = {
     users: new Map(),
     shards: new Map(),
     broadcasts: [],
@@ -110,7 +110,7 @@ export function fakePorts(): FakePorts {
   return ports;
 }
 
-export function addUser(ports: FakePorts, userId: string, user: Partial<FakeUser> = {}): FakeUser {
+export function addUser(ports: FakeApp, userId: string, user: Partial<FakeUser> = {}): FakeUser {
   const entry: FakeUser = {
     sockets: 0,
     isOnline: false,

@@ -1,17 +1,17 @@
 /**
- * An in-memory HubPort and a CommandContext around it, so handlers run without an actor.
+ * An in-memory SocketHost and a CommandContext around it, so handlers run without an actor.
  */
-import { RANDOM_IDS, type RoomPublish } from "../../../src/app/ports.ts";
+import { RANDOM_IDS, type RoomPublish } from "../../../src/app/context.ts";
+import {
+  type CommandBudget,
+  type CommandContext,
+  NO_BUDGET,
+  type SocketHost,
+} from "../../../src/app/socket/index.ts";
 import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
-import {
-  type CommandBudget,
-  type CommandContext,
-  type HubPort,
-  NO_BUDGET,
-} from "../../../src/core/handlers/index.ts";
 import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import type {
@@ -21,7 +21,7 @@ import type {
   UserStatus,
 } from "../../../src/protocol/messages.ts";
 
-export interface FakeHub extends HubPort {
+export interface FakeHost extends SocketHost {
   /** Other users' statuses that `userStatuses` answers from; unknown ids are offline. */
   statuses: Map<string, UserStatus>;
   /** Every `userStatuses` call, with the ids it was asked for. */
@@ -47,8 +47,8 @@ export interface FakeHub extends HubPort {
   publishReach: number;
 }
 
-export function fakeHub(config: Config): FakeHub {
-  const hub: FakeHub = {
+export function fakeHost(config: Config): FakeHost {
+  const hub: FakeHost = {
     statuses: new Map(),
     statusQueries: [],
     saved: [],
@@ -130,7 +130,7 @@ export interface SentReply {
 }
 
 export interface TestContext extends CommandContext {
-  readonly hub: FakeHub;
+  readonly host: FakeHost;
   readonly replies: SentReply[];
   /** Raw frames sent with `send` (replayed mailbox messages). */
   readonly sent: string[];
@@ -161,7 +161,7 @@ export function connectionOf(
 export function commandContext(
   config: Config,
   connection: Connection,
-  options: { now?: () => number; hub?: FakeHub; budget?: CommandBudget } = {},
+  options: { now?: () => number; host?: FakeHost; budget?: CommandBudget } = {},
 ): TestContext {
   const replies: SentReply[] = [];
   const sent: string[] = [];
@@ -173,7 +173,7 @@ export function commandContext(
     close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
     config,
-    hub: options.hub ?? fakeHub(config),
+    host: options.host ?? fakeHost(config),
     budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
     ids: RANDOM_IDS,

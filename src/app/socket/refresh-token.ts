@@ -1,8 +1,8 @@
-import { leaveRoom } from "../../app/leave-room.ts";
+import { boundGrants } from "../../core/connection.ts";
+import { mayJoin } from "../../core/groups.ts";
 import { encodeFrame } from "../../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../../protocol/errors.ts";
-import { boundGrants } from "../connection.ts";
-import { mayJoin } from "../groups.ts";
+import { leaveRoom } from "../leave-room.ts";
 import { type CommandContext, type Handler, operationContext } from "./types.ts";
 
 /**
@@ -13,7 +13,7 @@ import { type CommandContext, type Handler, operationContext } from "./types.ts"
  * connection token never granted them).
  */
 async function renewRights(ctx: CommandContext, token: string): Promise<string[]> {
-  const principal = await ctx.hub.verifyToken(token);
+  const principal = await ctx.host.verifyToken(token);
   if (principal.userId !== ctx.connection.userId) {
     throw new GatewayError("unauthorized", "token is for another user");
   }
@@ -32,8 +32,8 @@ async function renewRights(ctx: CommandContext, token: string): Promise<string[]
   );
   // Out of the list before any await, so nothing more is delivered to this socket for them.
   connection.groups = connection.groups.filter((g) => !revoked.includes(g));
-  ctx.hub.saveConnection(connection);
-  await ctx.hub.reschedule();
+  ctx.host.saveConnection(connection);
+  await ctx.host.reschedule();
   return revoked;
 }
 

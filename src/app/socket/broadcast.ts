@@ -1,6 +1,6 @@
-import { broadcast as broadcastToAll } from "../../app/broadcast.ts";
+import { isPrivileged } from "../../core/auth.ts";
 import { GatewayError } from "../../protocol/errors.ts";
-import { isPrivileged } from "../auth.ts";
+import { broadcast as broadcastToAll } from "../broadcast.ts";
 import { type Handler, operationContext } from "./types.ts";
 
 /** A system broadcast from a staff socket to every online user. */

@@ -1,10 +1,11 @@
 /**
- * What command handlers on a user socket may ask of their UserHub (the HubPort), wired to
+ * What command handlers on a user socket may ask of their UserHub (the SocketHost), wired to
  * the hub's parts and to other actors.
  */
+
+import type { SocketHost } from "../app/socket/index.ts";
 import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
-import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { GatewayError } from "../protocol/errors.ts";
@@ -12,7 +13,7 @@ import { actorsFromEnv, callActor } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
-export interface UserPortParts {
+export interface UserSocketHostParts {
   env: Env;
   config: Config;
   sockets: SocketSet;
@@ -24,7 +25,7 @@ export interface UserPortParts {
 /** One per isolate: the UserHubs in it share a thread, so they share whether it is behind. */
 const backlog = new Backlog();
 
-export function createUserPort(parts: UserPortParts): HubPort {
+export function userSocketHost(parts: UserSocketHostParts): SocketHost {
   const { env, config, sockets, connections, mailbox } = parts;
   // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
   const userId = async () => (await connections.presence.profile())?.userId ?? "";

@@ -15,7 +15,7 @@ const userSocketsOnly = (_ctx: CommandContext, command: ClientCommand): never =>
 };
 
 export const consultationMessage: Handler<"consultation_message"> = async (ctx, command) => {
-  const sent = await ctx.hub.postConsultation(ctx.connection, command.data.message);
+  const sent = await ctx.host.postConsultation(ctx.connection, command.data.message);
   ctx.reply("message_sent", {
     message_id: sent.messageId,
     group_name: sent.groupName,

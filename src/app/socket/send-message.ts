@@ -1,4 +1,4 @@
-import { sendDirectMessage } from "../../app/send-direct-message.ts";
+import { sendDirectMessage } from "../send-direct-message.ts";
 import { type Handler, operationContext } from "./types.ts";
 
 /** A direct message: the operation's one call to the target's UserHub, which stores and pushes it. */

@@ -1,11 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { CONSULTATION_HANDLERS } from "../../../src/core/handlers/consultation.ts";
-import { DEFAULT_HANDLERS, dispatch } from "../../../src/core/handlers/index.ts";
-import { GatewayError } from "../../../src/protocol/errors.ts";
-import { COMMAND_TYPES } from "../../../src/protocol/messages.ts";
-import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
-import { command, commandContext, connectionOf, type TestContext } from "../helpers/hub.ts";
-import { configWith, nowSeconds } from "../helpers/jwt.ts";
+import { CONSULTATION_HANDLERS } from "../../../../src/app/socket/consultation.ts";
+import { DEFAULT_HANDLERS, dispatch } from "../../../../src/app/socket/index.ts";
+import { GatewayError } from "../../../../src/protocol/errors.ts";
+import { COMMAND_TYPES } from "../../../../src/protocol/messages.ts";
+import { mintSubscriptionToken, mintToken } from "../../../helpers/tokens.ts";
+import { configWith, nowSeconds } from "../../helpers/jwt.ts";
+import {
+  command,
+  commandContext,
+  connectionOf,
+  type TestContext,
+} from "../../helpers/socket-host.ts";
 
 const NOW = new Date("2026-11-25T10:00:00.000Z");
 const config = configWith();
@@ -61,7 +66,7 @@ describe("get_status", () => {
       config,
       connectionOf("42", { connectionId: "c-9", groups: ["group_a"] }),
     );
-    ctx.hub.count = 3;
+    ctx.host.count = 3;
     await run(ctx, { type: "get_status" });
     expect(ctx.replies).toEqual([
       {
@@ -75,28 +80,28 @@ describe("get_status", () => {
         },
       },
     ]);
-    expect(ctx.hub.statusQueries).toEqual([]);
+    expect(ctx.host.statusQueries).toEqual([]);
   });
 
-  it("does not ask the hub for an empty list of users", async () => {
+  it("does not ask for the statuses of an empty list of users", async () => {
     const ctx = await run(commandContext(config, connectionOf("42")), {
       type: "get_status",
       data: { user_ids: [] },
     });
     expect(ctx.replies[0]?.data).not.toHaveProperty("users");
-    expect(ctx.hub.statusQueries).toEqual([]);
+    expect(ctx.host.statusQueries).toEqual([]);
   });
 
   it("adds the status of the users asked for, once each, in the order asked", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.hub.statuses.set("7", { user_id: "7", is_online: true, last_seen: null });
-    ctx.hub.statuses.set("b", {
+    ctx.host.statuses.set("7", { user_id: "7", is_online: true, last_seen: null });
+    ctx.host.statuses.set("b", {
       user_id: "b",
       is_online: false,
       last_seen: "2026-11-24T09:00:00.000Z",
     });
     await run(ctx, { type: "get_status", data: { user_ids: ["b", 7, "b", "nobody"] } });
-    expect(ctx.hub.statusQueries).toEqual([["b", "7", "nobody"]]);
+    expect(ctx.host.statusQueries).toEqual([["b", "7", "nobody"]]);
     expect(ctx.replies[0]).toMatchObject({
       type: "status_response",
       data: {
@@ -132,8 +137,8 @@ describe("refresh_token", () => {
     ]);
     expect(ctx.connection.expiresAt).toBe(expiresAt);
     expect(ctx.connection.grants).toEqual(["group_new"]);
-    expect(ctx.hub.saved).toEqual([ctx.connection]);
-    expect(ctx.hub.reschedules).toBe(1);
+    expect(ctx.host.saved).toEqual([ctx.connection]);
+    expect(ctx.host.reschedules).toBe(1);
   });
 
   // Bug: the handler takes the new token's groups but keeps isStaff/isSuperuser from the old one,
@@ -167,8 +172,8 @@ describe("refresh_token", () => {
     expect(error.code).toBe("unauthorized");
     expect(error.message).toBe("token is for another user");
     expect(ctx.connection).toEqual(before);
-    expect(ctx.hub.saved).toEqual([]);
-    expect(ctx.hub.reschedules).toBe(0);
+    expect(ctx.host.saved).toEqual([]);
+    expect(ctx.host.reschedules).toBe(0);
     expect(ctx.replies).toEqual([]);
   });
 
@@ -181,7 +186,7 @@ describe("refresh_token", () => {
     expect(error.code).toBe("unauthorized");
     expect(error.message).toBe("token does not extend the current expiry");
     expect(ctx.connection.grants).toEqual(["group_old"]);
-    expect(ctx.hub.saved).toEqual([]);
+    expect(ctx.host.saved).toEqual([]);
   });
 
   it("refuses a token that expires earlier than the current one", async () => {
@@ -199,7 +204,7 @@ describe("refresh_token", () => {
       const ctx = commandContext(config, expiringSoon());
       const error = await refusal(ctx, { type: "refresh_token", data: { token } });
       expect(error.code).toBe("unauthorized");
-      expect(ctx.hub.saved).toEqual([]);
+      expect(ctx.host.saved).toEqual([]);
       expect(ctx.connection.expiresAt).toBe(nowSeconds() + 60);
     }
   });
@@ -216,7 +221,7 @@ describe("refresh_token re-checks the groups already joined", () => {
       config,
       connected({ grants: ["group_a", "group_b*"], groups: ["group_a", "group_b1"] }),
     );
-    ctx.hub.rooms.set("group_b1", new Set(["conn-42", "other"]));
+    ctx.host.rooms.set("group_b1", new Set(["conn-42", "other"]));
     await run(ctx, {
       type: "refresh_token",
       data: { token: await mintToken("42", { groups: ["group_a"] }) },
@@ -228,8 +233,8 @@ describe("refresh_token re-checks the groups already joined", () => {
     ]);
     expect(groupLefts(ctx)[0]).not.toHaveProperty("id");
     expect(ctx.connection.groups).toEqual(["group_a"]);
-    expect(ctx.hub.rooms.get("group_b1")).toEqual(new Set(["other"]));
-    expect(ctx.hub.saved.at(-1)?.groups).toEqual(["group_a"]);
+    expect(ctx.host.rooms.get("group_b1")).toEqual(new Set(["other"]));
+    expect(ctx.host.saved.at(-1)?.groups).toEqual(["group_a"]);
     expect(ctx.replies.map((r) => r.type)).toEqual(["token_refreshed"]);
   });
 
@@ -252,7 +257,7 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("remembers a group joined by subscription, and forgets it on leave_group", async () => {
     const ctx = commandContext(config, connectionOf("42", { grants: ["group_a"] }));
-    ctx.hub.subscriptionValid = true;
+    ctx.host.subscriptionValid = true;
     await run(ctx, { type: "join_group", data: { group_name: "group_b", token: "sub" } });
     await run(ctx, { type: "join_group", data: { group_name: "group_a", token: "sub" } });
     expect(ctx.connection.subscribed).toEqual(["group_b"]);
@@ -316,7 +321,7 @@ describe("join_group", () => {
       { type: "group_joined", data: { group_name: "group_a", member_count: 1 } },
     ]);
     expect(ctx.connection.groups).toEqual(["group_a"]);
-    expect(ctx.hub.saved.at(-1)?.groups).toEqual(["group_a"]);
+    expect(ctx.host.saved.at(-1)?.groups).toEqual(["group_a"]);
   });
 
   it("refuses a group outside the claim with forbidden, and a bad name with invalid_group", async () => {
@@ -332,7 +337,7 @@ describe("join_group", () => {
 
   it("accepts a valid subscription token", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.hub.subscriptionValid = true;
+    ctx.host.subscriptionValid = true;
     await run(ctx, { type: "join_group", data: { group_name: "group_b", token: "sub" } });
     expect(ctx.replies[0]?.type).toBe("group_joined");
   });
@@ -341,7 +346,7 @@ describe("join_group", () => {
 describe("leave_group and group_message", () => {
   it("leaving a group not joined is not_in_group; leaving a joined one says the new count", async () => {
     const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
-    ctx.hub.rooms.set("group_a", new Set(["conn-42", "other"]));
+    ctx.host.rooms.set("group_a", new Set(["conn-42", "other"]));
     expect(
       (await refusal(ctx, { type: "leave_group", data: { group_name: "group_b" } })).code,
     ).toBe("not_in_group");
@@ -360,12 +365,12 @@ describe("leave_group and group_message", () => {
     });
     expect(error.code).toBe("not_in_group");
     const member = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
-    member.hub.publishReach = 3;
+    member.host.publishReach = 3;
     await run(member, {
       type: "group_message",
       data: { group_name: "group_a", message: "hi all" },
     });
-    expect(member.hub.published[0]).toMatchObject({
+    expect(member.host.published[0]).toMatchObject({
       groupName: "group_a",
       message: { fromUserId: "42", message: "hi all", messageType: "group_message" },
     });
@@ -386,10 +391,10 @@ describe("leave_group and group_message", () => {
 describe("send_message", () => {
   it("delivers one user_message to the target and reports the sockets reached", async () => {
     const ctx = commandContext(config, connectionOf("42", { username: "ann" }));
-    ctx.hub.deliveryResult = { status: "delivered", seq: 7, sockets: 3, connectionCount: 3 };
+    ctx.host.deliveryResult = { status: "delivered", seq: 7, sockets: 3, connectionCount: 3 };
     await run(ctx, { type: "send_message", data: { target_user_id: 43, message: "hello" } });
-    expect(ctx.hub.deliveries).toHaveLength(1);
-    const [{ userId, delivery }] = ctx.hub.deliveries as [{ userId: string; delivery: any }];
+    expect(ctx.host.deliveries).toHaveLength(1);
+    const [{ userId, delivery }] = ctx.host.deliveries as [{ userId: string; delivery: any }];
     expect(userId).toBe("43");
     expect(delivery.type).toBe("user_message");
     const data = JSON.parse(delivery.json);
@@ -415,14 +420,14 @@ describe("send_message", () => {
 
   it("says delivered false when the target is offline but known", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.hub.deliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
+    ctx.host.deliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
     await run(ctx, { type: "send_message", data: { target_user_id: "43", message: "later" } });
     expect(ctx.replies[0]?.data).toMatchObject({ recipients: 0, delivered: false });
   });
 
   it("answers user_not_found for an unknown target", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.hub.deliveryResult = { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
+    ctx.host.deliveryResult = { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
     const error = await refusal(ctx, {
       type: "send_message",
       data: { target_user_id: "nobody", message: "x" },
@@ -438,7 +443,7 @@ describe("broadcast", () => {
     expect((await refusal(ctx, { type: "broadcast", data: { message: "hi" } })).code).toBe(
       "forbidden",
     );
-    expect(ctx.hub.broadcasts).toEqual([]);
+    expect(ctx.host.broadcasts).toEqual([]);
   });
 
   it.each([
@@ -446,9 +451,9 @@ describe("broadcast", () => {
     ["superuser", { isSuperuser: true }],
   ] as const)("reaches the online users for %s and reports how many", async (_label, rights) => {
     const ctx = commandContext(config, connectionOf("admin", rights));
-    ctx.hub.broadcastReach = 250;
+    ctx.host.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
-    expect(JSON.parse(ctx.hub.broadcasts[0]?.json ?? "null")).toMatchObject({
+    expect(JSON.parse(ctx.host.broadcasts[0]?.json ?? "null")).toMatchObject({
       message: "maintenance at 10",
       message_type: "system_broadcast",
       from_user_id: "admin",
@@ -463,7 +468,7 @@ describe("broadcast", () => {
 describe("resume", () => {
   it("replays the stored messages in order with their seq, then says which range it covered", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.hub.replayResult = {
+    ctx.host.replayResult = {
       messages: [
         { seq: 5, type: "user_message", json: '{"message":"a"}', createdAt: NOW.getTime() },
         { seq: 6, type: "notification", json: '{"title":"b"}', createdAt: NOW.getTime() + 1 },
@@ -506,7 +511,7 @@ describe("the sender's budget", () => {
   it("is charged the users a group message reached", async () => {
     const budget = recordingBudget();
     const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }), { budget });
-    ctx.hub.publishReach = 37;
+    ctx.host.publishReach = 37;
     await run(ctx, { type: "group_message", data: { group_name: "group_a", message: "hi" } });
     expect(budget.charged).toEqual([37]);
   });
@@ -514,7 +519,7 @@ describe("the sender's budget", () => {
   it("is charged the users a broadcast reached", async () => {
     const budget = recordingBudget();
     const ctx = commandContext(config, connectionOf("admin", { isStaff: true }), { budget });
-    ctx.hub.broadcastReach = 250;
+    ctx.host.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance" } });
     expect(budget.charged).toEqual([250]);
   });
@@ -527,9 +532,9 @@ describe("the sender's budget", () => {
       data: { target_user_id: "stranger", message: "x" },
     });
     expect(error).toMatchObject({ code: "rate_limited", retryAfterMs: 5_000 });
-    expect(ctx.hub.deliveries).toEqual([]);
+    expect(ctx.host.deliveries).toEqual([]);
     await run(ctx, { type: "send_message", data: { target_user_id: 43, message: "hi" } });
     expect(budget.targets).toEqual(["stranger", "43"]);
-    expect(ctx.hub.deliveries).toHaveLength(1);
+    expect(ctx.host.deliveries).toHaveLength(1);
   });
 });
