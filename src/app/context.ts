@@ -1,6 +1,6 @@
 /**
  * What the application's operations need from the world, and nothing more: the actors they
- * call, a clock and an id source. The Workers runtime provides them through `actorsFromEnv`
+ * call, a clock and an id source. The Workers runtime provides them through `appFromEnv`
  * (src/workers/actors-from-env.ts); unit tests through an in-memory twin.
  */
 import type { Delivery, DeliveryResult } from "../core/delivery.ts";
@@ -22,16 +22,29 @@ export interface ShardActor {
   broadcast(delivery: Delivery): Promise<number>;
 }
 
-/** A message sent to a group: from a socket (`message`) or from server code (`data`). */
-export interface RoomPublish {
-  messageId: string;
-  /** null when server code (not a user) sends it. */
-  fromUserId: string | null;
-  messageType: string;
-  message?: string;
-  data?: unknown;
-  sentAt: string;
-}
+/**
+ * A message to a room, which stores it once (for the room's own sockets to resume) and fans it
+ * out: a `group_message` from a member's socket or from server code (which sends `data`, and no
+ * user: `fromUserId` null), or a `consultation_message` from a participant's consultation socket.
+ */
+export type RoomPublish =
+  | {
+      type: "group_message";
+      messageId: string;
+      fromUserId: string | null;
+      messageType: string;
+      message?: string;
+      data?: unknown;
+      sentAt: string;
+    }
+  | {
+      type: "consultation_message";
+      messageId: string;
+      fromUserId: string;
+      fromUsername: string;
+      message: string;
+      sentAt: string;
+    };
 
 /** A group's actor (RoomHub). */
 export interface RoomActor {
@@ -42,6 +55,7 @@ export interface RoomActor {
   leave(userId: string, connectionId: string): Promise<number>;
 }
 
+/** The actor directory: how an operation reaches a user, a presence shard or a room. */
 export interface Actors {
   user(userId: string): UserActor;
   shard(index: number): ShardActor;

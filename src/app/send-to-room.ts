@@ -27,6 +27,7 @@ export async function sendToRoom(
   const messageId = app.ids.newId();
   const sentAt = new Date(app.clock.now()).toISOString();
   const { recipients } = await room.publish({
+    type: "group_message",
     messageId,
     fromUserId: input.fromUserId,
     messageType: input.messageType,

@@ -4,9 +4,10 @@
  * room's alarm while the socket lives and expires by itself if the room stops renewing it.
  */
 
+import type { Actors } from "../app/context.ts";
 import { CONSULTATION_HANDLERS } from "../app/socket/consultation.ts";
 import type { SocketHost } from "../app/socket/index.ts";
-import { CLOCK_TOLERANCE_SECONDS, type Principal, verifyToken } from "../core/auth.ts";
+import { CLOCK_TOLERANCE_SECONDS, type Principal } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import { consultationIdOf } from "../core/groups.ts";
@@ -29,10 +30,8 @@ export interface ConsultationOptions {
   config: Config;
   history: Mailbox;
   roomName: () => string;
-  post: (
-    connection: Connection,
-    message: string,
-  ) => Promise<{ messageId: string; groupName: string; recipients: number; sentAt: string }>;
+  /** The actors as a command on a consultation socket reaches them (its own room in place). */
+  actors: Actors;
   /** Re-arm the room's one alarm (shared with membership reconciliation). */
   reschedule: () => Promise<void>;
 }
@@ -114,7 +113,7 @@ export class ConsultationSockets {
   async message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    await this.frames.handle(ws, connection, raw, this.portFor(connection));
+    await this.frames.handle(ws, connection, raw, this.hostFor(connection));
   }
 
   /** A consultation socket closed: end its lease so the user's count drops now, not at expiry. */
@@ -269,33 +268,14 @@ export class ConsultationSockets {
     return { consultation_id: consultationId, participants };
   }
 
-  private portFor(connection: Connection): SocketHost {
+  private hostFor(connection: Connection): SocketHost {
     return {
+      actors: this.o.actors,
       connectionCount: async () =>
-        (await this.o.env.USER_HUB.getByName(connection.userId).status()).connection_count,
-      userStatuses: (userIds) =>
-        Promise.all(
-          userIds.map(async (userId) => {
-            const s = await this.o.env.USER_HUB.getByName(userId).status();
-            return { user_id: userId, is_online: s.is_online, last_seen: s.last_seen };
-          }),
-        ),
-      verifyToken: (token) => verifyToken(token, this.o.config),
+        (await this.o.actors.user(connection.userId).status()).connection_count,
       saveConnection: (connection) => this.sockets.save(connection),
       reschedule: this.o.reschedule,
       replay: (sinceSeq) => this.o.history.replay(sinceSeq, Date.now()),
-      postConsultation: (connection, message) => this.o.post(connection, message),
-      // The consultation handler table never routes these here (they answer forbidden first).
-      actors: {
-        user: notOnConsultationSockets,
-        shard: notOnConsultationSockets,
-        room: notOnConsultationSockets,
-      },
-      verifySubscription: notOnConsultationSockets,
     };
   }
-}
-
-function notOnConsultationSockets(): never {
-  throw new GatewayError("forbidden", "not available on consultation sockets");
 }

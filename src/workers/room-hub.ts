@@ -5,17 +5,17 @@
  * its user's UserHub so presence counts it.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RoomPublish } from "../app/context.ts";
+import type { Actors, RoomPublish } from "../app/context.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
-import type { Connection } from "../core/connection.ts";
 import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { StatusChanged } from "../protocol/messages.ts";
+import type { ConsultationMessage, GroupMessage, StatusChanged } from "../protocol/messages.ts";
+import { actorsFromEnv } from "./actors-from-env.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
 import { SocketSet } from "./socket-set.ts";
 
@@ -49,7 +49,7 @@ export class RoomHub extends DurableObject<Env> {
       config,
       history: new Mailbox(ctx.storage.sql, config.mailbox),
       roomName: () => this.name(),
-      post: (connection, message) => this.postConsultation(connection, message),
+      actors: this.actorsHere(actorsFromEnv(env, config)),
       reschedule: () => this.reschedule(),
     });
   }
@@ -114,26 +114,16 @@ export class RoomHub extends DurableObject<Env> {
     return members.size;
   }
 
-  /** A group message to every member; resolves with the number of users reached. */
+  /** A room message to every socket of the room; resolves with the number of users reached. */
   async publish(groupName: string, publish: RoomPublish): Promise<{ recipients: number }> {
     this.remember(groupName);
-    const data = {
-      message_id: publish.messageId,
-      group_name: groupName,
-      from_user_id: publish.fromUserId ?? "system",
-      message_type: publish.messageType,
-      ...(publish.message === undefined ? {} : { message: publish.message }),
-      ...(publish.data === undefined ? {} : { data: publish.data }),
-      sent_at: publish.sentAt,
-    };
     try {
       const reached = await this.messages.run(async () => {
         // Every socket of the room (PROTOCOL "Rooms"): the consultation sockets held here, in
         // place, and the user sockets that joined, through their UserHubs.
-        const users = new Set(this.consultation.post("group_message", publish.messageId, data));
-        const members = await this.fanOut(
-          newDelivery("group_message", data, publish.messageId, groupName),
-        );
+        const { type, data } = roomMessage(groupName, publish);
+        const users = new Set(this.consultation.post(type, publish.messageId, data));
+        const members = await this.fanOut(newDelivery(type, data, publish.messageId, groupName));
         for (const userId of members) users.add(userId);
         return users;
       });
@@ -157,30 +147,19 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- internals ------------------------------------------------------------------------------
 
-  private postConsultation(connection: Connection, message: string) {
-    return this.messages.run(() => this.postToRoom(connection, message));
-  }
-
-  private async postToRoom(connection: Connection, message: string) {
-    const groupName = this.name();
-    const messageId = crypto.randomUUID();
-    const sentAt = new Date().toISOString();
-    const consultationId = consultationIdOf(groupName) ?? groupName;
-    const data = {
-      message_id: messageId,
-      consultation_id: consultationId,
-      from_user_id: connection.userId,
-      from_username: connection.username,
-      message,
-      sent_at: sentAt,
+  /** `actors`, with this room itself reached in place rather than through its own stub. */
+  private actorsHere(actors: Actors): Actors {
+    return {
+      ...actors,
+      room: (groupName) =>
+        groupName !== this.name()
+          ? actors.room(groupName)
+          : {
+              publish: (message) => this.publish(groupName, message),
+              join: (userId, connectionId) => this.join(groupName, userId, connectionId),
+              leave: (userId, connectionId) => this.leave(groupName, userId, connectionId),
+            },
     };
-    const reached = new Set(this.consultation.post("consultation_message", messageId, data));
-    for (const userId of await this.fanOut(
-      newDelivery("consultation_message", data, messageId, groupName),
-    )) {
-      reached.add(userId);
-    }
-    return { messageId, groupName, recipients: reached.size, sentAt };
   }
 
   /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
@@ -276,4 +255,29 @@ export class RoomHub extends DurableObject<Env> {
       );
     }
   }
+}
+
+/** What the room's sockets receive for `publish`: its frame type and data. */
+function roomMessage(groupName: string, publish: RoomPublish) {
+  if (publish.type === "consultation_message") {
+    const data: ConsultationMessage = {
+      message_id: publish.messageId,
+      consultation_id: consultationIdOf(groupName) ?? groupName,
+      from_user_id: publish.fromUserId,
+      from_username: publish.fromUsername,
+      message: publish.message,
+      sent_at: publish.sentAt,
+    };
+    return { type: publish.type, data };
+  }
+  const data: GroupMessage = {
+    message_id: publish.messageId,
+    group_name: groupName,
+    from_user_id: publish.fromUserId ?? "system",
+    message_type: publish.messageType,
+    ...(publish.message === undefined ? {} : { message: publish.message }),
+    ...(publish.data === undefined ? {} : { data: publish.data }),
+    sent_at: publish.sentAt,
+  };
+  return { type: publish.type, data };
 }

@@ -1,15 +1,14 @@
 /**
- * What command handlers on a user socket may ask of their UserHub (the SocketHost), wired to
- * the hub's parts and to other actors.
+ * What command handlers on a user socket may ask of their UserHub (its SocketHost), wired to
+ * the hub's parts and to other actors. Stub calls go through `actorsFromEnv`, so a socket sees
+ * the same codes as the HTTP API.
  */
 
 import type { SocketHost } from "../app/socket/index.ts";
-import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
-import { GatewayError } from "../protocol/errors.ts";
-import { actorsFromEnv, callActor } from "./actors-from-env.ts";
+import { actorsFromEnv } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
@@ -27,8 +26,6 @@ const backlog = new Backlog();
 
 export function userSocketHost(parts: UserSocketHostParts): SocketHost {
   const { env, config, sockets, connections, mailbox } = parts;
-  // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
-  const userId = async () => (await connections.presence.profile())?.userId ?? "";
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
   // of queueing behind the others. (Room messages are bounded by their RoomHub.)
@@ -36,26 +33,10 @@ export function userSocketHost(parts: UserSocketHostParts): SocketHost {
     backlog,
   });
   return {
+    actors: actorsFromEnv(env, config, outbound),
     connectionCount: () => connections.count(),
-    userStatuses: (userIds) =>
-      Promise.all(
-        userIds.map(async (id) => {
-          const status = await callActor(() => env.USER_HUB.getByName(id).status());
-          return { user_id: id, is_online: status.is_online, last_seen: status.last_seen };
-        }),
-      ),
-    verifyToken: (token) => verifyToken(token, config),
     saveConnection: (connection) => sockets.save(connection),
     reschedule: parts.reschedule,
-    actors: actorsFromEnv(env, config, outbound),
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
-    verifySubscription: async (token, groupName) =>
-      verifySubscriptionToken(token, config, await userId(), groupName),
-    postConsultation: () => {
-      throw new GatewayError(
-        "forbidden",
-        "consultation_message is only accepted on consultation sockets",
-      );
-    },
   };
 }

@@ -4,21 +4,29 @@
  */
 import { GatewayError } from "../../protocol/errors.ts";
 import type { ClientCommand } from "../../protocol/messages.ts";
+import { postInConsultation } from "../post-in-consultation.ts";
 import { getStatus } from "./get-status.ts";
 import { ping } from "./ping.ts";
 import { refreshConsultationToken } from "./refresh-token.ts";
 import { resume } from "./resume.ts";
-import type { CommandContext, Handler, HandlerTable } from "./types.ts";
+import { type CommandContext, type Handler, type HandlerTable, operationContext } from "./types.ts";
 
 const userSocketsOnly = (_ctx: CommandContext, command: ClientCommand): never => {
   throw new GatewayError("forbidden", `${command.type} is only accepted on /ws/user/ sockets`);
 };
 
 export const consultationMessage: Handler<"consultation_message"> = async (ctx, command) => {
-  const sent = await ctx.host.postConsultation(ctx.connection, command.data.message);
+  const { connection } = ctx;
+  // A consultation socket's one group is its room.
+  const room = connection.groups[0] ?? "";
+  const sent = await postInConsultation(operationContext(ctx), {
+    room,
+    from: { userId: connection.userId, username: connection.username },
+    message: command.data.message,
+  });
   ctx.reply("message_sent", {
     message_id: sent.messageId,
-    group_name: sent.groupName,
+    group_name: room,
     recipients: sent.recipients,
     delivered: sent.recipients > 0,
     sent_at: sent.sentAt,

@@ -3,6 +3,7 @@
  * the socket's attachment lists its groups and the group's RoomHub lists its members.
  */
 
+import { verifySubscriptionToken } from "../../core/auth.ts";
 import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../../core/groups.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 import { joinRoom } from "../join-room.ts";
@@ -19,7 +20,9 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
     const byRights = mayJoin(connection, name, ctx.config);
     // Remembered, so that a refresh_token (which re-checks the rights) keeps this group.
     bySubscription =
-      !byRights && token !== undefined && (await ctx.host.verifySubscription(token, name));
+      !byRights &&
+      token !== undefined &&
+      (await verifySubscriptionToken(token, ctx.config, connection.userId, name));
     if (!byRights && !bySubscription)
       throw new GatewayError("forbidden", "not allowed to join this group", {
         details: { group_name: name },

@@ -1,4 +1,3 @@
-import type { Principal } from "../../core/auth.ts";
 import type { Config } from "../../core/config.ts";
 import type { Connection } from "../../core/connection.ts";
 import type { ReplayResult } from "../../core/mailbox.ts";
@@ -9,33 +8,21 @@ import type {
   RequestId,
   ServerData,
   ServerType,
-  UserStatus,
 } from "../../protocol/messages.ts";
 import type { Actors, AppContext, Ids } from "../context.ts";
 
-/** What a command handler may ask of the actor that holds the socket. */
+/** What a command handler may ask of the actor that holds its socket (a UserHub or a RoomHub). */
 export interface SocketHost {
-  /** Live sockets of this user (local and leased). */
+  /** The other actors, as the application's operations reach them from this socket. */
+  readonly actors: Actors;
+  /** Live sockets of this socket's user (local and leased). */
   connectionCount(): number | Promise<number>;
-  /** Status of other users, in the order asked. */
-  userStatuses(userIds: string[]): Promise<UserStatus[]>;
-  /** Verify a token for this connection's user (used by refresh_token and group subscriptions). */
-  verifyToken(token: string): Promise<Principal>;
   /** Persist a changed connection (its attachment). */
   saveConnection(connection: Connection): void;
   /** Re-arm the actor's alarm after a deadline (token expiry) moved. */
   reschedule(): Promise<void>;
-  /** The other actors, as the application's operations reach them from this socket. */
-  readonly actors: Actors;
-  /** This user's mailbox after `sinceSeq`. */
+  /** What this socket may resume: the user's mailbox, or the consultation room's history. */
   replay(sinceSeq: number): ReplayResult;
-  /** Whether `token` is a valid subscription token for this user and group. */
-  verifySubscription(token: string, groupName: string): Promise<boolean>;
-  /** A consultation message from this consultation socket to its room. */
-  postConsultation(
-    connection: Connection,
-    message: string,
-  ): Promise<{ messageId: string; groupName: string; recipients: number; sentAt: string }>;
 }
 
 /**

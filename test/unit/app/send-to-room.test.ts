@@ -24,6 +24,7 @@ describe("sending to a room", () => {
       {
         groupName: "group_a",
         message: {
+          type: "group_message",
           messageId: "id-1",
           fromUserId: "1",
           messageType: "chat",

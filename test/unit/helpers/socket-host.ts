@@ -8,7 +8,6 @@ import {
   NO_BUDGET,
   type SocketHost,
 } from "../../../src/app/socket/index.ts";
-import { verifyToken } from "../../../src/core/auth.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
@@ -22,10 +21,10 @@ import type {
 } from "../../../src/protocol/messages.ts";
 
 export interface FakeHost extends SocketHost {
-  /** Other users' statuses that `userStatuses` answers from; unknown ids are offline. */
+  /** Other users' statuses that their actors answer with; unknown ids are offline. */
   statuses: Map<string, UserStatus>;
-  /** Every `userStatuses` call, with the ids it was asked for. */
-  statusQueries: string[][];
+  /** Every user whose actor was asked for its status, in order. */
+  statusQueries: string[];
   /** Connections passed to `saveConnection`, as snapshots. */
   saved: Connection[];
   reschedules: number;
@@ -39,8 +38,6 @@ export interface FakeHost extends SocketHost {
   broadcastReach: number;
   /** What `replay` answers. */
   replayResult: ReplayResult;
-  /** What `verifySubscription` answers. */
-  subscriptionValid: boolean;
   /** Group name → connection ids joined through `joinRoom`. */
   rooms: Map<string, Set<string>>;
   published: { groupName: string; message: RoomPublish }[];
@@ -55,13 +52,6 @@ export function fakeHost(config: Config): FakeHost {
     reschedules: 0,
     count: 1,
     connectionCount: () => hub.count,
-    async userStatuses(userIds) {
-      hub.statusQueries.push([...userIds]);
-      return userIds.map(
-        (id) => hub.statuses.get(id) ?? { user_id: id, is_online: false, last_seen: null },
-      );
-    },
-    verifyToken: (token) => verifyToken(token, config),
     saveConnection(connection) {
       hub.saved.push(structuredClone(connection));
     },
@@ -80,7 +70,15 @@ export function fakeHost(config: Config): FakeHost {
         },
         notify: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
-        status: () => Promise.reject(new Error("not asked of a socket")),
+        async status() {
+          hub.statusQueries.push(userId);
+          const known = hub.statuses.get(userId);
+          return {
+            is_online: known?.is_online ?? false,
+            connection_count: known?.is_online ? 1 : 0,
+            last_seen: known?.last_seen ?? null,
+          };
+        },
       }),
       shard: (index) => ({
         async broadcast(delivery) {
@@ -110,16 +108,9 @@ export function fakeHost(config: Config): FakeHost {
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
     replay: () => hub.replayResult,
-    subscriptionValid: false,
-    async verifySubscription() {
-      return hub.subscriptionValid;
-    },
     rooms: new Map(),
     published: [],
     publishReach: 0,
-    async postConsultation() {
-      throw new Error("not a consultation socket");
-    },
   };
   return hub;
 }

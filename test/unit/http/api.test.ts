@@ -536,6 +536,7 @@ describe("operations", () => {
       {
         groupName: "group_chess",
         message: {
+          type: "group_message",
           messageId: "id-1",
           fromUserId: null,
           messageType: "move",

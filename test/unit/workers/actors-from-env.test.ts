@@ -37,8 +37,8 @@ describe("failed actor calls", () => {
 });
 
 describe("a socket's commands", () => {
-  /** The UserHub's port over an env whose every RoomHub and UserHub is overloaded. */
-  function portOverOverloadedActors() {
+  /** The UserHub's socket host over an env whose every RoomHub and UserHub is overloaded. */
+  function hostOverOverloadedActors() {
     const overloaded = () =>
       Promise.reject(
         Object.assign(new Error("Durable Object is overloaded"), { overloaded: true }),
@@ -55,9 +55,16 @@ describe("a socket's commands", () => {
   }
 
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {
-    const port = portOverOverloadedActors();
-    const message = { messageId: "m1", fromUserId: "1", messageType: "t", data: {}, sentAt: "" };
-    const refused = await port.actors
+    const host = hostOverOverloadedActors();
+    const message = {
+      type: "group_message" as const,
+      messageId: "m1",
+      fromUserId: "1",
+      messageType: "t",
+      data: {},
+      sentAt: "",
+    };
+    const refused = await host.actors
       .room("group_a")
       ?.publish(message)
       .catch((err: unknown) => err);
@@ -66,9 +73,9 @@ describe("a socket's commands", () => {
   });
 
   it("answer unavailable when the target user's actor is overloaded", async () => {
-    const port = portOverOverloadedActors();
-    await expect(port.userStatuses(["2"])).rejects.toMatchObject({ code: "unavailable" });
-    await expect(port.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
+    const host = hostOverOverloadedActors();
+    await expect(host.actors.user("2").status()).rejects.toMatchObject({ code: "unavailable" });
+    await expect(host.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
       code: "unavailable",
     });
   });

@@ -101,7 +101,7 @@ describe("get_status", () => {
       last_seen: "2026-11-24T09:00:00.000Z",
     });
     await run(ctx, { type: "get_status", data: { user_ids: ["b", 7, "b", "nobody"] } });
-    expect(ctx.host.statusQueries).toEqual([["b", "7", "nobody"]]);
+    expect(ctx.host.statusQueries).toEqual(["b", "7", "nobody"]);
     expect(ctx.replies[0]).toMatchObject({
       type: "status_response",
       data: {
@@ -257,9 +257,9 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("remembers a group joined by subscription, and forgets it on leave_group", async () => {
     const ctx = commandContext(config, connectionOf("42", { grants: ["group_a"] }));
-    ctx.host.subscriptionValid = true;
-    await run(ctx, { type: "join_group", data: { group_name: "group_b", token: "sub" } });
-    await run(ctx, { type: "join_group", data: { group_name: "group_a", token: "sub" } });
+    const token = await mintSubscriptionToken("42", "group_b");
+    await run(ctx, { type: "join_group", data: { group_name: "group_b", token } });
+    await run(ctx, { type: "join_group", data: { group_name: "group_a", token } });
     expect(ctx.connection.subscribed).toEqual(["group_b"]);
     await run(ctx, { type: "leave_group", data: { group_name: "group_b" } });
     expect(ctx.connection.subscribed).toEqual([]);
@@ -337,8 +337,8 @@ describe("join_group", () => {
 
   it("accepts a valid subscription token", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.host.subscriptionValid = true;
-    await run(ctx, { type: "join_group", data: { group_name: "group_b", token: "sub" } });
+    const token = await mintSubscriptionToken("42", "group_b");
+    await run(ctx, { type: "join_group", data: { group_name: "group_b", token } });
     expect(ctx.replies[0]?.type).toBe("group_joined");
   });
 });
