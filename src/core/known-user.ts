@@ -7,7 +7,7 @@
  * store negative lookups).
  */
 import { GatewayError } from "../protocol/errors.ts";
-import type { KeyValueStore } from "./presence-keeper.ts";
+import type { KeyValueStore } from "./cached-store.ts";
 
 /** How long "this user does not exist" is believed before asking the user table again: 30 s. */
 export const UNKNOWN_USER_TTL_MS = 30_000;

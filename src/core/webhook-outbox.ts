@@ -10,8 +10,9 @@
  *
  * Runtime-agnostic: storage, the sender, the monitor and the clock are injected.
  */
+
+import type { KeyValueStore } from "./cached-store.ts";
 import type { WebhookEventType } from "./config.ts";
-import type { KeyValueStore } from "./presence-keeper.ts";
 
 export interface WebhookEvent {
   /** Unique per event; a receiver dedupes on it (delivery is at least once). */

@@ -72,7 +72,7 @@ export class UserHub extends DurableObject<Env> {
     );
     this.knownUser = new KnownUser({
       store: this.connections.store,
-      connectedBefore: async () => (await this.connections.presence.profile()) !== undefined,
+      connectedBefore: async () => (await this.connections.profile.get()) !== undefined,
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
@@ -115,7 +115,7 @@ export class UserHub extends DurableObject<Env> {
     }
 
     const { userId, username, isStaff, isSuperuser } = principal;
-    await this.connections.presence.rememberProfile({ userId, username, isStaff, isSuperuser });
+    await this.connections.profile.remember({ userId, username, isStaff, isSuperuser });
     const connection = newConnection({
       connectionId: crypto.randomUUID(),
       userId,
@@ -175,7 +175,7 @@ export class UserHub extends DurableObject<Env> {
     await this.connections.expireLeases(now);
     await this.connections.presence.onAlarm();
     await this.connections.webhooks?.flush();
-    const profile = await this.connections.presence.profile();
+    const profile = await this.connections.profile.get();
     await this.notifications.flush(profile?.userId ?? this.ctx.id.toString());
     await this.reschedule();
   }
@@ -254,9 +254,9 @@ export class UserHub extends DurableObject<Env> {
     if (this.connections.count() >= this.config.maxConnectionsPerUser) {
       return { accepted: false, connectionCount: this.connections.count() };
     }
-    const presence = this.connections.presence;
-    if ((await presence.profile()) === undefined) {
-      await presence.rememberProfile({
+    const { profile } = this.connections;
+    if ((await profile.get()) === undefined) {
+      await profile.remember({
         userId,
         username: userId,
         isStaff: false,
