@@ -1,6 +1,6 @@
 /**
  * When a user flips online or offline, every member of every group and consultation that
- * user is in hears it, once per socket however many groups they share (PROTOCOL.md, "Who
+ * user is in hears it, once per socket however many groups they share (docs/protocol.md, "Who
  * receives status_changed").
  */
 import type { StatusChanged } from "../protocol/messages.ts";

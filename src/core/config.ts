@@ -47,7 +47,7 @@ export interface Config {
   maxFrameBytes: number;
   rateLimit: { perSecond: number; burst: number };
   /**
-   * Each user's budget across all their sockets, in cost units (PROTOCOL.md, "Budgets"): a
+   * Each user's budget across all their sockets, in cost units (docs/protocol.md, "Budgets"): a
    * frame costs 1, each user id asked for in get_status 1, each user a message reaches 1.
    * USER_BUDGET_PER_SECOND (default 100 units/s) refills it up to USER_BUDGET_BURST (default 200).
    */

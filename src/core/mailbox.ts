@@ -164,7 +164,7 @@ export class Mailbox {
   /**
    * Store a message; returns its seq, and `duplicate` when that message id was stored before
    * (then nothing is stored again). Writes without an await in between commit together
-   * (PLATFORM-NOTES).
+   * (Durable Object storage coalesces them into one implicit transaction).
    */
   append(
     messageId: string,

@@ -1,6 +1,6 @@
 /**
  * One user's pending presence webhook events, kept in that user's actor storage and sent in
- * order until the receiver answers 2xx (PROTOCOL.md, "Presence webhooks").
+ * order until the receiver answers 2xx (docs/protocol.md, "Presence webhooks").
  *
  * Unlike the presence outbox (outbox.ts), which holds no payload because a mirror only needs the
  * latest state, a webhook receiver is promised every flip: the events themselves are stored.

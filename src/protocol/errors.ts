@@ -28,7 +28,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** HTTP status for each code (PROTOCOL.md: 400/401/403/404/413/426/429/503). */
+/** HTTP status for each code (docs/protocol.md: 400/401/403/404/413/426/429/503). */
 const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   invalid_message: 400,
@@ -63,7 +63,7 @@ export interface Disconnect {
 }
 
 /**
- * Every close the gateway starts (PROTOCOL.md, "Close codes"): the server closes through these
+ * Every close the gateway starts (docs/protocol.md, "Close codes"): the server closes through these
  * rows and the client SDK decides from the same rows whether to reconnect. Rows that share a
  * code share `reconnect`, because the client sees only the code.
  */

@@ -26,7 +26,7 @@ export interface SocketHost {
 }
 
 /**
- * The sending user's budget (PROTOCOL.md, "Budgets"; src/core/user-budget.ts). The frame's own
+ * The sending user's budget (docs/protocol.md, "Budgets"; src/core/user-budget.ts). The frame's own
  * cost was taken before the handler ran; handlers add what only they know.
  */
 export interface CommandBudget {

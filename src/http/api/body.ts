@@ -8,7 +8,7 @@ import { GatewayError } from "../../protocol/errors.ts";
 /**
  * `application/json`, with or without parameters, and structured `+json` types (RFC 6839).
  * Anything else is refused with 400 `invalid_json`, so the API answers with the protocol's own
- * codes only (PROTOCOL.md lists 400/401/403/404/413/429/503).
+ * codes only (docs/protocol.md lists 400/401/403/404/413/429/503).
  */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 

@@ -1,5 +1,5 @@
 /**
- * The HTTP API under /api/v1 (PROTOCOL.md, "HTTP API"): authenticate, read the body, run the
+ * The HTTP API under /api/v1 (docs/protocol.md, "HTTP API"): authenticate, read the body, run the
  * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
  */
 import { Hono } from "hono";

@@ -168,7 +168,7 @@ export function buildOpenApiDocument(): Json {
       title: "Realtime gateway HTTP API",
       version: "1.0.0",
       description:
-        'Server-side sends and presence queries (PROTOCOL.md, "HTTP API"). Authenticate with ' +
+        'Server-side sends and presence queries (docs/protocol.md, "HTTP API"). Authenticate with ' +
         "`Authorization: Bearer <API_KEY>` or a staff/superuser JWT. Errors are " +
         "`{ error: { code, message, details? } }`.",
     },

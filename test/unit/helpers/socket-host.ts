@@ -1,10 +1,14 @@
 /**
- * An in-memory SocketHost and a CommandContext around it, so handlers run without an actor.
+ * An in-memory SocketHost and a CommandContext around it, so handlers run without an actor;
+ * and the few steps every handler test takes.
  */
+import { afterEach, beforeEach, vi } from "vitest";
 import { RANDOM_IDS, type RoomPublish } from "../../../src/app/context.ts";
 import {
   type CommandBudget,
   type CommandContext,
+  DEFAULT_HANDLERS,
+  dispatch,
   NO_BUDGET,
   type SocketHost,
 } from "../../../src/app/socket/index.ts";
@@ -13,12 +17,14 @@ import { type Connection, newConnection } from "../../../src/core/connection.ts"
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
 import type { ReplayResult } from "../../../src/core/mailbox.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
+import { GatewayError } from "../../../src/protocol/errors.ts";
 import type {
   ClientCommand,
   ServerData,
   ServerType,
   UserStatus,
 } from "../../../src/protocol/messages.ts";
+import { configWith } from "./jwt.ts";
 
 export interface FakeHost extends SocketHost {
   /** Other users' statuses that their actors answer with; unknown ids are offline. */
@@ -44,19 +50,19 @@ export interface FakeHost extends SocketHost {
   publishReach: number;
 }
 
-export function fakeHost(config: Config): FakeHost {
-  const hub: FakeHost = {
+export function fakeHost(): FakeHost {
+  const host: FakeHost = {
     statuses: new Map(),
     statusQueries: [],
     saved: [],
     reschedules: 0,
     count: 1,
-    connectionCount: () => hub.count,
+    connectionCount: () => host.count,
     saveConnection(connection) {
-      hub.saved.push(structuredClone(connection));
+      host.saved.push(structuredClone(connection));
     },
     async reschedule() {
-      hub.reschedules += 1;
+      host.reschedules += 1;
     },
     deliveries: [],
     deliveryResult: { status: "delivered", seq: 1, sockets: 1, connectionCount: 1 },
@@ -65,14 +71,14 @@ export function fakeHost(config: Config): FakeHost {
     actors: {
       user: (userId) => ({
         async deliver(delivery) {
-          hub.deliveries.push({ userId, delivery });
-          return hub.deliveryResult;
+          host.deliveries.push({ userId, delivery });
+          return host.deliveryResult;
         },
         notify: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
         async status() {
-          hub.statusQueries.push(userId);
-          const known = hub.statuses.get(userId);
+          host.statusQueries.push(userId);
+          const known = host.statuses.get(userId);
           return {
             is_online: known?.is_online ?? false,
             connection_count: known?.is_online ? 1 : 0,
@@ -83,36 +89,36 @@ export function fakeHost(config: Config): FakeHost {
       shard: (index) => ({
         async broadcast(delivery) {
           if (index > 0) return 0;
-          hub.broadcasts.push(delivery);
-          return hub.broadcastReach;
+          host.broadcasts.push(delivery);
+          return host.broadcastReach;
         },
         online: () => Promise.reject(new Error("not asked of a socket")),
       }),
       room: (groupName) => ({
         async publish(message) {
-          hub.published.push({ groupName, message });
-          return { recipients: hub.publishReach };
+          host.published.push({ groupName, message });
+          return { recipients: host.publishReach };
         },
         async join(_userId, connectionId) {
-          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          const members = host.rooms.get(groupName) ?? new Set<string>();
           members.add(connectionId);
-          hub.rooms.set(groupName, members);
+          host.rooms.set(groupName, members);
           return members.size;
         },
         async leave(_userId, connectionId) {
-          const members = hub.rooms.get(groupName) ?? new Set<string>();
+          const members = host.rooms.get(groupName) ?? new Set<string>();
           members.delete(connectionId);
           return members.size;
         },
       }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
-    replay: () => hub.replayResult,
+    replay: () => host.replayResult,
     rooms: new Map(),
     published: [],
     publishReach: 0,
   };
-  return hub;
+  return host;
 }
 
 export interface SentReply {
@@ -164,7 +170,7 @@ export function commandContext(
     close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
     config,
-    host: options.host ?? fakeHost(config),
+    host: options.host ?? fakeHost(),
     budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
     ids: RANDOM_IDS,
@@ -181,4 +187,43 @@ export function command(frame: Record<string, unknown>): ClientCommand {
   const decoded = decodeFrame(JSON.stringify(frame));
   if (!decoded.ok) throw new Error(`test frame does not decode: ${decoded.error.code}`);
   return decoded.command;
+}
+
+/** The configuration handler tests run with: the defaults and the test signing key. */
+export const config = configWith();
+
+/** Runs one command through the user-socket table and returns the context to inspect. */
+export async function run(ctx: TestContext, frame: Record<string, unknown>): Promise<TestContext> {
+  await dispatch(DEFAULT_HANDLERS, ctx, command(frame));
+  return ctx;
+}
+
+/** The GatewayError a command was refused with, whether the handler threw or rejected. */
+export async function refusal(
+  ctx: TestContext,
+  frame: Record<string, unknown>,
+): Promise<GatewayError> {
+  try {
+    await dispatch(DEFAULT_HANDLERS, ctx, command(frame));
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error(
+    `expected ${String(frame.type)} to be refused; replies: ${JSON.stringify(ctx.replies)}`,
+  );
+}
+
+/** What `Date` reads in a test file that called `fixClock`. */
+export const NOW = new Date("2026-11-25T10:00:00.000Z");
+
+/** The test file's clock reads NOW (Date only; timers stay real). */
+export function fixClock(): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(NOW);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 }

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import {
+  commandContext,
+  config,
+  connectionOf,
+  fixClock,
+  refusal,
+  run,
+} from "../../helpers/socket-host.ts";
+
+fixClock();
+
+describe("broadcast", () => {
+  it("is forbidden to a user who is neither staff nor superuser", async () => {
+    const ctx = commandContext(config, connectionOf("42"));
+    expect((await refusal(ctx, { type: "broadcast", data: { message: "hi" } })).code).toBe(
+      "forbidden",
+    );
+    expect(ctx.host.broadcasts).toEqual([]);
+  });
+
+  it.each([
+    ["staff", { isStaff: true }],
+    ["superuser", { isSuperuser: true }],
+  ] as const)("reaches the online users for %s and reports how many", async (_label, rights) => {
+    const ctx = commandContext(config, connectionOf("admin", rights));
+    ctx.host.broadcastReach = 250;
+    await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
+    expect(JSON.parse(ctx.host.broadcasts[0]?.json ?? "null")).toMatchObject({
+      message: "maintenance at 10",
+      message_type: "system_broadcast",
+      from_user_id: "admin",
+    });
+    expect(ctx.replies[0]).toMatchObject({
+      type: "message_sent",
+      data: { recipients: 250, delivered: true },
+    });
+  });
+});
