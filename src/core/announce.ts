@@ -19,11 +19,11 @@ const CONCURRENCY = 32;
 export async function announceToCoMembers(
   groups: readonly string[],
   status: StatusChanged,
-  ports: RoomsAndCoMembers,
+  reach: RoomsAndCoMembers,
 ): Promise<number> {
   const shared = new Map<string, Set<string>>();
   await mapBounded([...new Set(groups)], CONCURRENCY, async (group) => {
-    for (const userId of await ports.announce(group, status)) {
+    for (const userId of await reach.announce(group, status)) {
       if (userId === status.user_id) continue;
       const set = shared.get(userId) ?? new Set<string>();
       set.add(group);
@@ -31,7 +31,7 @@ export async function announceToCoMembers(
     }
   });
   await mapBounded([...shared], CONCURRENCY, ([userId, set]) =>
-    ports.push(userId, status, [...set]),
+    reach.push(userId, status, [...set]),
   );
   return shared.size;
 }

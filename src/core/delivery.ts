@@ -67,10 +67,10 @@ export type DeliveryResult =
     }
   | { status: "not_found"; seq: null; sockets: 0; connectionCount: 0 };
 
-export async function deliver(ports: Recipient, delivery: Delivery): Promise<DeliveryResult> {
+export async function deliver(recipient: Recipient, delivery: Delivery): Promise<DeliveryResult> {
   const rule = RULES[delivery.type];
-  const all = ports.sockets();
-  if (rule.requireKnownUser && all.length === 0 && !(await ports.isKnownUser())) {
+  const all = recipient.sockets();
+  if (rule.requireKnownUser && all.length === 0 && !(await recipient.isKnownUser())) {
     return { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
   }
   const { group } = delivery;
@@ -79,8 +79,8 @@ export async function deliver(ports: Recipient, delivery: Delivery): Promise<Del
   if (rule.store === "if_reached" && targets.length === 0) {
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
-  const now = ports.now();
-  const stored = ports.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
+  const now = recipient.now();
+  const stored = recipient.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
   if (stored.duplicate) {
     return { status: "duplicate", seq: stored.seq, sockets: 0, connectionCount };
   }

@@ -49,7 +49,7 @@ export class UserHub extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
-  private readonly port: SocketHost;
+  private readonly host: SocketHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -76,7 +76,7 @@ export class UserHub extends DurableObject<Env> {
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
-    this.port = userSocketHost({
+    this.host = userSocketHost({
       env,
       config: this.config,
       sockets: this.sockets,
@@ -147,7 +147,7 @@ export class UserHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    await this.frames.handle(ws, connection, message, this.port);
+    await this.frames.handle(ws, connection, message, this.host);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

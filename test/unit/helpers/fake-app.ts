@@ -33,7 +33,7 @@ export const FIXED_NOW = Date.parse("2026-11-25T10:00:00.000Z");
 
 export function fakeApp(): FakeApp {
   let ids = 0;
-  const ports: FakeApp = {
+  const app: FakeApp = {
     users: new Map(),
     shards: new Map(),
     broadcasts: [],
@@ -43,8 +43,8 @@ export function fakeApp(): FakeApp {
     asked: [],
     actors: {
       user(userId) {
-        ports.asked.push(userId);
-        const user = () => ports.users.get(userId);
+        app.asked.push(userId);
+        const user = () => app.users.get(userId);
         const result = (u: FakeUser | undefined): DeliveryResult =>
           u === undefined
             ? { status: "not_found", seq: null, sockets: 0, connectionCount: 0 }
@@ -73,28 +73,28 @@ export function fakeApp(): FakeApp {
       },
       shard(index) {
         return {
-          online: async () => ports.shards.get(index) ?? [],
+          online: async () => app.shards.get(index) ?? [],
           broadcast: async (delivery) => {
-            ports.broadcasts.push({ shard: index, delivery });
-            return (ports.shards.get(index) ?? []).length;
+            app.broadcasts.push({ shard: index, delivery });
+            return (app.shards.get(index) ?? []).length;
           },
         };
       },
       room(groupName) {
-        const rooms = ports.rooms;
+        const rooms = app.rooms;
         if (rooms === null) return null;
         return {
           publish: async (message) => {
-            ports.published.push({ groupName, message });
+            app.published.push({ groupName, message });
             return { recipients: rooms.get(groupName) ?? 0 };
           },
           join: async () => {
-            ports.joined.push(groupName);
-            return ports.joined.filter((name) => name === groupName).length;
+            app.joined.push(groupName);
+            return app.joined.filter((name) => name === groupName).length;
           },
           leave: async () => {
-            ports.joined.splice(ports.joined.indexOf(groupName), 1);
-            return ports.joined.filter((name) => name === groupName).length;
+            app.joined.splice(app.joined.indexOf(groupName), 1);
+            return app.joined.filter((name) => name === groupName).length;
           },
         };
       },
@@ -107,10 +107,10 @@ export function fakeApp(): FakeApp {
       },
     },
   };
-  return ports;
+  return app;
 }
 
-export function addUser(ports: FakeApp, userId: string, user: Partial<FakeUser> = {}): FakeUser {
+export function addUser(app: FakeApp, userId: string, user: Partial<FakeUser> = {}): FakeUser {
   const entry: FakeUser = {
     sockets: 0,
     isOnline: false,
@@ -119,6 +119,6 @@ export function addUser(ports: FakeApp, userId: string, user: Partial<FakeUser> 
     deliveries: [],
     ...user,
   };
-  ports.users.set(userId, entry);
+  app.users.set(userId, entry);
   return entry;
 }
