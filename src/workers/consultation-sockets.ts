@@ -6,7 +6,7 @@
 
 import type { Actors } from "../app/context.ts";
 import { CONSULTATION_HANDLERS } from "../app/socket/consultation.ts";
-import type { SocketHost } from "../app/socket/index.ts";
+import type { HoldingActor } from "../app/socket/index.ts";
 import { CLOCK_TOLERANCE_SECONDS, type Principal } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
@@ -113,7 +113,7 @@ export class ConsultationSockets {
   async message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    await this.frames.handle(ws, connection, raw, this.hostFor(connection));
+    await this.frames.handle(ws, connection, raw, this.holderFor(connection));
   }
 
   /** A consultation socket closed: end its lease so the user's count drops now, not at expiry. */
@@ -268,7 +268,7 @@ export class ConsultationSockets {
     return { consultation_id: consultationId, participants };
   }
 
-  private hostFor(connection: Connection): SocketHost {
+  private holderFor(connection: Connection): HoldingActor {
     return {
       actors: this.o.actors,
       connectionCount: async () =>

@@ -11,8 +11,8 @@ import {
   type CommandContext,
   dispatch,
   type HandlerTable,
+  type HoldingActor,
   NO_BUDGET,
-  type SocketHost,
 } from "../app/socket/index.ts";
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
@@ -66,7 +66,7 @@ export class InboundFrames {
     ws: WebSocket,
     connection: Connection,
     raw: string | ArrayBuffer,
-    host: SocketHost,
+    holder: HoldingActor,
   ): Promise<void> {
     const now = Date.now();
     let bucket = this.buckets.get(connection.connectionId);
@@ -101,7 +101,7 @@ export class InboundFrames {
     const ctx: CommandContext = {
       connection,
       config: this.config,
-      host,
+      holder,
       budget: this.budget,
       now: Date.now,
       ids: RANDOM_IDS,

@@ -7,7 +7,7 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
-import { DEFAULT_HANDLERS, type SocketHost } from "../app/socket/index.ts";
+import { DEFAULT_HANDLERS, type HoldingActor } from "../app/socket/index.ts";
 import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
@@ -26,8 +26,8 @@ import { InboundFrames } from "./inbound-frames.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
+import { userHoldingActor } from "./user-holding-actor.ts";
 import { UserNotifications } from "./user-notifications.ts";
-import { userSocketHost } from "./user-socket-host.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
@@ -49,7 +49,7 @@ export class UserHub extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
-  private readonly host: SocketHost;
+  private readonly holder: HoldingActor;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -76,7 +76,7 @@ export class UserHub extends DurableObject<Env> {
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
-    this.host = userSocketHost({
+    this.holder = userHoldingActor({
       env,
       config: this.config,
       sockets: this.sockets,
@@ -147,7 +147,7 @@ export class UserHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    await this.frames.handle(ws, connection, message, this.host);
+    await this.frames.handle(ws, connection, message, this.holder);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

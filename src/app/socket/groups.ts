@@ -43,7 +43,7 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
   if (!connection.groups.includes(name)) {
     connection.groups.push(name);
     if (bySubscription) connection.subscribed.push(name);
-    ctx.host.saveConnection(connection);
+    ctx.holder.saveConnection(connection);
   }
   ctx.reply("group_joined", { group_name: name, member_count: memberCount });
 };
@@ -58,7 +58,7 @@ export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {
   }
   connection.groups = connection.groups.filter((g) => g !== name);
   connection.subscribed = connection.subscribed.filter((g) => g !== name);
-  ctx.host.saveConnection(connection);
+  ctx.holder.saveConnection(connection);
   const memberCount = await leaveRoom(
     operationContext(ctx),
     name,

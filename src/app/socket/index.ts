@@ -39,6 +39,6 @@ export type {
   CommandBudget,
   CommandContext,
   HandlerTable,
-  SocketHost,
+  HoldingActor,
 } from "./types.ts";
 export { NO_BUDGET } from "./types.ts";

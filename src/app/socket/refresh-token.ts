@@ -7,8 +7,8 @@ import { type CommandContext, type Handler, operationContext } from "./types.ts"
 /** The new rights in the socket's attachment, its expiry in the actor's alarm; the revoked groups. */
 async function refreshed(ctx: CommandContext, token: string): Promise<string[]> {
   const revoked = await renewRights(ctx.config, ctx.connection, token);
-  ctx.host.saveConnection(ctx.connection);
-  await ctx.host.reschedule();
+  ctx.holder.saveConnection(ctx.connection);
+  await ctx.holder.reschedule();
   return revoked;
 }
 

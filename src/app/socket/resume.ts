@@ -3,7 +3,7 @@ import type { Handler } from "./types.ts";
 
 /** Replay the mailbox after `since_seq`, in order, then say what range was covered. */
 export const resume: Handler<"resume"> = (ctx, command) => {
-  const result = ctx.host.replay(command.data.since_seq);
+  const result = ctx.holder.replay(command.data.since_seq);
   for (const message of result.messages) {
     ctx.send(
       encodeRawFrame(message.type, message.json, {

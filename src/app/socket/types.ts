@@ -12,7 +12,7 @@ import type {
 import type { Actors, AppContext, Ids } from "../context.ts";
 
 /** What a command handler may ask of the actor that holds its socket (a UserHub or a RoomHub). */
-export interface SocketHost {
+export interface HoldingActor {
   /** The other actors, as the application's operations reach them from this socket. */
   readonly actors: Actors;
   /** Live sockets of this socket's user (local and leased). */
@@ -45,7 +45,7 @@ export const NO_BUDGET: CommandBudget = {
 export interface CommandContext {
   readonly connection: Connection;
   readonly config: Config;
-  readonly host: SocketHost;
+  readonly holder: HoldingActor;
   readonly budget: CommandBudget;
   readonly now: () => number;
   /** Where new message ids come from. */
@@ -68,5 +68,5 @@ export type HandlerTable = { [K in CommandType]: Handler<K> };
 
 /** What the application's operations are given when a command on this socket calls them. */
 export function operationContext(ctx: CommandContext): AppContext {
-  return { actors: ctx.host.actors, clock: { now: ctx.now }, ids: ctx.ids };
+  return { actors: ctx.holder.actors, clock: { now: ctx.now }, ids: ctx.ids };
 }

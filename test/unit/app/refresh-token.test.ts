@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { refreshToken } from "../../../src/app/refresh-token.ts";
 import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
+import { connectionOf } from "../helpers/holding-actor.ts";
 import { configWith, nowSeconds } from "../helpers/jwt.ts";
-import { connectionOf } from "../helpers/socket-host.ts";
 
 const config = configWith({ PUBLIC_GROUP_PREFIXES: "team_" });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { socketStatus } from "../../../src/app/socket-status.ts";
 import { addUser, fakeApp } from "../helpers/fake-app.ts";
-import { connectionOf } from "../helpers/socket-host.ts";
+import { connectionOf } from "../helpers/holding-actor.ts";
 
 const connection = connectionOf("42", { connectionId: "c-9", groups: ["group_a"] });
 

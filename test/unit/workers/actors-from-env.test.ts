@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { actorFailure } from "../../../src/workers/actors-from-env.ts";
-import { userSocketHost } from "../../../src/workers/user-socket-host.ts";
+import { userHoldingActor } from "../../../src/workers/user-holding-actor.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
 describe("failed actor calls", () => {
@@ -37,7 +37,7 @@ describe("failed actor calls", () => {
 });
 
 describe("a socket's commands", () => {
-  /** The UserHub's socket host over an env whose every RoomHub and UserHub is overloaded. */
+  /** The UserHub, as its sockets' handlers reach it, over an env whose every RoomHub and UserHub is overloaded. */
   function hostOverOverloadedActors() {
     const overloaded = () =>
       Promise.reject(
@@ -51,7 +51,7 @@ describe("a socket's commands", () => {
     const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET });
     // Only the env's stubs and the config are reached by the calls below.
     const parts = { env, config, connections: { presence: { profile: async () => null } } };
-    return userSocketHost(parts as unknown as Parameters<typeof userSocketHost>[0]);
+    return userHoldingActor(parts as unknown as Parameters<typeof userHoldingActor>[0]);
   }
 
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {

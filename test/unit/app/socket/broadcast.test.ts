@@ -6,7 +6,7 @@ import {
   fixClock,
   refusal,
   run,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
@@ -16,7 +16,7 @@ describe("broadcast", () => {
     expect((await refusal(ctx, { type: "broadcast", data: { message: "hi" } })).code).toBe(
       "forbidden",
     );
-    expect(ctx.host.broadcasts).toEqual([]);
+    expect(ctx.holder.broadcasts).toEqual([]);
   });
 
   it.each([
@@ -24,9 +24,9 @@ describe("broadcast", () => {
     ["superuser", { isSuperuser: true }],
   ] as const)("reaches the online users for %s and reports how many", async (_label, rights) => {
     const ctx = commandContext(config, connectionOf("admin", rights));
-    ctx.host.broadcastReach = 250;
+    ctx.holder.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
-    expect(JSON.parse(ctx.host.broadcasts[0]?.json ?? "null")).toMatchObject({
+    expect(JSON.parse(ctx.holder.broadcasts[0]?.json ?? "null")).toMatchObject({
       message: "maintenance at 10",
       message_type: "system_broadcast",
       from_user_id: "admin",

@@ -9,7 +9,7 @@ import {
   connectionOf,
   fixClock,
   NOW,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
@@ -19,13 +19,13 @@ const participant = () =>
 describe("consultation sockets", () => {
   it("post consultation_message to their room and answer message_sent with the users reached", async () => {
     const ctx = commandContext(config, participant());
-    ctx.host.publishReach = 2;
+    ctx.holder.publishReach = 2;
     await dispatch(
       CONSULTATION_HANDLERS,
       ctx,
       command({ type: "consultation_message", data: { message: "good morning" } }),
     );
-    expect(ctx.host.published).toEqual([
+    expect(ctx.holder.published).toEqual([
       {
         groupName: "consultation_7",
         message: expect.objectContaining({
@@ -62,7 +62,7 @@ describe("consultation sockets", () => {
         .catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(GatewayError);
       expect(refused).toMatchObject({ code: "forbidden" });
-      expect(ctx.host.published).toEqual([]);
+      expect(ctx.holder.published).toEqual([]);
     }
   });
 });

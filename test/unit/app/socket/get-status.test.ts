@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { commandContext, config, connectionOf, fixClock, run } from "../../helpers/socket-host.ts";
+import {
+  commandContext,
+  config,
+  connectionOf,
+  fixClock,
+  run,
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
@@ -9,7 +15,7 @@ describe("get_status", () => {
       config,
       connectionOf("42", { connectionId: "c-9", groups: ["group_a"] }),
     );
-    ctx.host.count = 3;
+    ctx.holder.count = 3;
     await run(ctx, { type: "get_status" });
     expect(ctx.replies).toEqual([
       {
@@ -23,7 +29,7 @@ describe("get_status", () => {
         },
       },
     ]);
-    expect(ctx.host.statusQueries).toEqual([]);
+    expect(ctx.holder.statusQueries).toEqual([]);
   });
 
   it("does not ask for the statuses of an empty list of users", async () => {
@@ -32,19 +38,19 @@ describe("get_status", () => {
       data: { user_ids: [] },
     });
     expect(ctx.replies[0]?.data).not.toHaveProperty("users");
-    expect(ctx.host.statusQueries).toEqual([]);
+    expect(ctx.holder.statusQueries).toEqual([]);
   });
 
   it("adds the status of the users asked for, once each, in the order asked", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.host.statuses.set("7", { user_id: "7", is_online: true, last_seen: null });
-    ctx.host.statuses.set("b", {
+    ctx.holder.statuses.set("7", { user_id: "7", is_online: true, last_seen: null });
+    ctx.holder.statuses.set("b", {
       user_id: "b",
       is_online: false,
       last_seen: "2026-11-24T09:00:00.000Z",
     });
     await run(ctx, { type: "get_status", data: { user_ids: ["b", 7, "b", "nobody"] } });
-    expect(ctx.host.statusQueries).toEqual(["b", "7", "nobody"]);
+    expect(ctx.holder.statusQueries).toEqual(["b", "7", "nobody"]);
     expect(ctx.replies[0]).toMatchObject({
       type: "status_response",
       data: {

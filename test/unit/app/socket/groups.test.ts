@@ -7,7 +7,7 @@ import {
   fixClock,
   refusal,
   run,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
@@ -19,7 +19,7 @@ describe("join_group", () => {
       { type: "group_joined", data: { group_name: "group_a", member_count: 1 } },
     ]);
     expect(ctx.connection.groups).toEqual(["group_a"]);
-    expect(ctx.host.saved.at(-1)?.groups).toEqual(["group_a"]);
+    expect(ctx.holder.saved.at(-1)?.groups).toEqual(["group_a"]);
   });
 
   it("refuses a group outside the claim with forbidden, and a bad name with invalid_group", async () => {
@@ -44,7 +44,7 @@ describe("join_group", () => {
 describe("leave_group and group_message", () => {
   it("leaving a group not joined is not_in_group; leaving a joined one says the new count", async () => {
     const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
-    ctx.host.rooms.set("group_a", new Set(["conn-42", "other"]));
+    ctx.holder.rooms.set("group_a", new Set(["conn-42", "other"]));
     expect(
       (await refusal(ctx, { type: "leave_group", data: { group_name: "group_b" } })).code,
     ).toBe("not_in_group");
@@ -63,12 +63,12 @@ describe("leave_group and group_message", () => {
     });
     expect(error.code).toBe("not_in_group");
     const member = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
-    member.host.publishReach = 3;
+    member.holder.publishReach = 3;
     await run(member, {
       type: "group_message",
       data: { group_name: "group_a", message: "hi all" },
     });
-    expect(member.host.published[0]).toMatchObject({
+    expect(member.holder.published[0]).toMatchObject({
       groupName: "group_a",
       message: { fromUserId: "42", message: "hi all", messageType: "group_message" },
     });

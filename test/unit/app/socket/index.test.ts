@@ -9,7 +9,7 @@ import {
   fixClock,
   refusal,
   run,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
@@ -40,7 +40,7 @@ describe("the sender's budget", () => {
   it("is charged the users a group message reached", async () => {
     const budget = recordingBudget();
     const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }), { budget });
-    ctx.host.publishReach = 37;
+    ctx.holder.publishReach = 37;
     await run(ctx, { type: "group_message", data: { group_name: "group_a", message: "hi" } });
     expect(budget.charged).toEqual([37]);
   });
@@ -48,7 +48,7 @@ describe("the sender's budget", () => {
   it("is charged the users a broadcast reached", async () => {
     const budget = recordingBudget();
     const ctx = commandContext(config, connectionOf("admin", { isStaff: true }), { budget });
-    ctx.host.broadcastReach = 250;
+    ctx.holder.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance" } });
     expect(budget.charged).toEqual([250]);
   });
@@ -61,9 +61,9 @@ describe("the sender's budget", () => {
       data: { target_user_id: "stranger", message: "x" },
     });
     expect(error).toMatchObject({ code: "rate_limited", retryAfterMs: 5_000 });
-    expect(ctx.host.deliveries).toEqual([]);
+    expect(ctx.holder.deliveries).toEqual([]);
     await run(ctx, { type: "send_message", data: { target_user_id: 43, message: "hi" } });
     expect(budget.targets).toEqual(["stranger", "43"]);
-    expect(ctx.host.deliveries).toHaveLength(1);
+    expect(ctx.holder.deliveries).toHaveLength(1);
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { commandContext, config, connectionOf, fixClock, run } from "../../helpers/socket-host.ts";
+import {
+  commandContext,
+  config,
+  connectionOf,
+  fixClock,
+  run,
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 

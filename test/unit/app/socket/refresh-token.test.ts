@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { CONSULTATION_HANDLERS } from "../../../../src/app/socket/consultation.ts";
 import { dispatch } from "../../../../src/app/socket/index.ts";
 import { mintSubscriptionToken, mintToken } from "../../../helpers/tokens.ts";
-import { configWith, nowSeconds } from "../../helpers/jwt.ts";
 import {
   command,
   commandContext,
@@ -12,7 +11,8 @@ import {
   refusal,
   run,
   type TestContext,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
+import { configWith, nowSeconds } from "../../helpers/jwt.ts";
 
 fixClock();
 
@@ -30,8 +30,8 @@ describe("refresh_token", () => {
     ]);
     expect(ctx.connection.expiresAt).toBe(expiresAt);
     expect(ctx.connection.grants).toEqual(["group_new"]);
-    expect(ctx.host.saved).toEqual([ctx.connection]);
-    expect(ctx.host.reschedules).toBe(1);
+    expect(ctx.holder.saved).toEqual([ctx.connection]);
+    expect(ctx.holder.reschedules).toBe(1);
   });
 
   // A user demoted since connecting must not keep staff rights (broadcast, any group) by refreshing.
@@ -64,8 +64,8 @@ describe("refresh_token", () => {
     expect(error.code).toBe("unauthorized");
     expect(error.message).toBe("token is for another user");
     expect(ctx.connection).toEqual(before);
-    expect(ctx.host.saved).toEqual([]);
-    expect(ctx.host.reschedules).toBe(0);
+    expect(ctx.holder.saved).toEqual([]);
+    expect(ctx.holder.reschedules).toBe(0);
     expect(ctx.replies).toEqual([]);
   });
 
@@ -78,7 +78,7 @@ describe("refresh_token", () => {
     expect(error.code).toBe("unauthorized");
     expect(error.message).toBe("token does not extend the current expiry");
     expect(ctx.connection.grants).toEqual(["group_old"]);
-    expect(ctx.host.saved).toEqual([]);
+    expect(ctx.holder.saved).toEqual([]);
   });
 
   it("refuses a token that expires earlier than the current one", async () => {
@@ -96,7 +96,7 @@ describe("refresh_token", () => {
       const ctx = commandContext(config, expiringSoon());
       const error = await refusal(ctx, { type: "refresh_token", data: { token } });
       expect(error.code).toBe("unauthorized");
-      expect(ctx.host.saved).toEqual([]);
+      expect(ctx.holder.saved).toEqual([]);
       expect(ctx.connection.expiresAt).toBe(nowSeconds() + 60);
     }
   });
@@ -113,7 +113,7 @@ describe("refresh_token re-checks the groups already joined", () => {
       config,
       connected({ grants: ["group_a", "group_b*"], groups: ["group_a", "group_b1"] }),
     );
-    ctx.host.rooms.set("group_b1", new Set(["conn-42", "other"]));
+    ctx.holder.rooms.set("group_b1", new Set(["conn-42", "other"]));
     await run(ctx, {
       type: "refresh_token",
       data: { token: await mintToken("42", { groups: ["group_a"] }) },
@@ -125,8 +125,8 @@ describe("refresh_token re-checks the groups already joined", () => {
     ]);
     expect(groupLefts(ctx)[0]).not.toHaveProperty("id");
     expect(ctx.connection.groups).toEqual(["group_a"]);
-    expect(ctx.host.rooms.get("group_b1")).toEqual(new Set(["other"]));
-    expect(ctx.host.saved.at(-1)?.groups).toEqual(["group_a"]);
+    expect(ctx.holder.rooms.get("group_b1")).toEqual(new Set(["other"]));
+    expect(ctx.holder.saved.at(-1)?.groups).toEqual(["group_a"]);
     expect(ctx.replies.map((r) => r.type)).toEqual(["token_refreshed"]);
   });
 

@@ -6,14 +6,14 @@ import {
   fixClock,
   NOW,
   run,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
 describe("resume", () => {
   it("replays the stored messages in order with their seq, then says which range it covered", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.host.replayResult = {
+    ctx.holder.replayResult = {
       messages: [
         { seq: 5, type: "user_message", json: '{"message":"a"}', createdAt: NOW.getTime() },
         { seq: 6, type: "notification", json: '{"title":"b"}', createdAt: NOW.getTime() + 1 },

@@ -6,17 +6,17 @@ import {
   fixClock,
   refusal,
   run,
-} from "../../helpers/socket-host.ts";
+} from "../../helpers/holding-actor.ts";
 
 fixClock();
 
 describe("send_message", () => {
   it("delivers one user_message to the target and reports the sockets reached", async () => {
     const ctx = commandContext(config, connectionOf("42", { username: "ann" }));
-    ctx.host.deliveryResult = { status: "delivered", seq: 7, sockets: 3, connectionCount: 3 };
+    ctx.holder.deliveryResult = { status: "delivered", seq: 7, sockets: 3, connectionCount: 3 };
     await run(ctx, { type: "send_message", data: { target_user_id: 43, message: "hello" } });
-    expect(ctx.host.deliveries).toHaveLength(1);
-    const [{ userId, delivery }] = ctx.host.deliveries as [{ userId: string; delivery: any }];
+    expect(ctx.holder.deliveries).toHaveLength(1);
+    const [{ userId, delivery }] = ctx.holder.deliveries as [{ userId: string; delivery: any }];
     expect(userId).toBe("43");
     expect(delivery.type).toBe("user_message");
     const data = JSON.parse(delivery.json);
@@ -42,14 +42,14 @@ describe("send_message", () => {
 
   it("says delivered false when the target is offline but known", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.host.deliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
+    ctx.holder.deliveryResult = { status: "stored", seq: 1, sockets: 0, connectionCount: 0 };
     await run(ctx, { type: "send_message", data: { target_user_id: "43", message: "later" } });
     expect(ctx.replies[0]?.data).toMatchObject({ recipients: 0, delivered: false });
   });
 
   it("answers user_not_found for an unknown target", async () => {
     const ctx = commandContext(config, connectionOf("42"));
-    ctx.host.deliveryResult = { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
+    ctx.holder.deliveryResult = { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
     const error = await refusal(ctx, {
       type: "send_message",
       data: { target_user_id: "nobody", message: "x" },

@@ -1,5 +1,5 @@
 /**
- * An in-memory SocketHost and a CommandContext around it, so handlers run without an actor;
+ * An in-memory HoldingActor and a CommandContext around it, so handlers run without an actor;
  * and the few steps every handler test takes.
  */
 import { afterEach, beforeEach, vi } from "vitest";
@@ -9,8 +9,8 @@ import {
   type CommandContext,
   DEFAULT_HANDLERS,
   dispatch,
+  type HoldingActor,
   NO_BUDGET,
-  type SocketHost,
 } from "../../../src/app/socket/index.ts";
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
@@ -26,7 +26,7 @@ import type {
 } from "../../../src/protocol/messages.ts";
 import { configWith } from "./jwt.ts";
 
-export interface FakeHost extends SocketHost {
+export interface FakeHolder extends HoldingActor {
   /** Other users' statuses that their actors answer with; unknown ids are offline. */
   statuses: Map<string, UserStatus>;
   /** Every user whose actor was asked for its status, in order. */
@@ -50,19 +50,19 @@ export interface FakeHost extends SocketHost {
   publishReach: number;
 }
 
-export function fakeHost(): FakeHost {
-  const host: FakeHost = {
+export function fakeHolder(): FakeHolder {
+  const holder: FakeHolder = {
     statuses: new Map(),
     statusQueries: [],
     saved: [],
     reschedules: 0,
     count: 1,
-    connectionCount: () => host.count,
+    connectionCount: () => holder.count,
     saveConnection(connection) {
-      host.saved.push(structuredClone(connection));
+      holder.saved.push(structuredClone(connection));
     },
     async reschedule() {
-      host.reschedules += 1;
+      holder.reschedules += 1;
     },
     deliveries: [],
     deliveryResult: { status: "delivered", seq: 1, sockets: 1, connectionCount: 1 },
@@ -71,14 +71,14 @@ export function fakeHost(): FakeHost {
     actors: {
       user: (userId) => ({
         async deliver(delivery) {
-          host.deliveries.push({ userId, delivery });
-          return host.deliveryResult;
+          holder.deliveries.push({ userId, delivery });
+          return holder.deliveryResult;
         },
         notify: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
         async status() {
-          host.statusQueries.push(userId);
-          const known = host.statuses.get(userId);
+          holder.statusQueries.push(userId);
+          const known = holder.statuses.get(userId);
           return {
             is_online: known?.is_online ?? false,
             connection_count: known?.is_online ? 1 : 0,
@@ -89,36 +89,36 @@ export function fakeHost(): FakeHost {
       shard: (index) => ({
         async broadcast(delivery) {
           if (index > 0) return 0;
-          host.broadcasts.push(delivery);
-          return host.broadcastReach;
+          holder.broadcasts.push(delivery);
+          return holder.broadcastReach;
         },
         online: () => Promise.reject(new Error("not asked of a socket")),
       }),
       room: (groupName) => ({
         async publish(message) {
-          host.published.push({ groupName, message });
-          return { recipients: host.publishReach };
+          holder.published.push({ groupName, message });
+          return { recipients: holder.publishReach };
         },
         async join(_userId, connectionId) {
-          const members = host.rooms.get(groupName) ?? new Set<string>();
+          const members = holder.rooms.get(groupName) ?? new Set<string>();
           members.add(connectionId);
-          host.rooms.set(groupName, members);
+          holder.rooms.set(groupName, members);
           return members.size;
         },
         async leave(_userId, connectionId) {
-          const members = host.rooms.get(groupName) ?? new Set<string>();
+          const members = holder.rooms.get(groupName) ?? new Set<string>();
           members.delete(connectionId);
           return members.size;
         },
       }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
-    replay: () => host.replayResult,
+    replay: () => holder.replayResult,
     rooms: new Map(),
     published: [],
     publishReach: 0,
   };
-  return host;
+  return holder;
 }
 
 export interface SentReply {
@@ -127,7 +127,7 @@ export interface SentReply {
 }
 
 export interface TestContext extends CommandContext {
-  readonly host: FakeHost;
+  readonly holder: FakeHolder;
   readonly replies: SentReply[];
   /** Raw frames sent with `send` (replayed mailbox messages). */
   readonly sent: string[];
@@ -158,7 +158,7 @@ export function connectionOf(
 export function commandContext(
   config: Config,
   connection: Connection,
-  options: { now?: () => number; host?: FakeHost; budget?: CommandBudget } = {},
+  options: { now?: () => number; holder?: FakeHolder; budget?: CommandBudget } = {},
 ): TestContext {
   const replies: SentReply[] = [];
   const sent: string[] = [];
@@ -170,7 +170,7 @@ export function commandContext(
     close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
     config,
-    host: options.host ?? fakeHost(),
+    holder: options.holder ?? fakeHolder(),
     budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
     ids: RANDOM_IDS,

@@ -1,10 +1,10 @@
 /**
- * What command handlers on a user socket may ask of their UserHub (its SocketHost), wired to
+ * What command handlers on a user socket may ask of their UserHub (its HoldingActor), wired to
  * the hub's parts and to other actors. Stub calls go through `actorsFromEnv`, so a socket sees
  * the same codes as the HTTP API.
  */
 
-import type { SocketHost } from "../app/socket/index.ts";
+import type { HoldingActor } from "../app/socket/index.ts";
 import type { Config } from "../core/config.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
@@ -12,7 +12,7 @@ import { actorsFromEnv } from "./actors-from-env.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
-export interface UserSocketHostParts {
+export interface UserHoldingActorParts {
   env: Env;
   config: Config;
   sockets: SocketSet;
@@ -24,7 +24,7 @@ export interface UserSocketHostParts {
 /** One per isolate: the UserHubs in it share a thread, so they share whether it is behind. */
 const backlog = new Backlog();
 
-export function userSocketHost(parts: UserSocketHostParts): SocketHost {
+export function userHoldingActor(parts: UserHoldingActorParts): HoldingActor {
   const { env, config, sockets, connections, mailbox } = parts;
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
