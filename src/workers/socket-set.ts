@@ -21,7 +21,7 @@ export class SocketSet {
     this.parsed.set(ws, connection);
   }
 
-  /** Open sockets; `getWebSockets()` may still list CLOSING ones (PLATFORM-NOTES). */
+  /** Open sockets; `getWebSockets()` may still list CLOSING ones (workerd does). */
   open(except?: WebSocket, tag?: string): WebSocket[] {
     return this.ctx
       .getWebSockets(tag)
@@ -83,7 +83,7 @@ export class SocketSet {
   }
 
   /**
-   * Answer a peer's close frame. The runtime does not do it by itself here (PLATFORM-NOTES):
+   * Answer a peer's close frame. workerd does not do it by itself:
    * without this the client waits for its own timeout and ends with 1006. 1005 and 1006 are
    * reserved codes that cannot be sent, so those are answered with 1000.
    */

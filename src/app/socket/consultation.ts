@@ -2,6 +2,7 @@
  * Commands on consultation sockets (`/ws/consultation/{id}/`), which the consultation's
  * RoomHub holds itself. They share the user-socket handlers where the meaning is the same.
  */
+import { consultationIdOf } from "../../core/groups.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 import type { ClientCommand } from "../../protocol/messages.ts";
 import { postInConsultation } from "../post-in-consultation.ts";
@@ -17,8 +18,14 @@ const userSocketsOnly = (_ctx: CommandContext, command: ClientCommand): never =>
 
 export const consultationMessage: Handler<"consultation_message"> = async (ctx, command) => {
   const { connection } = ctx;
-  // A consultation socket's one group is its room.
+  // A room socket's one group is its room; only a consultation's room takes consultation_message.
   const room = connection.groups[0] ?? "";
+  if (consultationIdOf(room) === null) {
+    throw new GatewayError(
+      "forbidden",
+      "consultation_message is only accepted on consultation sockets",
+    );
+  }
   const sent = await postInConsultation(operationContext(ctx), {
     room,
     from: { userId: connection.userId, username: connection.username },

@@ -65,4 +65,19 @@ describe("consultation sockets", () => {
       expect(ctx.holder.published).toEqual([]);
     }
   });
+
+  it("refuse consultation_message on the socket of a room that is no consultation", async () => {
+    const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
+    const refused = await Promise.resolve()
+      .then(() =>
+        dispatch(
+          CONSULTATION_HANDLERS,
+          ctx,
+          command({ type: "consultation_message", data: { message: "x" } }),
+        ),
+      )
+      .catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: "forbidden" });
+    expect(ctx.holder.published).toEqual([]);
+  });
 });
