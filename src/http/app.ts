@@ -10,7 +10,7 @@ import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
-import { consultationSocket, userSocket } from "./ws-routes.ts";
+import { consultationSocket, groupSocket, userSocket } from "./ws-routes.ts";
 
 /** `appOf` gives the API routes the actors, clock and ids of a request's environment. */
 export function createApp(appOf: (env: Env) => AppContext): Hono<AppEnv> {
@@ -28,6 +28,8 @@ export function createApp(appOf: (env: Env) => AppContext): Hono<AppEnv> {
   app.all("/ws/user/", userSocket);
   app.all("/ws/consultation/:id", consultationSocket);
   app.all("/ws/consultation/:id/", consultationSocket);
+  app.all("/ws/group/:name", groupSocket);
+  app.all("/ws/group/:name/", groupSocket);
 
   app.notFound(() => errorResponse(new GatewayError("not_found", "no such route")));
   app.onError((err) => {
