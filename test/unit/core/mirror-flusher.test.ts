@@ -1,16 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { MirrorTarget } from "../../../src/core/mirror-flusher.ts";
 import type { PresenceSnapshot } from "../../../src/core/presence.ts";
-import { aliceKeeper, GRACE, onlineAndFlushed, T0 } from "../helpers/presence-user.ts";
-
-beforeEach(() => {
-  // No jitter: backoff delays are exactly 250, 500, 1000 … ms.
-  vi.spyOn(Math, "random").mockReturnValue(0.5);
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { ALICE, aliceKeeper, GRACE, onlineAndFlushed, T0 } from "../helpers/presence-user.ts";
 
 describe("MirrorFlusher, driven by PresenceKeeper", () => {
   describe("flushing the mirrors", () => {
@@ -98,12 +89,7 @@ describe("MirrorFlusher, driven by PresenceKeeper", () => {
 
     it("is reported to reportLag once when it falls behind and once when it caught up", async () => {
       const alice = aliceKeeper();
-      await alice.profile.remember({
-        userId: "alice",
-        username: "Alice",
-        isStaff: false,
-        isSuperuser: false,
-      });
+      await alice.profile.remember(ALICE);
       alice.down.add("redis");
       await alice.open("c1");
       await alice.alarmAt(T0);
@@ -158,12 +144,7 @@ describe("MirrorFlusher, driven by PresenceKeeper", () => {
     // never reported and /health says the mirror is fine while it is behind.
     it("tells the monitor again when the mirror fails after a catch-up that raced a change", async () => {
       const alice = aliceKeeper({ targets: ["redis"] });
-      await alice.profile.remember({
-        userId: "alice",
-        username: "Alice",
-        isStaff: false,
-        isSuperuser: false,
-      });
+      await alice.profile.remember(ALICE);
       alice.down.add("redis");
       await alice.open("c1");
       await alice.alarmAt(T0); // fails: behind since T0

@@ -1,17 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CachedStore } from "../../../src/core/cached-store.ts";
 import { PresenceKeeper } from "../../../src/core/presence-keeper.ts";
 import { UserProfileStore } from "../../../src/core/user-profile.ts";
 import { aliceKeeper, GRACE, onlineAndFlushed, REFRESH, T0 } from "../helpers/presence-user.ts";
-
-beforeEach(() => {
-  // No jitter: backoff delays are exactly 250, 500, 1000 … ms.
-  vi.spyOn(Math, "random").mockReturnValue(0.5);
-});
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
 
 describe("PresenceKeeper", () => {
   describe("flips", () => {

@@ -26,6 +26,9 @@ import type {
 } from "../../../src/protocol/messages.ts";
 import { configWith } from "./jwt.ts";
 
+/** The configuration handler tests run with: the defaults and the test signing key. */
+export const config = configWith();
+
 export interface FakeHolder extends HoldingActor {
   /** Other users' statuses that their actors answer with; unknown ids are offline. */
   statuses: Map<string, UserStatus>;
@@ -155,10 +158,15 @@ export function connectionOf(
   return connection;
 }
 
+/** A command's context on `connection`, with the test configuration unless given another. */
 export function commandContext(
-  config: Config,
   connection: Connection,
-  options: { now?: () => number; holder?: FakeHolder; budget?: CommandBudget } = {},
+  options: {
+    config?: Config;
+    now?: () => number;
+    holder?: FakeHolder;
+    budget?: CommandBudget;
+  } = {},
 ): TestContext {
   const replies: SentReply[] = [];
   const sent: string[] = [];
@@ -169,7 +177,7 @@ export function commandContext(
     closed,
     close: ({ code, reason }) => closed.push({ code, reason }),
     connection,
-    config,
+    config: options.config ?? config,
     holder: options.holder ?? fakeHolder(),
     budget: options.budget ?? NO_BUDGET,
     now: options.now ?? Date.now,
@@ -188,9 +196,6 @@ export function command(frame: Record<string, unknown>): ClientCommand {
   if (!decoded.ok) throw new Error(`test frame does not decode: ${decoded.error.code}`);
   return decoded.command;
 }
-
-/** The configuration handler tests run with: the defaults and the test signing key. */
-export const config = configWith();
 
 /** Runs one command through the user-socket table and returns the context to inspect. */
 export async function run(ctx: TestContext, frame: Record<string, unknown>): Promise<TestContext> {
@@ -214,16 +219,13 @@ export async function refusal(
   );
 }
 
-/** What `Date` reads in a test file that called `fixClock`. */
+/** What `Date` reads in every test file that imports this one (timers stay real). */
 export const NOW = new Date("2026-11-25T10:00:00.000Z");
 
-/** The test file's clock reads NOW (Date only; timers stay real). */
-export function fixClock(): void {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(NOW);
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-}
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(NOW);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});

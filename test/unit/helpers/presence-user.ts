@@ -2,6 +2,7 @@
  * One user's PresenceKeeper over in-memory storage, with mirror writers that record, fail and
  * hold their writes on demand: the harness of the presence and mirror-flush tests.
  */
+import { afterEach, beforeEach, vi } from "vitest";
 import { CachedStore } from "../../../src/core/cached-store.ts";
 import type { MirrorTarget } from "../../../src/core/mirror-flusher.ts";
 import type { PresenceSnapshot } from "../../../src/core/presence.ts";
@@ -130,15 +131,21 @@ export function aliceKeeper(options: Options = {}) {
   return user;
 }
 
+/** Alice as her token says: no staff rights. */
+export const ALICE = { userId: "alice", username: "Alice", isStaff: false, isSuperuser: false };
+
 export async function onlineAndFlushed(options: Options = {}) {
   const alice = aliceKeeper(options);
-  await alice.profile.remember({
-    userId: "alice",
-    username: "Alice",
-    isStaff: false,
-    isSuperuser: false,
-  });
+  await alice.profile.remember(ALICE);
   await alice.open("c1");
   await alice.alarmAt(T0);
   return alice;
 }
+
+// No jitter in any test file that imports this one: backoff delays are exactly 250, 500, 1000 … ms.
+beforeEach(() => {
+  vi.spyOn(Math, "random").mockReturnValue(0.5);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});

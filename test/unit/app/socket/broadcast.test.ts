@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  refusal,
-  run,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { commandContext, connectionOf, refusal, run } from "../../helpers/holding-actor.ts";
 
 describe("broadcast", () => {
   it("is forbidden to a user who is neither staff nor superuser", async () => {
-    const ctx = commandContext(config, connectionOf("42"));
+    const ctx = commandContext(connectionOf("42"));
     expect((await refusal(ctx, { type: "broadcast", data: { message: "hi" } })).code).toBe(
       "forbidden",
     );
@@ -23,7 +14,7 @@ describe("broadcast", () => {
     ["staff", { isStaff: true }],
     ["superuser", { isSuperuser: true }],
   ] as const)("reaches the online users for %s and reports how many", async (_label, rights) => {
-    const ctx = commandContext(config, connectionOf("admin", rights));
+    const ctx = commandContext(connectionOf("admin", rights));
     ctx.holder.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance at 10" } });
     expect(JSON.parse(ctx.holder.broadcasts[0]?.json ?? "null")).toMatchObject({

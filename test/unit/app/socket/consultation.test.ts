@@ -2,23 +2,14 @@ import { describe, expect, it } from "vitest";
 import { CONSULTATION_HANDLERS } from "../../../../src/app/socket/consultation.ts";
 import { dispatch } from "../../../../src/app/socket/index.ts";
 import { GatewayError } from "../../../../src/protocol/errors.ts";
-import {
-  command,
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  NOW,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { command, commandContext, connectionOf, NOW } from "../../helpers/holding-actor.ts";
 
 const participant = () =>
   connectionOf("42", { username: "ann", grants: ["consultation_*"], groups: ["consultation_7"] });
 
 describe("consultation sockets", () => {
   it("post consultation_message to their room and answer message_sent with the users reached", async () => {
-    const ctx = commandContext(config, participant());
+    const ctx = commandContext(participant());
     ctx.holder.publishReach = 2;
     await dispatch(
       CONSULTATION_HANDLERS,
@@ -56,7 +47,7 @@ describe("consultation sockets", () => {
       { type: "broadcast", data: { message: "x" } },
       { type: "join_group", data: { group_name: "group_a" } },
     ]) {
-      const ctx = commandContext(config, participant());
+      const ctx = commandContext(participant());
       const refused = await Promise.resolve()
         .then(() => dispatch(CONSULTATION_HANDLERS, ctx, command(frame)))
         .catch((err: unknown) => err);
@@ -67,7 +58,7 @@ describe("consultation sockets", () => {
   });
 
   it("refuse consultation_message on the socket of a room that is no consultation", async () => {
-    const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
+    const ctx = commandContext(connectionOf("42", { groups: ["group_a"] }));
     const refused = await Promise.resolve()
       .then(() =>
         dispatch(

@@ -1,20 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  run,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { commandContext, connectionOf, run } from "../../helpers/holding-actor.ts";
 
 describe("get_status", () => {
   it("describes this connection without users when none were asked for", async () => {
-    const ctx = commandContext(
-      config,
-      connectionOf("42", { connectionId: "c-9", groups: ["group_a"] }),
-    );
+    const ctx = commandContext(connectionOf("42", { connectionId: "c-9", groups: ["group_a"] }));
     ctx.holder.count = 3;
     await run(ctx, { type: "get_status" });
     expect(ctx.replies).toEqual([
@@ -33,7 +22,7 @@ describe("get_status", () => {
   });
 
   it("does not ask for the statuses of an empty list of users", async () => {
-    const ctx = await run(commandContext(config, connectionOf("42")), {
+    const ctx = await run(commandContext(connectionOf("42")), {
       type: "get_status",
       data: { user_ids: [] },
     });
@@ -42,7 +31,7 @@ describe("get_status", () => {
   });
 
   it("adds the status of the users asked for, once each, in the order asked", async () => {
-    const ctx = commandContext(config, connectionOf("42"));
+    const ctx = commandContext(connectionOf("42"));
     ctx.holder.statuses.set("7", { user_id: "7", is_online: true, last_seen: null });
     ctx.holder.statuses.set("b", {
       user_id: "b",
@@ -66,7 +55,7 @@ describe("get_status", () => {
 
   it("sends a copy of the connection's groups, not the live list", async () => {
     const connection = connectionOf("42", { groups: ["group_a"] });
-    const ctx = await run(commandContext(config, connection), { type: "get_status" });
+    const ctx = await run(commandContext(connection), { type: "get_status" });
     connection.groups.push("group_b");
     expect(ctx.replies[0]?.data).toMatchObject({ groups: ["group_a"] });
   });

@@ -1,19 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { mintSubscriptionToken } from "../../../helpers/tokens.ts";
-import {
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  refusal,
-  run,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { commandContext, connectionOf, refusal, run } from "../../helpers/holding-actor.ts";
 
 describe("join_group", () => {
   it("joins a group the token's claim allows (glob) and reports the member count", async () => {
-    const ctx = commandContext(config, connectionOf("42", { grants: ["group_*"] }));
+    const ctx = commandContext(connectionOf("42", { grants: ["group_*"] }));
     await run(ctx, { type: "join_group", data: { group_name: "group_a" } });
     expect(ctx.replies).toEqual([
       { type: "group_joined", data: { group_name: "group_a", member_count: 1 } },
@@ -23,7 +14,7 @@ describe("join_group", () => {
   });
 
   it("refuses a group outside the claim with forbidden, and a bad name with invalid_group", async () => {
-    const ctx = commandContext(config, connectionOf("42", { grants: ["group_a"] }));
+    const ctx = commandContext(connectionOf("42", { grants: ["group_a"] }));
     expect((await refusal(ctx, { type: "join_group", data: { group_name: "group_b" } })).code).toBe(
       "forbidden",
     );
@@ -34,7 +25,7 @@ describe("join_group", () => {
   });
 
   it("accepts a valid subscription token", async () => {
-    const ctx = commandContext(config, connectionOf("42"));
+    const ctx = commandContext(connectionOf("42"));
     const token = await mintSubscriptionToken("42", "group_b");
     await run(ctx, { type: "join_group", data: { group_name: "group_b", token } });
     expect(ctx.replies[0]?.type).toBe("group_joined");
@@ -43,7 +34,7 @@ describe("join_group", () => {
 
 describe("leave_group and group_message", () => {
   it("leaving a group not joined is not_in_group; leaving a joined one says the new count", async () => {
-    const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
+    const ctx = commandContext(connectionOf("42", { groups: ["group_a"] }));
     ctx.holder.rooms.set("group_a", new Set(["conn-42", "other"]));
     expect(
       (await refusal(ctx, { type: "leave_group", data: { group_name: "group_b" } })).code,
@@ -56,13 +47,13 @@ describe("leave_group and group_message", () => {
   });
 
   it("only members send to a group; the sender learns how many users it reached", async () => {
-    const outsider = commandContext(config, connectionOf("7"));
+    const outsider = commandContext(connectionOf("7"));
     const error = await refusal(outsider, {
       type: "group_message",
       data: { group_name: "group_a", message: "x" },
     });
     expect(error.code).toBe("not_in_group");
-    const member = commandContext(config, connectionOf("42", { groups: ["group_a"] }));
+    const member = commandContext(connectionOf("42", { groups: ["group_a"] }));
     member.holder.publishReach = 3;
     await run(member, {
       type: "group_message",
@@ -79,7 +70,7 @@ describe("leave_group and group_message", () => {
   });
 
   it("consultation_message on a user socket is forbidden", async () => {
-    const ctx = commandContext(config, connectionOf("42"));
+    const ctx = commandContext(connectionOf("42"));
     expect(
       (await refusal(ctx, { type: "consultation_message", data: { message: "x" } })).code,
     ).toBe("forbidden");

@@ -2,16 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_HANDLERS } from "../../../../src/app/socket/index.ts";
 import { GatewayError } from "../../../../src/protocol/errors.ts";
 import { COMMAND_TYPES } from "../../../../src/protocol/messages.ts";
-import {
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  refusal,
-  run,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { commandContext, connectionOf, refusal, run } from "../../helpers/holding-actor.ts";
 
 describe("dispatch", () => {
   it("has a handler for every command type", () => {
@@ -39,7 +30,7 @@ describe("the sender's budget", () => {
 
   it("is charged the users a group message reached", async () => {
     const budget = recordingBudget();
-    const ctx = commandContext(config, connectionOf("42", { groups: ["group_a"] }), { budget });
+    const ctx = commandContext(connectionOf("42", { groups: ["group_a"] }), { budget });
     ctx.holder.publishReach = 37;
     await run(ctx, { type: "group_message", data: { group_name: "group_a", message: "hi" } });
     expect(budget.charged).toEqual([37]);
@@ -47,7 +38,7 @@ describe("the sender's budget", () => {
 
   it("is charged the users a broadcast reached", async () => {
     const budget = recordingBudget();
-    const ctx = commandContext(config, connectionOf("admin", { isStaff: true }), { budget });
+    const ctx = commandContext(connectionOf("admin", { isStaff: true }), { budget });
     ctx.holder.broadcastReach = 250;
     await run(ctx, { type: "broadcast", data: { message: "maintenance" } });
     expect(budget.charged).toEqual([250]);
@@ -55,7 +46,7 @@ describe("the sender's budget", () => {
 
   it("refuses a direct message past the new-target cap before anything is delivered", async () => {
     const budget = recordingBudget(["stranger"]);
-    const ctx = commandContext(config, connectionOf("42"), { budget });
+    const ctx = commandContext(connectionOf("42"), { budget });
     const error = await refusal(ctx, {
       type: "send_message",
       data: { target_user_id: "stranger", message: "x" },

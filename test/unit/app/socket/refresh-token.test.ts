@@ -5,23 +5,19 @@ import { mintSubscriptionToken, mintToken } from "../../../helpers/tokens.ts";
 import {
   command,
   commandContext,
-  config,
   connectionOf,
-  fixClock,
   refusal,
   run,
   type TestContext,
 } from "../../helpers/holding-actor.ts";
 import { configWith, nowSeconds } from "../../helpers/jwt.ts";
 
-fixClock();
-
 describe("refresh_token", () => {
   const expiringSoon = () =>
     connectionOf("42", { expiresAt: nowSeconds() + 60, grants: ["group_old"] });
 
   it("moves the expiry forward, takes the new grants, saves and reschedules", async () => {
-    const ctx = commandContext(config, expiringSoon());
+    const ctx = commandContext(expiringSoon());
     const token = await mintToken("42", { expiresIn: 3600, groups: ["group_new"] });
     await run(ctx, { type: "refresh_token", data: { token } });
     const expiresAt = nowSeconds() + 3600;
@@ -37,7 +33,6 @@ describe("refresh_token", () => {
   // A user demoted since connecting must not keep staff rights (broadcast, any group) by refreshing.
   it("takes staff and superuser rights from the new token, as it does the grants", async () => {
     const ctx = commandContext(
-      config,
       connectionOf("42", { expiresAt: nowSeconds() + 60, isStaff: true, isSuperuser: true }),
     );
     await run(ctx, {
@@ -49,13 +44,13 @@ describe("refresh_token", () => {
   });
 
   it("accepts the user id as a number in the new token", async () => {
-    const ctx = commandContext(config, expiringSoon());
+    const ctx = commandContext(expiringSoon());
     await run(ctx, { type: "refresh_token", data: { token: await mintToken(42) } });
     expect(ctx.replies[0]?.type).toBe("token_refreshed");
   });
 
   it("refuses a token for another user and keeps the old expiry", async () => {
-    const ctx = commandContext(config, expiringSoon());
+    const ctx = commandContext(expiringSoon());
     const before = structuredClone(ctx.connection);
     const error = await refusal(ctx, {
       type: "refresh_token",
@@ -70,7 +65,7 @@ describe("refresh_token", () => {
   });
 
   it("refuses a token that expires at the same time as the current one", async () => {
-    const ctx = commandContext(config, expiringSoon());
+    const ctx = commandContext(expiringSoon());
     const error = await refusal(ctx, {
       type: "refresh_token",
       data: { token: await mintToken("42", { expiresIn: 60 }) },
@@ -82,7 +77,7 @@ describe("refresh_token", () => {
   });
 
   it("refuses a token that expires earlier than the current one", async () => {
-    const ctx = commandContext(config, connectionOf("42", { expiresAt: nowSeconds() + 3600 }));
+    const ctx = commandContext(connectionOf("42", { expiresAt: nowSeconds() + 3600 }));
     const error = await refusal(ctx, {
       type: "refresh_token",
       data: { token: await mintToken("42", { expiresIn: 600 }) },
@@ -93,7 +88,7 @@ describe("refresh_token", () => {
 
   it("refuses an invalid or refresh token without touching the connection", async () => {
     for (const token of ["garbage", await mintToken("42", { claims: { token_type: "refresh" } })]) {
-      const ctx = commandContext(config, expiringSoon());
+      const ctx = commandContext(expiringSoon());
       const error = await refusal(ctx, { type: "refresh_token", data: { token } });
       expect(error.code).toBe("unauthorized");
       expect(ctx.holder.saved).toEqual([]);
@@ -110,7 +105,6 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("leaves the groups the new grants no longer cover, each with group_left reason forbidden", async () => {
     const ctx = commandContext(
-      config,
       connected({ grants: ["group_a", "group_b*"], groups: ["group_a", "group_b1"] }),
     );
     ctx.holder.rooms.set("group_b1", new Set(["conn-42", "other"]));
@@ -131,7 +125,7 @@ describe("refresh_token re-checks the groups already joined", () => {
   });
 
   it("takes away the groups a demoted staff user joined on staff rights", async () => {
-    const ctx = commandContext(config, connected({ isStaff: true, groups: ["group_secret"] }));
+    const ctx = commandContext(connected({ isStaff: true, groups: ["group_secret"] }));
     await run(ctx, { type: "refresh_token", data: { token: await mintToken("42") } });
     expect(groupLefts(ctx).map((f) => f.data.group_name)).toEqual(["group_secret"]);
     expect(ctx.connection.groups).toEqual([]);
@@ -139,8 +133,8 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("keeps public groups and groups joined with a subscription token", async () => {
     const ctx = commandContext(
-      configWith({ PUBLIC_GROUP_PREFIXES: "team_" }),
       connected({ groups: ["team_lobby", "group_sub"], subscribed: ["group_sub"] }),
+      { config: configWith({ PUBLIC_GROUP_PREFIXES: "team_" }) },
     );
     await run(ctx, { type: "refresh_token", data: { token: await mintToken("42") } });
     expect(groupLefts(ctx)).toEqual([]);
@@ -148,7 +142,7 @@ describe("refresh_token re-checks the groups already joined", () => {
   });
 
   it("remembers a group joined by subscription, and forgets it on leave_group", async () => {
-    const ctx = commandContext(config, connectionOf("42", { grants: ["group_a"] }));
+    const ctx = commandContext(connectionOf("42", { grants: ["group_a"] }));
     const token = await mintSubscriptionToken("42", "group_b");
     await run(ctx, { type: "join_group", data: { group_name: "group_b", token } });
     await run(ctx, { type: "join_group", data: { group_name: "group_a", token } });
@@ -159,7 +153,6 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("closes a consultation socket with 4003 when the new token no longer allows its room", async () => {
     const ctx = commandContext(
-      config,
       connected({ grants: ["consultation_*"], groups: ["consultation_42"] }),
     );
     await dispatch(
@@ -178,7 +171,6 @@ describe("refresh_token re-checks the groups already joined", () => {
 
   it("keeps a consultation socket open when the new token still allows its room", async () => {
     const ctx = commandContext(
-      config,
       connected({ grants: ["consultation_*"], groups: ["consultation_42"] }),
     );
     const token = await mintToken("42", { groups: ["consultation_42"] });
@@ -188,7 +180,7 @@ describe("refresh_token re-checks the groups already joined", () => {
   });
 
   it("refuses a token with more than 8 * in a grant: unauthorized, nothing changed", async () => {
-    const ctx = commandContext(config, connected({ grants: ["group_a"], groups: ["group_a"] }));
+    const ctx = commandContext(connected({ grants: ["group_a"], groups: ["group_a"] }));
     const token = await mintToken("42", { expiresIn: 7200, groups: ["group_*a*b*c*d*e*f*g*h*"] });
     const error = await refusal(ctx, { type: "refresh_token", data: { token } });
     expect(error.code).toBe("unauthorized");
@@ -196,7 +188,7 @@ describe("refresh_token re-checks the groups already joined", () => {
   });
 
   it("refuses a subscription token as a refresh: unauthorized, nothing changed", async () => {
-    const ctx = commandContext(config, connected({ grants: ["group_a"], groups: ["group_a"] }));
+    const ctx = commandContext(connected({ grants: ["group_a"], groups: ["group_a"] }));
     const token = await mintSubscriptionToken("42", "group_a");
     const error = await refusal(ctx, { type: "refresh_token", data: { token } });
     expect(error.code).toBe("unauthorized");

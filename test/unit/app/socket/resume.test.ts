@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  commandContext,
-  config,
-  connectionOf,
-  fixClock,
-  NOW,
-  run,
-} from "../../helpers/holding-actor.ts";
-
-fixClock();
+import { commandContext, connectionOf, NOW, run } from "../../helpers/holding-actor.ts";
 
 describe("resume", () => {
   it("replays the stored messages in order with their seq, then says which range it covered", async () => {
-    const ctx = commandContext(config, connectionOf("42"));
+    const ctx = commandContext(connectionOf("42"));
     ctx.holder.replayResult = {
       messages: [
         { seq: 5, type: "user_message", json: '{"message":"a"}', createdAt: NOW.getTime() },
