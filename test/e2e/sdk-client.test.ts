@@ -306,7 +306,7 @@ describe("client SDK features that light up with the server", () => {
     await sleep(300);
     expect(seen).toEqual(expected);
     // m0 was seq 1, so m1-m5 were 2-6 and the replay covered m6-m10, seq 7-11. (from_seq is
-    // left out: PROTOCOL.md does not say whether it is since_seq or the first seq replayed.)
+    // left out: docs/protocol.md does not say whether it is since_seq or the first seq replayed.)
     expect(resumed).toHaveLength(1);
     // m11 may be stored before the resume request arrives: then the replay covers it too (and
     // the client drops its live copy), so to_seq is 11 or 12.

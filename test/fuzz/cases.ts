@@ -1,6 +1,6 @@
 /**
  * Generated bad input for the black-box fuzzer (fuzzer.ts): socket frames and HTTP requests,
- * each with what the gateway must answer per PROTOCOL.md. Deterministic for a seed, so a
+ * each with what the gateway must answer per docs/protocol.md. Deterministic for a seed, so a
  * finding can be replayed (`npm run fuzz -- --seed N`).
  */
 
