@@ -1,24 +1,24 @@
 /**
- * RoomHub: one Durable Object per group (`room:{name}`). It keeps the members (user id →
- * connection ids that joined from user sockets), fans group messages out to the members'
- * UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
+ * RoomHub: one Durable Object per group (`room:{name}`). It stores the room's messages once
+ * (its history, src/core/room-history.ts), keeps the members (user id → connection ids that
+ * joined from user sockets), fans room messages out to the members' UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
  * `/ws/consultation/{id}/` for a consultation), leasing each one to its user's UserHub so
  * presence counts it. Its name comes from the runtime (`ctx.id.name`, filled for `getByName`
  * ids, also when the alarm wakes it).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Actors, RoomPublish } from "../app/context.ts";
+import type { Actors, RoomJoined, RoomPublish } from "../app/context.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
 import { consultationIdOf, groupOfRoomActor } from "../core/groups.ts";
-import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
+import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { RoomMembers } from "../core/room-members.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { ConsultationMessage, GroupMessage, StatusChanged } from "../protocol/messages.ts";
+import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
 import { actorsFromEnv } from "./actors-from-env.ts";
 import { RoomSockets } from "./room-sockets.ts";
 
@@ -34,6 +34,7 @@ export class RoomHub extends DurableObject<Env> {
   private readonly groupName: string;
   private readonly deadlines: Deadlines;
   private readonly members: RoomMembers;
+  private readonly history: RoomHistory;
   private readonly roomSockets: RoomSockets;
   /** Messages being fanned out (ACTOR_MAX_INFLIGHT); past it a send is refused, unsent. */
   private readonly messages: InflightLimit;
@@ -50,6 +51,7 @@ export class RoomHub extends DurableObject<Env> {
     this.groupName = groupOfRoomActor(ctx.id.name ?? "");
     this.deadlines = new Deadlines(ctx.storage);
     this.members = new RoomMembers(ctx.storage.sql);
+    this.history = new RoomHistory(ctx.storage.sql, config.roomHistory);
     this.roomSockets = new RoomSockets({
       ctx,
       env,
@@ -57,7 +59,7 @@ export class RoomHub extends DurableObject<Env> {
       deadlines: this.deadlines,
       groupName: this.groupName,
       members: this.members,
-      history: new Mailbox(ctx.storage.sql, config.mailbox),
+      history: this.history,
       actors: this.actorsHere(actorsFromEnv(env, config)),
     });
     this.deadlines.register("reconciliation", {
@@ -90,13 +92,20 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- RPC from UserHubs and the API ---------------------------------------------------------
 
-  async join(_groupName: string, userId: string, connectionId: string): Promise<number> {
+  async join(
+    _groupName: string,
+    userId: string,
+    connectionId: string,
+    since?: RoomSince,
+  ): Promise<RoomJoined> {
+    // Read with the insert, no await between: a message stored after this reaches the socket live.
+    const history = this.history.replay(since, Date.now());
     this.members.join(userId, connectionId);
     if ((await this.ctx.storage.get<number>(RECONCILE_AT)) === undefined) {
       await this.ctx.storage.put(RECONCILE_AT, Date.now() + RECONCILE_MS);
       await this.deadlines.reschedule();
     }
-    return this.memberCount();
+    return { memberCount: this.memberCount(), history };
   }
 
   leave(_groupName: string, userId: string, connectionId: string): number {
@@ -114,16 +123,12 @@ export class RoomHub extends DurableObject<Env> {
   /** A room message to every socket of the room; resolves with the number of users reached. */
   async publish(groupName: string, publish: RoomPublish): Promise<{ recipients: number }> {
     try {
-      const reached = await this.messages.run(async () => {
-        // Every socket of the room (docs/protocol.md, "Groups"): the room sockets held here, in
-        // place, and the user sockets that joined, through their UserHubs.
-        const { type, data } = roomMessage(groupName, publish);
-        const users = new Set(this.roomSockets.post(type, publish.messageId, data));
-        const members = await this.fanOut(newDelivery(type, data, publish.messageId, groupName));
-        for (const userId of members) users.add(userId);
-        return users;
-      });
-      return { recipients: reached.size };
+      const recipients = await this.messages.run(() =>
+        publish.type === "consultation_message"
+          ? this.store(publish.type, publish.messageId, consultationData(groupName, publish))
+          : this.store(publish.type, publish.messageId, groupData(groupName, publish)),
+      );
+      return { recipients };
     } catch (err) {
       throw forRpc(err);
     }
@@ -151,10 +156,30 @@ export class RoomHub extends DurableObject<Env> {
           ? actors.room(groupName)
           : {
               publish: (message) => this.publish(groupName, message),
-              join: (userId, connectionId) => this.join(groupName, userId, connectionId),
+              join: (userId, connectionId, since) =>
+                this.join(groupName, userId, connectionId, since),
               leave: async (userId, connectionId) => this.leave(groupName, userId, connectionId),
             },
     };
+  }
+
+  /**
+   * Store a room message once, then send it to every socket of the room (docs/protocol.md,
+   * "Groups"): the room sockets held here, in place, and the user sockets that joined, through
+   * their UserHubs. Resolves with the users reached; a retried message id is sent once.
+   */
+  private async store<K extends RoomMessageType>(
+    type: K,
+    messageId: string,
+    data: UnplacedRoomData<K>,
+  ): Promise<number> {
+    const { entry, duplicate } = this.history.append(messageId, type, data, Date.now());
+    if (duplicate) return 0;
+    const users = new Set(this.roomSockets.post(entry));
+    for (const userId of await this.fanOut(roomDelivery(entry, messageId, this.groupName))) {
+      users.add(userId);
+    }
+    return users.size;
   }
 
   /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
@@ -197,20 +222,14 @@ export class RoomHub extends DurableObject<Env> {
   }
 }
 
-/** What the room's sockets receive for `publish`: its frame type and data. */
-function roomMessage(groupName: string, publish: RoomPublish) {
-  if (publish.type === "consultation_message") {
-    const data: ConsultationMessage = {
-      message_id: publish.messageId,
-      consultation_id: consultationIdOf(groupName) ?? groupName,
-      from_user_id: publish.fromUserId,
-      from_username: publish.fromUsername,
-      message: publish.message,
-      sent_at: publish.sentAt,
-    };
-    return { type: publish.type, data };
-  }
-  const data: GroupMessage = {
+type Published<K extends RoomMessageType> = Extract<RoomPublish, { type: K }>;
+
+/** What the room's sockets receive for a group message, before the room places it. */
+function groupData(
+  groupName: string,
+  publish: Published<"group_message">,
+): UnplacedRoomData<"group_message"> {
+  return {
     message_id: publish.messageId,
     group_name: groupName,
     from_user_id: publish.fromUserId ?? "system",
@@ -219,5 +238,19 @@ function roomMessage(groupName: string, publish: RoomPublish) {
     ...(publish.data === undefined ? {} : { data: publish.data }),
     sent_at: publish.sentAt,
   };
-  return { type: publish.type, data };
+}
+
+/** What the room's sockets receive for a consultation post, before the room places it. */
+function consultationData(
+  groupName: string,
+  publish: Published<"consultation_message">,
+): UnplacedRoomData<"consultation_message"> {
+  return {
+    message_id: publish.messageId,
+    consultation_id: consultationIdOf(groupName) ?? groupName,
+    from_user_id: publish.fromUserId,
+    from_username: publish.fromUsername,
+    message: publish.message,
+    sent_at: publish.sentAt,
+  };
 }

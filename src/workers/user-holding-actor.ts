@@ -4,7 +4,7 @@
  * go through `actorsFromEnv`, so a socket sees the same codes as the HTTP API.
  */
 import type { Config } from "../core/config.ts";
-import type { Mailbox } from "../core/mailbox.ts";
+import { type Mailbox, mailboxResumption } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { actorsFromEnv } from "./actors-from-env.ts";
 import type { HolderPart } from "./socket-host.ts";
@@ -31,6 +31,6 @@ export function userHoldingActor(parts: UserHoldingActorParts): HolderPart {
   return {
     actors: actorsFromEnv(env, config, outbound),
     connectionCount: () => connections.count(),
-    replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
+    replay: (sinceSeq) => mailboxResumption(mailbox.replay(sinceSeq, Date.now())),
   };
 }

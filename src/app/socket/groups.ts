@@ -2,10 +2,11 @@
  * join_group, leave_group and group_message on user sockets. Membership is per connection:
  * the socket's attachment lists its groups and the group's RoomHub lists its members.
  */
-
 import { verifySubscriptionToken } from "../../core/auth.ts";
 import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../../core/groups.ts";
+import { groupJoined, roomFrame } from "../../core/room-history.ts";
 import { GatewayError } from "../../protocol/errors.ts";
+import type { RoomJoined } from "../context.ts";
 import { joinRoom } from "../join-room.ts";
 import { leaveRoom } from "../leave-room.ts";
 import { sendToRoom } from "../send-to-room.ts";
@@ -34,18 +35,39 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
       );
     }
   }
-  const memberCount = await joinRoom(
-    operationContext(ctx),
-    name,
-    connection.userId,
-    connection.connectionId,
-  );
-  if (!connection.groups.includes(name)) {
+  // Joined before the room is asked, so a message the room sends meanwhile reaches this
+  // socket instead of finding no joined socket (it may then come before the replayed ones;
+  // group_seq orders them).
+  const added = !connection.groups.includes(name);
+  if (added) {
     connection.groups.push(name);
     if (bySubscription) connection.subscribed.push(name);
     ctx.holder.saveConnection(connection);
   }
-  ctx.reply("group_joined", { group_name: name, member_count: memberCount });
+  const { since_group_seq: sinceSeq, epoch } = command.data;
+  const since =
+    sinceSeq === undefined
+      ? undefined
+      : { groupSeq: sinceSeq, ...(epoch === undefined ? {} : { epoch }) };
+  let joined: RoomJoined;
+  try {
+    joined = await joinRoom(
+      operationContext(ctx),
+      name,
+      connection.userId,
+      connection.connectionId,
+      since,
+    );
+  } catch (err) {
+    if (added) {
+      connection.groups = connection.groups.filter((g) => g !== name);
+      connection.subscribed = connection.subscribed.filter((g) => g !== name);
+      ctx.holder.saveConnection(connection);
+    }
+    throw err;
+  }
+  for (const entry of joined.history.messages) ctx.send(roomFrame(entry, "user"));
+  ctx.reply("group_joined", groupJoined(name, joined.memberCount, joined.history));
 };
 
 export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {

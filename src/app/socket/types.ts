@@ -1,11 +1,11 @@
 import type { Config } from "../../core/config.ts";
 import type { Connection } from "../../core/connection.ts";
-import type { ReplayResult } from "../../core/mailbox.ts";
 import type { Disconnect } from "../../protocol/errors.ts";
 import type {
   ClientCommand,
   CommandType,
   RequestId,
+  Resumed,
   ServerData,
   ServerType,
 } from "../../protocol/messages.ts";
@@ -21,8 +21,14 @@ export interface HoldingActor {
   saveConnection(connection: Connection): void;
   /** Re-arm the actor's alarm after a deadline (token expiry) moved. */
   reschedule(): Promise<void>;
-  /** What this socket may resume: the user's mailbox, or the consultation room's history. */
-  replay(sinceSeq: number): ReplayResult;
+  /** What `resume` answers: the user's mailbox after `sinceSeq` (the room's history on room sockets). */
+  replay(sinceSeq: number): Resumption;
+}
+
+/** The frames a `resume` replays, in order, then its `resumed` reply. */
+export interface Resumption {
+  frames: string[];
+  resumed: Resumed;
 }
 
 /**

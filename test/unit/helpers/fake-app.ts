@@ -90,7 +90,9 @@ export function fakeApp(): FakeApp {
           },
           join: async () => {
             app.joined.push(groupName);
-            return app.joined.filter((name) => name === groupName).length;
+            const memberCount = app.joined.filter((name) => name === groupName).length;
+            const position = { fromSeq: 0, groupSeq: 0, epoch: "e1" };
+            return { memberCount, history: { messages: [], ...position, complete: true } };
           },
           leave: async () => {
             app.joined.splice(app.joined.indexOf(groupName), 1);

@@ -15,7 +15,8 @@ import {
 import type { Config } from "../../../src/core/config.ts";
 import { type Connection, newConnection } from "../../../src/core/connection.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
-import type { ReplayResult } from "../../../src/core/mailbox.ts";
+import { mailboxResumption, type ReplayResult } from "../../../src/core/mailbox.ts";
+import { RoomHistory } from "../../../src/core/room-history.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import type {
@@ -25,6 +26,7 @@ import type {
   UserStatus,
 } from "../../../src/protocol/messages.ts";
 import { configWith } from "./jwt.ts";
+import { memorySql } from "./sqlite.ts";
 
 /** The configuration handler tests run with: the defaults and the test signing key. */
 export const config = configWith();
@@ -49,6 +51,8 @@ export interface FakeHolder extends HoldingActor {
   replayResult: ReplayResult;
   /** Group name → connection ids joined through `joinRoom`. */
   rooms: Map<string, Set<string>>;
+  /** Group name → its history (real, over an in-memory SQLite), filled by `publish`. */
+  histories: Map<string, RoomHistory>;
   published: { groupName: string; message: RoomPublish }[];
   publishReach: number;
 }
@@ -100,13 +104,30 @@ export function fakeHolder(): FakeHolder {
       room: (groupName) => ({
         async publish(message) {
           holder.published.push({ groupName, message });
+          const { messageId, sentAt } = message;
+          const history = historyOf(groupName);
+          if (message.type === "group_message") {
+            history.append(
+              messageId,
+              "group_message",
+              {
+                message_id: messageId,
+                group_name: groupName,
+                from_user_id: message.fromUserId ?? "system",
+                message_type: message.messageType,
+                ...(message.message === undefined ? {} : { message: message.message }),
+                sent_at: sentAt,
+              },
+              Date.parse(sentAt),
+            );
+          }
           return { recipients: holder.publishReach };
         },
-        async join(_userId, connectionId) {
+        async join(_userId, connectionId, since) {
           const members = holder.rooms.get(groupName) ?? new Set<string>();
           members.add(connectionId);
           holder.rooms.set(groupName, members);
-          return members.size;
+          return { memberCount: members.size, history: historyOf(groupName).replay(since, 0) };
         },
         async leave(_userId, connectionId) {
           const members = holder.rooms.get(groupName) ?? new Set<string>();
@@ -116,11 +137,20 @@ export function fakeHolder(): FakeHolder {
       }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
-    replay: () => holder.replayResult,
+    replay: () => mailboxResumption(holder.replayResult),
     rooms: new Map(),
+    histories: new Map(),
     published: [],
     publishReach: 0,
   };
+  function historyOf(groupName: string): RoomHistory {
+    let history = holder.histories.get(groupName);
+    if (!history) {
+      history = new RoomHistory(memorySql(), { max: 1_000, ttlSeconds: 7 * 24 * 3600 }, () => "e1");
+      holder.histories.set(groupName, history);
+    }
+    return history;
+  }
   return holder;
 }
 
