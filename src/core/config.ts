@@ -66,7 +66,7 @@ export interface Config {
   /** MAILBOX_MAX (1,000) counts every message but notifications, which MAILBOX_NOTIFICATIONS_MAX (1,000) counts. */
   mailbox: { max: number; notificationsMax: number; ttlSeconds: number };
   /**
-   * A room's history (PROTOCOL "Rooms"): ROOM_HISTORY_MAX messages (default 1,000), none older
+   * A room's history (docs/protocol.md, "Rooms"): ROOM_HISTORY_MAX messages (default 1,000), none older
    * than ROOM_HISTORY_TTL_SECONDS (seconds, default 604,800 = 7 days).
    */
   roomHistory: { max: number; ttlSeconds: number };

@@ -1,5 +1,5 @@
 /**
- * A room's history (PROTOCOL "Rooms"): every room message (`group_message`,
+ * A room's history (docs/protocol.md, "Rooms"): every room message (`group_message`,
  * `consultation_message`) is stored once, in its room, with the room's next `group_seq` and the
  * history's `epoch`, so a client that missed some can have them replayed (`join_group` with
  * `since_group_seq`, `resume` on room sockets). Pruned by count (ROOM_HISTORY_MAX) and age

@@ -174,7 +174,7 @@ export interface SystemBroadcast {
   sent_at: string;
 }
 
-/** Where a room message sits in its room's history (PROTOCOL "Rooms"). */
+/** Where a room message sits in its room's history (docs/protocol.md, "Rooms"). */
 export interface RoomPosition {
   /** Per room, strictly increasing. */
   group_seq: number;

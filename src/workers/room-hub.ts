@@ -165,7 +165,7 @@ export class RoomHub extends DurableObject<Env> {
 
   /**
    * Store a room message once, then send it to every socket of the room (docs/protocol.md,
-   * "Groups"): the room sockets held here, in place, and the user sockets that joined, through
+   * "Rooms"): the room sockets held here, in place, and the user sockets that joined, through
    * their UserHubs. Resolves with the users reached; a retried message id is sent once.
    */
   private async store<K extends RoomMessageType>(
