@@ -12,7 +12,7 @@ import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
 import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
-import { consultationIdOf, groupOfRoomActor } from "../core/groups.ts";
+import { groupOfRoomActor } from "../core/groups.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { RoomMembers } from "../core/room-members.ts";
@@ -20,6 +20,7 @@ import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
 import { actorsFromEnv } from "./actors-from-env.ts";
+import { consultationData, groupData } from "./room-message-data.ts";
 import { RoomSockets } from "./room-sockets.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -220,37 +221,4 @@ export class RoomHub extends DurableObject<Env> {
   private memberIds(): Set<string> {
     return this.members.userIds();
   }
-}
-
-type Published<K extends RoomMessageType> = Extract<RoomPublish, { type: K }>;
-
-/** What the room's sockets receive for a group message, before the room places it. */
-function groupData(
-  groupName: string,
-  publish: Published<"group_message">,
-): UnplacedRoomData<"group_message"> {
-  return {
-    message_id: publish.messageId,
-    group_name: groupName,
-    from_user_id: publish.fromUserId ?? "system",
-    message_type: publish.messageType,
-    ...(publish.message === undefined ? {} : { message: publish.message }),
-    ...(publish.data === undefined ? {} : { data: publish.data }),
-    sent_at: publish.sentAt,
-  };
-}
-
-/** What the room's sockets receive for a consultation post, before the room places it. */
-function consultationData(
-  groupName: string,
-  publish: Published<"consultation_message">,
-): UnplacedRoomData<"consultation_message"> {
-  return {
-    message_id: publish.messageId,
-    consultation_id: consultationIdOf(groupName) ?? groupName,
-    from_user_id: publish.fromUserId,
-    from_username: publish.fromUsername,
-    message: publish.message,
-    sent_at: publish.sentAt,
-  };
 }
