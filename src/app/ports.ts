@@ -13,6 +13,30 @@ export interface UserActor {
   /** Whether the gateway knows this user (has seen them, or the application's table has them). */
   exists(): Promise<boolean>;
   status(): Promise<{ is_online: boolean; connection_count: number; last_seen: string | null }>;
+  /** Sockets, groups, presence and mailbox size, for operators. */
+  details(): Promise<UserDetails>;
+}
+
+/** One socket of a user, as an operator sees it. */
+export interface UserSocketDetails {
+  connection_id: string;
+  /** `user`: a /ws/user/ socket; `consultation`: a consultation socket a room's actor holds. */
+  kind: "user" | "consultation";
+  /** ISO time, or null for a consultation socket. */
+  connected_at: string | null;
+  groups: string[];
+}
+
+export interface UserDetails {
+  /** "" when the hub never saw a socket of this user. */
+  user_id: string;
+  username: string | null;
+  is_online: boolean;
+  connection_count: number;
+  last_seen: string | null;
+  sockets: UserSocketDetails[];
+  groups: string[];
+  mailbox: { messages: number; notifications: number; last_seq: number };
 }
 
 /** A presence shard's actor. */

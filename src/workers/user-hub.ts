@@ -7,6 +7,7 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { UserDetails } from "../app/ports.ts";
 import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
@@ -26,6 +27,7 @@ import { InboundFrames } from "./inbound-frames.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
+import { userDetails } from "./user-details.ts";
 import { UserNotifications } from "./user-notifications.ts";
 import { createUserPort } from "./user-port.ts";
 
@@ -191,6 +193,12 @@ export class UserHub extends DurableObject<Env> {
       connection_count: snapshot.connectionCount,
       last_seen: snapshot.lastSeen,
     };
+  }
+
+  /** Sockets, groups, presence and mailbox size, for operators (`GET /api/v1/users/{id}`). */
+  details(): Promise<UserDetails> {
+    const { sockets, connections, mailbox } = this;
+    return userDetails({ sockets, connections, mailbox });
   }
 
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */

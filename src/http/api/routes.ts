@@ -10,6 +10,7 @@ import { onlineUsers } from "../../app/online-users.ts";
 import type { AppContext } from "../../app/ports.ts";
 import { sendDirectMessage } from "../../app/send-direct-message.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
+import { userDetails } from "../../app/user-details.ts";
 import { userStatus } from "../../app/user-status.ts";
 import type { Config } from "../../core/config.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
@@ -25,6 +26,7 @@ import {
   NotificationBodySchema,
   NotificationResultSchema,
   OnlineUsersResultSchema,
+  UserDetailsResultSchema,
   UserIdParamSchema,
   UserStatusResultSchema,
 } from "./schemas.ts";
@@ -227,5 +229,20 @@ export const API_ROUTES: readonly ApiRoute[] = [
       }));
       return { users, count: users.length };
     },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/users/{id}",
+    operationId: "getUserDetails",
+    summary: "A user's sockets, groups and mailbox, for operators",
+    description:
+      "Every open socket of the user (connection id, kind, when it opened, its groups), the " +
+      "groups of all of them, the presence record and the mailbox's size. The admin console's " +
+      "user view (registered after `/users/online`, which it would otherwise shadow).",
+    params: { id: UserIdParamSchema },
+    body: NO_BODY,
+    result: UserDetailsResultSchema,
+    errors: ["validation_failed", ...USER_ERRORS],
+    handle: ({ params, ports }) => userDetails(ports, params.id),
   }),
 ];

@@ -126,6 +126,35 @@ export const UserStatusResultSchema = v.object({
   last_seen: v.nullable(IsoTimeSchema),
 });
 
+const CountSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+export const UserDetailsResultSchema = v.object({
+  user_id: v.string(),
+  username: v.nullable(v.string()),
+  is_online: v.boolean(),
+  connection_count: CountSchema,
+  last_seen: v.nullable(IsoTimeSchema),
+  sockets: v.array(
+    v.object({
+      connection_id: v.string(),
+      kind: v.pipe(
+        v.picklist(["user", "consultation"]),
+        v.description(
+          "`user`: a /ws/user/ socket; `consultation`: a consultation socket (held by its room).",
+        ),
+      ),
+      connected_at: v.nullable(IsoTimeSchema),
+      groups: v.array(v.string()),
+    }),
+  ),
+  groups: v.pipe(v.array(v.string()), v.description("Every group the user's sockets are in.")),
+  mailbox: v.object({
+    messages: v.pipe(CountSchema, v.description("Stored messages, notifications included.")),
+    notifications: CountSchema,
+    last_seq: v.pipe(CountSchema, v.description("The last `seq` handed out.")),
+  }),
+});
+
 export const OnlineUserSchema = v.object({
   user_id: v.string(),
   connection_count: v.pipe(v.number(), v.integer(), v.minValue(0)),

@@ -79,6 +79,7 @@ export function fakeHub(config: Config): FakeHub {
           return hub.deliveryResult;
         },
         notify: () => Promise.reject(new Error("not asked of a socket")),
+        details: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
         status: () => Promise.reject(new Error("not asked of a socket")),
       }),

@@ -69,6 +69,30 @@ export function fakePorts(): FakePorts {
             connection_count: user()?.sockets ?? 0,
             last_seen: user()?.lastSeen ?? null,
           }),
+          details: async () => {
+            const u = user();
+            const sockets = Array.from({ length: u?.sockets ?? 0 }, (_, index) => ({
+              connection_id: `${userId}-c${index}`,
+              kind: "user" as const,
+              connected_at: new Date(FIXED_NOW).toISOString(),
+              groups: [],
+            }));
+            const stored = (u?.notifications.length ?? 0) + (u?.deliveries.length ?? 0);
+            return {
+              user_id: u === undefined ? "" : userId,
+              username: u === undefined ? null : userId,
+              is_online: u?.isOnline ?? false,
+              connection_count: sockets.length,
+              last_seen: u?.lastSeen ?? null,
+              sockets,
+              groups: [],
+              mailbox: {
+                messages: stored,
+                notifications: u?.notifications.length ?? 0,
+                last_seq: stored,
+              },
+            };
+          },
         };
       },
       shard(index) {
