@@ -5,9 +5,9 @@ import { Hono } from "hono";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { api } from "./api/index.ts";
-import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
+import { adminPage, demoPage, pageAsset } from "./pages.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
 
@@ -20,6 +20,9 @@ export function createApp(): Hono<AppEnv> {
   });
 
   app.get("/", () => demoPage());
+  app.get("/admin", () => adminPage());
+  app.get("/admin/", () => adminPage());
+  app.get("/assets/:name", (c) => pageAsset(c) ?? c.notFound());
   app.get("/health", health);
   app.route("/api/v1", api);
   app.all("/ws/user", userSocket);
