@@ -52,4 +52,5 @@ svg.chart .axis { stroke: var(--line); stroke-width: 1; }
 #actionsPanel form { margin-bottom: 0.35rem; }
 #actionsPanel input { width: 9.5rem; }
 #actionResult:empty { display: none; }
+#frames { height: auto; min-height: 3rem; max-height: 18rem; }
 `;

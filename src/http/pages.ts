@@ -36,6 +36,7 @@ function head(title: string, script: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/pages.css">
 <script src="/assets/${script}" defer></script>
 </head>`;
