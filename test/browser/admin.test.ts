@@ -191,7 +191,7 @@ describe("the admin console in Chromium", () => {
       "<script>window.__xss=2</script>",
     );
     expect(await page.locator("#console img, #console script").count()).toBe(0);
-    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     await socket.close();
   });
 
