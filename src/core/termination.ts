@@ -65,7 +65,9 @@ export async function terminateConnections(
   await Promise.all(
     [...byRoom].map(async ([room, connectionIds]) => {
       try {
-        closed += await ports.closeLeased(room, connectionIds, frame);
+        // Not `closed += await …`: that reads `closed` before the await and loses concurrent sums.
+        const closedInRoom = await ports.closeLeased(room, connectionIds, frame);
+        closed += closedInRoom;
         for (const connectionId of connectionIds) await ports.endLease(connectionId);
       } catch (err) {
         failures.push(`${room}: ${String(err)}`);
