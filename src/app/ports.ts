@@ -4,6 +4,7 @@
  * (src/workers/actors-from-env.ts); unit tests through an in-memory twin.
  */
 import type { Delivery, DeliveryResult } from "../core/delivery.ts";
+import type { Termination } from "../core/termination.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
 
 /** A user's actor (UserHub), as an operation reaches it. */
@@ -13,6 +14,8 @@ export interface UserActor {
   /** Whether the gateway knows this user (has seen them, or the application's table has them). */
   exists(): Promise<boolean>;
   status(): Promise<{ is_online: boolean; connection_count: number; last_seen: string | null }>;
+  /** Close every socket of the user as terminated; resolves with how many closed. */
+  terminate(termination: Termination): Promise<{ closed: number }>;
   /** Sockets, groups, presence and mailbox size, for operators. */
   details(): Promise<UserDetails>;
 }

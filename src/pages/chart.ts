@@ -47,31 +47,3 @@ export function lineChart(values: readonly number[], options: ChartOptions): SVG
   chart.append(svg("polyline", { points: points.join(" "), class: "line" }));
   return chart;
 }
-
-/** A bounded history of one figure, oldest first. */
-export class Series {
-  readonly values: number[] = [];
-  private readonly capacity: number;
-
-  constructor(capacity = 60) {
-    this.capacity = capacity;
-  }
-
-  push(value: number): void {
-    this.values.push(value);
-    if (this.values.length > this.capacity) this.values.shift();
-  }
-
-  get last(): number | undefined {
-    return this.values[this.values.length - 1];
-  }
-}
-
-/**
- * Per-second rate of a counter between two scrapes. A counter that went down was reset (the
- * actors reporting it restarted): its whole new value counts as this interval's.
- */
-export function rate(previous: number, current: number, seconds: number): number {
-  if (seconds <= 0) return 0;
-  return (current >= previous ? current - previous : current) / seconds;
-}

@@ -89,6 +89,7 @@ export function actorsFromEnv(
         exists: () => callActor(() => stub.exists(userId)),
         status: () => callActor(() => stub.status()),
         details: () => callActor(() => stub.details()),
+        terminate: (termination) => callActor(() => stub.terminate(userId, termination)),
       };
     },
     shard: (index) => {

@@ -11,6 +11,8 @@ import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
 import type { HubPort } from "../core/handlers/index.ts";
 import { decodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
 import type { Mailbox } from "../core/mailbox.ts";
+import { blockedError } from "../core/termination.ts";
+import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
 import type { ServerData } from "../protocol/messages.ts";
@@ -77,6 +79,7 @@ export class ConsultationSockets {
         expiresAt: Date.now() + LEASE_MS,
       },
     );
+    if (lease.blockedUntil !== undefined) return errorResponse(blockedError(lease.blockedUntil));
     if (!lease.accepted) {
       server.accept();
       server.send(
@@ -132,6 +135,24 @@ export class ConsultationSockets {
       // The lease then simply expires (LEASE_MS) instead of ending now.
       console.warn(`RoomHub:gone: detach failed, the lease will expire: ${String(err)}`);
     }
+  }
+
+  /**
+   * Close these sockets as terminated (their user's UserHub asked, and ends their leases itself,
+   * so they are not detached from here); returns how many were open.
+   */
+  terminate(connectionIds: readonly string[], frame: string): number {
+    let closed = 0;
+    for (const connectionId of connectionIds) {
+      for (const { ws } of this.sockets.entries(undefined, connectionId)) {
+        this.ended.add(ws);
+        this.frames.forget(connectionId);
+        SocketSet.send(ws, frame);
+        SocketSet.close(ws, Disconnects.terminated);
+        closed += 1;
+      }
+    }
+    return closed;
   }
 
   /** Token expiry and lease renewal. */

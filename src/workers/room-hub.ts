@@ -107,6 +107,12 @@ export class RoomHub extends DurableObject<Env> {
     return this.memberCount();
   }
 
+  /** Close these consultation sockets as terminated, after `frame`; resolves with how many closed. */
+  terminate(groupName: string, connectionIds: string[], frame: string): number {
+    this.remember(groupName);
+    return this.consultation.terminate(connectionIds, frame);
+  }
+
   /** Users in the room: members who joined from user sockets and consultation participants online. */
   memberCount(): number {
     const members = this.memberIds();

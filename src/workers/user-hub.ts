@@ -19,7 +19,14 @@ import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
 import { admitQueued } from "../core/overload.ts";
+import {
+  blockedError,
+  blockedUntil,
+  type Termination,
+  terminateConnections,
+} from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
+import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
@@ -30,6 +37,7 @@ import { UserConnections } from "./user-connections.ts";
 import { userDetails } from "./user-details.ts";
 import { UserNotifications } from "./user-notifications.ts";
 import { createUserPort } from "./user-port.ts";
+import { userTerminationPorts } from "./user-termination.ts";
 
 /** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
 export const AUTO_PING = '{"type":"ping"}';
@@ -103,6 +111,8 @@ export class UserHub extends DurableObject<Env> {
       return new Response("identity missing", { status: 500 });
     }
     const { principal, source } = identity;
+    const blocked = await blockedUntil(this.connections.store, Date.now());
+    if (blocked !== null) return errorResponse(blockedError(blocked));
     const headers = source === "subprotocol" ? { "Sec-WebSocket-Protocol": "bearer" } : undefined;
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
 
@@ -258,7 +268,11 @@ export class UserHub extends DurableObject<Env> {
   async attachRemote(
     userId: string,
     lease: Lease,
-  ): Promise<{ accepted: boolean; connectionCount: number }> {
+  ): Promise<{ accepted: boolean; connectionCount: number; blockedUntil?: number }> {
+    const blocked = await blockedUntil(this.connections.store, Date.now());
+    if (blocked !== null) {
+      return { accepted: false, connectionCount: this.connections.count(), blockedUntil: blocked };
+    }
     if (this.connections.count() >= this.config.maxConnectionsPerUser) {
       return { accepted: false, connectionCount: this.connections.count() };
     }
@@ -289,6 +303,23 @@ export class UserHub extends DurableObject<Env> {
   async detachRemote(_userId: string, connectionId: string): Promise<void> {
     await this.connections.endLease(connectionId);
     await this.reschedule();
+  }
+
+  /** Close every socket of this user as terminated, optionally blocking new ones (core/termination.ts). */
+  async terminate(_userId: string, termination: Termination): Promise<{ closed: number }> {
+    try {
+      const ports = userTerminationPorts({
+        env: this.env,
+        sockets: this.sockets,
+        connections: this.connections,
+        socketGone: (ws) => this.socketGone(ws),
+      });
+      return await terminateConnections(ports, termination);
+    } catch (err) {
+      throw forRpc(err);
+    } finally {
+      await this.reschedule();
+    }
   }
 
   /** Write this user's presence to a mirror again (after that mirror's outage). */

@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { API_ROUTES } from "../../src/http/api/routes.ts";
 import { connectAs, uniqueUser } from "../e2e/helpers.ts";
 import { TEST_API_KEY } from "../helpers/secrets.ts";
 import { mintToken } from "../helpers/tokens.ts";
@@ -21,11 +20,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SCREENSHOTS = process.env.SAVE_SCREENSHOTS
   ? resolve(import.meta.dirname, "../../docs/img")
   : mkdtempSync(join(tmpdir(), "console-shots-"));
-
-/** DELETE /api/v1/users/{id}/connections is part of this build (it closes with 4003). */
-const canDisconnect = API_ROUTES.some(
-  (route) => (route.method as string) === "delete" && route.path === "/users/{id}/connections",
-);
 
 let browser: Browser;
 const contexts: BrowserContext[] = [];
@@ -158,18 +152,15 @@ describe("the admin console in Chromium", () => {
     await annPage.screenshot({ path: join(SCREENSHOTS, "demo.png"), fullPage: true });
   });
 
-  it.skipIf(!canDisconnect)(
-    "disconnects a user, whose page shows the 4003 close (skipped until DELETE …/connections exists)",
-    async () => {
-      await admin.fill('#disconnectForm input[name="user_id"]', bob);
-      await admin.fill('#disconnectForm input[name="reason"]', "account revoked");
-      await admin.click('#disconnectForm button[type="submit"]');
-      await admin.waitForSelector(`#actionResult >> text=Closed 1 socket(s) of ${bob}`);
-      await bobPage.waitForSelector('#state[data-state="closed"]');
-      await bobPage.waitForSelector("#log >> text=closed 4003 terminated");
-      await admin.waitForSelector(`#users tr[data-user="${bob}"]`, { state: "detached" });
-    },
-  );
+  it("disconnects a user, whose page shows the 4003 close", async () => {
+    await admin.fill('#disconnectForm input[name="user_id"]', bob);
+    await admin.fill('#disconnectForm input[name="reason"]', "account revoked");
+    await admin.click('#disconnectForm button[type="submit"]');
+    await admin.waitForSelector(`#actionResult >> text=Closed 1 socket(s) of ${bob}`);
+    await bobPage.waitForSelector('#state[data-state="closed"]');
+    await bobPage.waitForSelector("#log >> text=closed 4003 terminated");
+    await admin.waitForSelector(`#users tr[data-user="${bob}"]`, { state: "detached" });
+  });
 
   it("shows a name and a message full of markup as text (staff token, live socket)", async () => {
     const staff = uniqueUser("ops");

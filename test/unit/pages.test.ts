@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GENERATED, pagesModule } from "../../scripts/build-pages.ts";
-import { rate } from "../../src/pages/chart.ts";
 import { parsePrometheus, total } from "../../src/pages/prometheus.ts";
+import { rate } from "../../src/pages/series.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 

@@ -18,6 +18,8 @@ import {
   NotificationResultSchema,
   OnlineUserSchema,
   OnlineUsersResultSchema,
+  TerminateConnectionsBodySchema,
+  TerminateConnectionsResultSchema,
   UserStatusResultSchema,
 } from "./schemas.ts";
 
@@ -41,6 +43,8 @@ const COMPONENTS = {
   BroadcastBody: BroadcastBodySchema,
   GroupMessageBody: GroupMessageBodySchema,
   FanoutResult: FanoutResultSchema,
+  TerminateConnectionsBody: TerminateConnectionsBodySchema,
+  TerminateConnectionsResult: TerminateConnectionsResultSchema,
   UserStatus: UserStatusResultSchema,
   OnlineUser: OnlineUserSchema,
   OnlineUsers: OnlineUsersResultSchema,
@@ -123,7 +127,9 @@ function operation(route: ApiRoute): Json {
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body === NO_BODY
       ? {}
-      : { requestBody: { required: true, content: jsonContent(route.body) } }),
+      : {
+          requestBody: { required: route.bodyOptional !== true, content: jsonContent(route.body) },
+        }),
     responses: {
       "200": { description: "Success", content: jsonContent(route.result) },
       ...errorResponses([...new Set([...route.errors, ...COMMON_ERRORS])]),

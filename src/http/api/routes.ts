@@ -10,12 +10,13 @@ import { onlineUsers } from "../../app/online-users.ts";
 import type { AppContext } from "../../app/ports.ts";
 import { sendDirectMessage } from "../../app/send-direct-message.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
+import { terminateConnections } from "../../app/terminate-connections.ts";
 import { userDetails } from "../../app/user-details.ts";
 import { userStatus } from "../../app/user-status.ts";
 import type { Config } from "../../core/config.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { type ApiCaller, originOf, senderOf } from "./auth.ts";
-import { parseBody, parseInput } from "./body.ts";
+import { parseBody, parseInput, terminationOf } from "./body.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
@@ -26,6 +27,8 @@ import {
   NotificationBodySchema,
   NotificationResultSchema,
   OnlineUsersResultSchema,
+  TerminateConnectionsBodySchema,
+  TerminateConnectionsResultSchema,
   UserDetailsResultSchema,
   UserIdParamSchema,
   UserStatusResultSchema,
@@ -44,7 +47,7 @@ export interface RouteRequest {
 }
 
 export interface ApiRoute {
-  method: "get" | "post";
+  method: "get" | "post" | "delete";
   /** OpenAPI path template below /api/v1, e.g. `/users/{id}/status`. */
   path: string;
   operationId: string;
@@ -52,6 +55,8 @@ export interface ApiRoute {
   description: string;
   params: Record<string, v.GenericSchema<string, string>>;
   body: v.GenericSchema;
+  /** The body may be left out (read as `{}`). */
+  bodyOptional?: boolean;
   result: v.GenericSchema;
   /** Errors this route answers with besides those every route may (see openapi.ts). */
   errors: readonly ErrorCode[];
@@ -191,6 +196,24 @@ export const API_ROUTES: readonly ApiRoute[] = [
       });
       return { message_id: sent.messageId, recipients: sent.recipients };
     },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/users/{id}/connections",
+    operationId: "terminateUserConnections",
+    summary: "Close every socket of a user",
+    description:
+      "Closes every socket of the user (user sockets and the consultation sockets held for them) " +
+      "with close code 4003 and reason `terminated`, each after an `error` frame carrying " +
+      "`reason`. With `block_until`, the user's upgrades answer 403 `forbidden` until then " +
+      "(kept in the user's actor). The body is optional.",
+    params: { id: UserIdParamSchema },
+    body: TerminateConnectionsBodySchema,
+    bodyOptional: true,
+    result: TerminateConnectionsResultSchema,
+    errors: BODY_ERRORS,
+    handle: async ({ params, body, ports }) =>
+      terminateConnections(ports, params.id, terminationOf(body)),
   }),
   defineRoute({
     method: "get",

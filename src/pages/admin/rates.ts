@@ -3,8 +3,9 @@
  * second (counters, turned into rates), connections and users online (gauges), and each
  * mirror's lag.
  */
-import { rate, Series } from "../chart.ts";
+
 import { parsePrometheus, type Sample, total } from "../prometheus.ts";
+import { rate, Series } from "../series.ts";
 import type { ChartRow } from "./views.ts";
 
 export class MetricRates {

@@ -2,8 +2,9 @@
  * The console's panels, drawn from the API's answers with text nodes only (dom.ts): what a
  * user put in a name or a message is shown, never interpreted.
  */
-import { lineChart, type Series } from "../chart.ts";
+import { lineChart } from "../chart.ts";
 import { ago, fill, h } from "../dom.ts";
+import type { Series } from "../series.ts";
 import type { Health, OnlineUsers, UserDetails } from "./gateway-api.ts";
 
 export function renderUsers(

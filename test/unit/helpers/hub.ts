@@ -82,6 +82,7 @@ export function fakeHub(config: Config): FakeHub {
         details: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
         status: () => Promise.reject(new Error("not asked of a socket")),
+        terminate: () => Promise.reject(new Error("not asked of a socket")),
       }),
       shard: (index) => ({
         async broadcast(delivery) {

@@ -5,6 +5,7 @@
 
 import type { AppContext, RoomPublish } from "../../../src/app/ports.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
+import type { Termination } from "../../../src/core/termination.ts";
 import type { NotificationMessage } from "../../../src/protocol/messages.ts";
 
 export interface FakeUser {
@@ -25,6 +26,8 @@ export interface FakePorts extends AppContext {
   published: { groupName: string; message: RoomPublish }[];
   /** Groups joined, once per socket. */
   joined: string[];
+  /** Terminations asked for, in order. */
+  terminated: { userId: string; termination: Termination }[];
   /** Known users that were asked for, in order (exists/status/notify/deliver). */
   asked: string[];
 }
@@ -40,6 +43,7 @@ export function fakePorts(): FakePorts {
     rooms: new Map(),
     published: [],
     joined: [],
+    terminated: [],
     asked: [],
     actors: {
       user(userId) {
@@ -92,6 +96,13 @@ export function fakePorts(): FakePorts {
                 last_seq: stored,
               },
             };
+          },
+          terminate: async (termination) => {
+            ports.terminated.push({ userId, termination });
+            const closed = user()?.sockets ?? 0;
+            const u = user();
+            if (u !== undefined) u.sockets = 0;
+            return { closed };
           },
         };
       },
