@@ -8,6 +8,7 @@ import { api } from "./api/index.ts";
 import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
+import { metrics } from "./metrics.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
 
@@ -21,6 +22,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/", () => demoPage());
   app.get("/health", health);
+  app.get("/metrics", metrics);
   app.route("/api/v1", api);
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);
