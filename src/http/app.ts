@@ -7,6 +7,7 @@ import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { api } from "./api/index.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
+import { metrics } from "./metrics.ts";
 import { adminPage, demoPage, pageAsset } from "./pages.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, userSocket } from "./ws-routes.ts";
@@ -24,6 +25,7 @@ export function createApp(): Hono<AppEnv> {
   app.get("/admin/", () => adminPage());
   app.get("/assets/:name", (c) => pageAsset(c) ?? c.notFound());
   app.get("/health", health);
+  app.get("/metrics", metrics);
   app.route("/api/v1", api);
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);

@@ -14,7 +14,8 @@ input { padding: 0.2rem 0.35rem; border: 1px solid var(--line); border-radius: 3
 button { padding: 0.2rem 0.7rem; border: 1px solid #9aa3ad; border-radius: 3px; background: #f4f6f8;
   cursor: pointer; }
 button.danger { border-color: var(--bad); color: var(--bad); }
-button.link { border: 0; background: none; padding: 0; color: var(--accent); text-decoration: underline; }
+button.link { border: 0; background: none; padding: 0; color: var(--accent); text-decoration: underline;
+  text-align: left; white-space: nowrap; }
 .demo input[type=text] { width: 100%; box-sizing: border-box; }
 fieldset { border: 1px solid var(--line); margin: 0.75rem 0; }
 code, .mono { font-family: ui-monospace, monospace; font-size: 0.92em; }

@@ -82,7 +82,8 @@ export class ConsultationSockets {
     if (lease.blockedUntil !== undefined) return errorResponse(blockedError(lease.blockedUntil));
     if (!lease.accepted) {
       server.accept();
-      server.send(
+      SocketSet.send(
+        server,
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
       SocketSet.close(server, Disconnects.tooManyConnections);

@@ -17,6 +17,7 @@ import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
+import { flushMeter, meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -60,8 +61,10 @@ export class RoomHub extends DurableObject<Env> {
     return this.consultation.accept(request, (name) => this.remember(name));
   }
 
-  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    return this.consultation.message(ws, message);
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.consultation.message(ws, message);
+    // Counters are pending (workers/meter.ts): the alarm must come by the time they are due.
+    if (meter.flushDueAt() !== null) await this.reschedule();
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -76,6 +79,7 @@ export class RoomHub extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.consultation.onAlarm(now);
+    await flushMeter(this.env, "RoomHub");
     const reconcileAt = Number(this.meta("reconcile_at") ?? 0);
     if (reconcileAt !== 0 && reconcileAt <= now) await this.reconcile();
     await this.reschedule();
@@ -250,6 +254,7 @@ export class RoomHub extends DurableObject<Env> {
     const times = [
       Number(this.meta("reconcile_at") ?? Number.POSITIVE_INFINITY),
       this.consultation.nextWakeAt(),
+      meter.flushDueAt(),
     ];
     const next = Math.min(...times.map((t) => t ?? Number.POSITIVE_INFINITY));
     if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();

@@ -4,6 +4,7 @@
  */
 import { type Connection, parseConnection } from "../core/connection.ts";
 import { type Disconnect, Disconnects } from "../protocol/errors.ts";
+import { meter } from "./meter.ts";
 
 export class SocketSet {
   private readonly ctx: DurableObjectState;
@@ -61,9 +62,11 @@ export class SocketSet {
     }
   }
 
+  /** Write a frame, counted in the isolate's meter (workers/meter.ts). */
   static send(ws: WebSocket, frame: string): void {
     try {
       ws.send(frame);
+      meter.frameSent(frame);
     } catch {
       // The socket closed between our check and the send; its close event cleans up.
     }

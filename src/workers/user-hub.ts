@@ -31,6 +31,7 @@ import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, forRpc, GatewayError } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
+import { flushMeter, meter } from "./meter.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { SocketSet } from "./socket-set.ts";
 import { UserConnections } from "./user-connections.ts";
@@ -119,7 +120,8 @@ export class UserHub extends DurableObject<Env> {
     if (this.connections.count() >= this.config.maxConnectionsPerUser) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
-      server.send(
+      SocketSet.send(
+        server,
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
       SocketSet.close(server, Disconnects.tooManyConnections);
@@ -160,6 +162,7 @@ export class UserHub extends DurableObject<Env> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     await this.frames.handle(ws, connection, message, this.port);
+    await this.meterAlarm();
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -186,6 +189,7 @@ export class UserHub extends DurableObject<Env> {
     }
     await this.connections.expireLeases(now);
     await this.connections.presence.onAlarm();
+    await flushMeter(this.env, "UserHub");
     await this.connections.webhooks?.flush();
     const profile = await this.connections.presence.profile();
     await this.notifications.flush(profile?.userId ?? this.ctx.id.toString());
@@ -228,7 +232,7 @@ export class UserHub extends DurableObject<Env> {
   async deliver(userId: string, delivery: Delivery, offeredAt?: number): Promise<DeliveryResult> {
     try {
       admitQueued(offeredAt, Date.now(), this.config.overload);
-      return await deliver(
+      const result = await deliver(
         {
           mailbox: this.mailbox,
           sockets: () =>
@@ -241,6 +245,11 @@ export class UserHub extends DurableObject<Env> {
         },
         delivery,
       );
+      if (offeredAt !== undefined && result.status === "delivered") {
+        meter.observeDelivery((Date.now() - offeredAt) / 1000);
+      }
+      await this.meterAlarm();
+      return result;
     } catch (err) {
       throw forRpc(err);
     }
@@ -369,11 +378,23 @@ export class UserHub extends DurableObject<Env> {
     await this.reschedule();
   }
 
+  /** Counters are pending (workers/meter.ts): make sure the alarm comes by the time they are due. */
+  private async meterAlarm(): Promise<void> {
+    const due = meter.flushDueAt();
+    if (
+      due !== null &&
+      (this.alarmAt === undefined || this.alarmAt === null || this.alarmAt > due)
+    ) {
+      await this.reschedule();
+    }
+  }
+
   /** One alarm serves every deadline: token expiries, presence, leases, mirror flushes. */
   private async reschedule(): Promise<void> {
     let next = Math.min(
       (await this.connections.nextWakeAt()) ?? Number.POSITIVE_INFINITY,
       this.notifications.nextWakeAt() ?? Number.POSITIVE_INFINITY,
+      meter.flushDueAt() ?? Number.POSITIVE_INFINITY,
     );
     for (const { connection } of this.sockets.entries()) {
       next = Math.min(next, (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000);
