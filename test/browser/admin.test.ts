@@ -1,5 +1,6 @@
 /**
- * The admin console (`/admin`) and the demo page (`/`) in Chromium against the real gateway:
+ * The admin console (`/admin`) and the demo page (`/`) in Chromium against the real gateway,
+ * under both runtimes (wrangler dev as `npm run dev` runs it, workerd serve as `npm start`):
  * two users on the demo page, one operator on the console. The operator sees both come
  * online, opens one, notifies it (the user's page shows the notification), and disconnects
  * the other (that user's page shows the 4003 close). The console must show untrusted names and
@@ -13,6 +14,7 @@ import { join, resolve } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectAs, uniqueUser } from "../e2e/helpers.ts";
+import { type OwnServer, startOwnServer } from "../e2e/own-server.ts";
 import { TEST_API_KEY } from "../helpers/secrets.ts";
 import { mintToken } from "../helpers/tokens.ts";
 
@@ -22,6 +24,8 @@ const SCREENSHOTS = process.env.SAVE_SCREENSHOTS
   : mkdtempSync(join(tmpdir(), "console-shots-"));
 
 let browser: Browser;
+/** A gateway of this file's own on `npm start`'s runtime, beside the global wrangler dev one. */
+let workerd: OwnServer;
 const contexts: BrowserContext[] = [];
 /** Page errors and CSP violations seen on any page: there must be none. */
 const problems: string[] = [];
@@ -41,9 +45,9 @@ async function newPage(): Promise<Page> {
 }
 
 /** A user on the demo page, connected with a token for `userId`. */
-async function demoUser(userId: string, username: string): Promise<Page> {
+async function demoUser(base: string, userId: string, username: string): Promise<Page> {
   const page = await newPage();
-  await page.goto(inject("gatewayUrl"));
+  await page.goto(base);
   await page.fill("#token", await mintToken(userId, { username, groups: ["group_console_*"] }));
   await page.click("#connect");
   await page.waitForSelector('#state[data-state="open"]');
@@ -51,8 +55,8 @@ async function demoUser(userId: string, username: string): Promise<Page> {
   return page;
 }
 
-async function signIn(page: Page, credential: string): Promise<void> {
-  await page.goto(`${inject("gatewayUrl")}/admin`);
+async function signIn(base: string, page: Page, credential: string): Promise<void> {
+  await page.goto(`${base}/admin`);
   await page.fill('#signInForm input[name="credential"]', credential);
   await page.click('#signInForm button[type="submit"]');
   await page.waitForSelector("#console:not([hidden])");
@@ -65,6 +69,7 @@ beforeAll(async () => {
     );
   }
   mkdirSync(SCREENSHOTS, { recursive: true });
+  workerd = await startOwnServer("console");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
@@ -74,9 +79,13 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const context of contexts) await context.close();
   await browser?.close();
+  await workerd?.stop();
 });
 
-describe("the admin console in Chromium", () => {
+describe.each([
+  { runtime: "wrangler dev (npm run dev)", screenshots: true, base: () => inject("gatewayUrl") },
+  { runtime: "workerd serve (npm start)", screenshots: false, base: () => workerd.stack.url },
+])("the admin console in Chromium, on $runtime", ({ screenshots, base }) => {
   const ann = uniqueUser("ann");
   const bob = uniqueUser("bob");
   let annPage: Page;
@@ -85,20 +94,20 @@ describe("the admin console in Chromium", () => {
 
   it("refuses a wrong key, and keeps the right one out of the URL", async () => {
     admin = await newPage();
-    await admin.goto(`${inject("gatewayUrl")}/admin`);
+    await admin.goto(`${base()}/admin`);
     await admin.fill('#signInForm input[name="credential"]', "not-the-key");
     await admin.click('#signInForm button[type="submit"]');
     await admin.waitForSelector("#signInError >> text=unauthorized");
     expect(await admin.isHidden("#console")).toBe(true);
 
-    await signIn(admin, TEST_API_KEY);
+    await signIn(base(), admin, TEST_API_KEY);
     expect(admin.url()).not.toContain(TEST_API_KEY);
     expect(await admin.evaluate(() => sessionStorage.length)).toBe(1);
   });
 
   it("sees both users come online, with their connection counts", async () => {
-    annPage = await demoUser(ann, "Ann");
-    bobPage = await demoUser(bob, "Bob");
+    annPage = await demoUser(base(), ann, "Ann");
+    bobPage = await demoUser(base(), bob, "Bob");
     // The list comes from the presence shards (an outbox away) and is polled every 2 s.
     await admin.waitForSelector(`#users tr[data-user="${ann}"]`);
     await admin.waitForSelector(`#users tr[data-user="${bob}"]`);
@@ -106,7 +115,7 @@ describe("the admin console in Chromium", () => {
     expect(await annCount.textContent()).toBe("1");
 
     // A second tab of Ann's: both her pages and the console count it.
-    const secondTab = await demoUser(ann, "Ann");
+    const secondTab = await demoUser(base(), ann, "Ann");
     await annPage.waitForSelector("#tabs >> text=2");
     await admin.waitForSelector(`#users tr[data-user="${ann}"] td.count >> text=2`);
     await secondTab.click("#disconnect");
@@ -142,8 +151,10 @@ describe("the admin console in Chromium", () => {
     await admin.waitForSelector('[data-chart="connections"] .rate-value >> text=/^[1-9]/');
     await admin.waitForSelector('#health dd[data-mirror="status"][data-state="ok"]');
     await admin.waitForSelector('#health dd[data-mirror="redis"] >> text=/lag/');
-    await admin.screenshot({ path: join(SCREENSHOTS, "admin-console.png"), fullPage: true });
-    await annPage.screenshot({ path: join(SCREENSHOTS, "demo.png"), fullPage: true });
+    if (screenshots) {
+      await admin.screenshot({ path: join(SCREENSHOTS, "admin-console.png"), fullPage: true });
+      await annPage.screenshot({ path: join(SCREENSHOTS, "demo.png"), fullPage: true });
+    }
   });
 
   it("says plainly that there are no rates when /metrics answers 404 (an older gateway)", async () => {
@@ -152,7 +163,7 @@ describe("the admin console in Chromium", () => {
     await page.route("**/metrics", (route) =>
       route.fulfill({ status: 404, contentType: "application/json", body: "{}" }),
     );
-    await signIn(page, TEST_API_KEY);
+    await signIn(base(), page, TEST_API_KEY);
     await page.waitForSelector("#metricsNotice:not([hidden]) >> text=Metrics unavailable");
     expect(await page.locator("#rates svg").count()).toBe(0);
     await page.close();
@@ -171,12 +182,12 @@ describe("the admin console in Chromium", () => {
   it("shows a name and a message full of markup as text (staff token, live socket)", async () => {
     const staff = uniqueUser("ops");
     const page = await newPage();
-    await signIn(page, await mintToken(staff, { staff: true, username: "ops" }));
+    await signIn(base(), page, await mintToken(staff, { staff: true, username: "ops" }));
     await page.waitForSelector('#socketState[data-state="open"]');
 
     const evil = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
     const mallory = uniqueUser("mallory");
-    const socket = await connectAs(mallory, { username: evil });
+    const socket = await connectAs(mallory, { username: evil }, { gateway: base() });
     socket.send({ type: "send_message", data: { target_user_id: staff, message: evil } });
     await page.waitForSelector("#frames .in >> text=user_message");
     await page.fill('#lookupForm input[name="user_id"]', mallory);
