@@ -146,6 +146,28 @@ describe.each([
     await admin.waitForSelector("#user dl.facts >> text=/1 stored \\(1 notifications\\)/");
   });
 
+  it("sends a direct message as system, a broadcast and a group message", async () => {
+    await admin.fill('#messageForm input[name="message"]', "A word from the system");
+    await admin.click('#messageForm button[type="submit"]');
+    await admin.waitForSelector("#actionResult >> text=Message delivered");
+    await annPage.waitForSelector(
+      '#log .in >> text=/"from_user_id":"system".*A word from the system/',
+    );
+
+    const everyone = `Everyone: ${uniqueUser("broadcast")}`;
+    await admin.fill('#broadcastForm input[name="message"]', everyone);
+    await admin.click('#broadcastForm button[type="submit"]');
+    await admin.waitForSelector("#actionResult >> text=/Broadcast reached [1-9]/");
+    for (const page of [annPage, bobPage])
+      await page.waitForSelector(`#log .in >> text=${everyone}`);
+
+    await admin.fill('#groupForm input[name="group_name"]', "group_console_ward");
+    await admin.fill('#groupForm input[name="data"]', '{"ward":"3","beds":12}');
+    await admin.click('#groupForm button[type="submit"]');
+    await admin.waitForSelector("#actionResult >> text=Group message reached 1 user(s)");
+    await annPage.waitForSelector('#log .in >> text=/group_message.*"beds":12/');
+  });
+
   it("shows message rates from /metrics as charts, and the mirrors' health", async () => {
     await admin.waitForSelector('[data-chart="messages sent"] svg.chart polyline');
     await admin.waitForSelector('[data-chart="connections"] .rate-value >> text=/^[1-9]/');
@@ -200,6 +222,12 @@ describe.each([
     );
     expect(await page.locator("#console img, #console script").count()).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
+
+    // With a staff token, a broadcast goes out over the console's own socket (the SDK).
+    await page.fill('#broadcastForm input[name="message"]', "From the staff socket");
+    await page.click('#broadcastForm button[type="submit"]');
+    await page.waitForSelector("#actionResult >> text=/Broadcast reached [1-9]/");
+    await page.waitForSelector("#frames .in >> text=From the staff socket");
     await socket.close();
   });
 
