@@ -194,6 +194,10 @@ describe.each([
   it("disconnects a user, whose page shows the 4003 close", async () => {
     await admin.fill('#disconnectForm input[name="user_id"]', bob);
     await admin.fill('#disconnectForm input[name="reason"]', "account revoked");
+    // Ann is still the selected user: the console's refreshes (every 2 s) must not put her
+    // back in the form the operator filled with Bob.
+    await admin.waitForTimeout(2_500);
+    expect(await admin.inputValue('#disconnectForm input[name="user_id"]')).toBe(bob);
     await admin.click('#disconnectForm button[type="submit"]');
     await admin.waitForSelector(`#actionResult >> text=Closed 1 socket(s) of ${bob}`);
     await bobPage.waitForSelector('#state[data-state="closed"]');

@@ -43,7 +43,6 @@ const page = {
 interface Session {
   api: GatewayApi;
   client: RealtimeClient | null;
-  timers: ReturnType<typeof setInterval>[];
   selected: string | null;
   groups: Map<string, string[]>;
   rates: MetricRates;
@@ -99,13 +98,21 @@ async function refreshUsers(current: Session): Promise<void> {
   fill(page.notice);
 }
 
-async function showUser(current: Session, userId: string): Promise<void> {
+/**
+ * The operator picked a user: the forms that act on one user are filled with it, once, here;
+ * the periodic refresh only redraws the details, so it never changes what the operator typed.
+ */
+function selectUser(current: Session, userId: string): Promise<void> {
   current.selected = userId;
-  fill(page.userTitle, userId);
   for (const form of document.querySelectorAll<HTMLFormElement>("form[data-user-form]")) {
     const input = form.elements.namedItem("user_id");
-    if (input instanceof HTMLInputElement && document.activeElement !== input) input.value = userId;
+    if (input instanceof HTMLInputElement) input.value = userId;
   }
+  return showUser(current, userId);
+}
+
+async function showUser(current: Session, userId: string): Promise<void> {
+  fill(page.userTitle, userId);
   let details: UserDetails;
   try {
     details = await current.api.user(userId);
@@ -138,12 +145,15 @@ async function refreshMetrics(current: Session): Promise<void> {
   renderCharts(page.rates, current.rates.rows());
 }
 
+/** Run `task` now and again `ms` after each run ends (never two at once), while signed in. */
 function every(current: Session, ms: number, task: (s: Session) => Promise<void>): void {
-  const run = () => {
-    if (session === current) task(current).catch(failed);
+  const run = async () => {
+    if (session !== current) return;
+    await task(current).catch(failed);
+    // After sign-out the loop ends at its next turn (session is no longer `current`).
+    if (session === current) setTimeout(run, ms);
   };
-  run();
-  current.timers.push(setInterval(run, ms));
+  void run();
 }
 
 function openSocket(token: string): RealtimeClient {
@@ -162,7 +172,6 @@ function start(credential: string): void {
   const current: Session = {
     api,
     client: api.staff ? openSocket(credential) : null,
-    timers: [],
     selected: null,
     groups: new Map(),
     rates: new MetricRates(),
@@ -183,10 +192,7 @@ function start(credential: string): void {
 
 function signOut(message = ""): void {
   savedCredential.clear();
-  if (session !== null) {
-    for (const timer of session.timers) clearInterval(timer);
-    session.client?.close("signed out");
-  }
+  session?.client?.close("signed out");
   session = null;
   page.console.hidden = true;
   page.signOut.hidden = true;
@@ -216,13 +222,13 @@ page.signOut.addEventListener("click", () => signOut());
 page.users.addEventListener("click", (event) => {
   const target = event.target instanceof Element ? event.target.closest("[data-pick]") : null;
   const userId = target?.getAttribute("data-pick");
-  if (session !== null && userId) showUser(session, userId).catch(failed);
+  if (session !== null && userId) selectUser(session, userId).catch(failed);
 });
 
 page.lookupForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const userId = field(page.lookupForm, "user_id");
-  if (session !== null && userId !== "") showUser(session, userId).catch(failed);
+  if (session !== null && userId !== "") selectUser(session, userId).catch(failed);
 });
 
 /** Each action form: what it does with the session, and how its answer reads. */

@@ -30,7 +30,7 @@ export function renderUsers(
           h("button", { type: "button", class: "link", "data-pick": user.user_id }, user.user_id),
         ),
         h("td", { class: "count" }, user.connection_count),
-        h("td", {}, groups === undefined ? "…" : groups.length === 0 ? "–" : groups.join(", ")),
+        h("td", {}, groups === undefined ? "" : groups.length === 0 ? "–" : groups.join(", ")),
       );
     }),
   );
