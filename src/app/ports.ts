@@ -23,9 +23,12 @@ export interface UserActor {
 /** One socket of a user, as an operator sees it. */
 export interface UserSocketDetails {
   connection_id: string;
-  /** `user`: a /ws/user/ socket; `consultation`: a consultation socket a room's actor holds. */
-  kind: "user" | "consultation";
-  /** ISO time, or null for a consultation socket. */
+  /**
+   * `user`: a /ws/user/ socket; `room`: a room socket (/ws/group/{name}/ or a consultation
+   * socket) that the room's actor holds.
+   */
+  kind: "user" | "room";
+  /** ISO time, or null for a room socket. */
   connected_at: string | null;
   groups: string[];
 }

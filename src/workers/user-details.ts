@@ -23,7 +23,7 @@ export async function userDetails(parts: {
   }));
   const leased: UserSocketDetails[] = connections.leases.all().map((lease) => ({
     connection_id: lease.connectionId,
-    kind: "consultation",
+    kind: "room",
     connected_at: null,
     groups: [lease.room],
   }));

@@ -179,9 +179,9 @@ export const UserDetailsResultSchema = v.object({
     v.object({
       connection_id: v.string(),
       kind: v.pipe(
-        v.picklist(["user", "consultation"]),
+        v.picklist(["user", "room"]),
         v.description(
-          "`user`: a /ws/user/ socket; `consultation`: a consultation socket (held by its room).",
+          "`user`: a /ws/user/ socket; `room`: a room or consultation socket (held by its room).",
         ),
       ),
       connected_at: v.nullable(IsoTimeSchema),

@@ -26,7 +26,7 @@ export interface OnlineUsers {
 
 export interface UserSocket {
   connection_id: string;
-  kind: "user" | "consultation";
+  kind: "user" | "room";
   connected_at: string | null;
   groups: string[];
 }
