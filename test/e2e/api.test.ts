@@ -358,8 +358,10 @@ describe("GET /api/v1/openapi.json", () => {
         "POST /api/v1/groups/{name}/messages",
         "GET /api/v1/users/{id}/status",
         "GET /api/v1/users/online",
+        "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/openapi.json",
         "GET /health",
+        "GET /metrics",
       ].sort(),
     );
   });
