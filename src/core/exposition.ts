@@ -137,21 +137,21 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
   out.sample(`${histogram}_count`, totals.delivery_count ?? 0);
 
   const mirrors = Object.entries(snapshot.mirrors).sort(([a], [b]) => a.localeCompare(b));
-  out.family(
-    "realtime_mirror_lag_seconds",
-    "gauge",
-    "Age of the oldest presence change a mirror does not have yet (0 when caught up).",
-  );
-  for (const [mirror, figures] of mirrors) {
-    out.sample("realtime_mirror_lag_seconds", figures.lagSeconds, { mirror });
-  }
-  out.family(
-    "realtime_outbox_depth",
-    "gauge",
-    "Users whose latest presence change waits in their outbox for a mirror that is failing.",
-  );
-  for (const [mirror, figures] of mirrors) {
-    out.sample("realtime_outbox_depth", figures.pending, { mirror });
+  const MIRROR_GAUGES: [string, string, (figures: MirrorFigures) => number][] = [
+    [
+      "realtime_mirror_lag_seconds",
+      "Age of the oldest presence change a mirror does not have yet (0 when caught up).",
+      (figures) => figures.lagSeconds,
+    ],
+    [
+      "realtime_outbox_depth",
+      "Users whose latest presence change waits in their outbox for a mirror that is failing.",
+      (figures) => figures.pending,
+    ],
+  ];
+  for (const [name, help, figure] of MIRROR_GAUGES) {
+    out.family(name, "gauge", help);
+    for (const [mirror, figures] of mirrors) out.sample(name, figure(figures), { mirror });
   }
   out
     .family("realtime_build_info", "gauge", "The gateway's version; always 1.")

@@ -402,8 +402,10 @@ describe("GET /api/v1/openapi.json", () => {
         "GET /api/v1/users/{id}",
         "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/users/online",
+        "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/openapi.json",
         "GET /health",
+        "GET /metrics",
       ].sort(),
     );
   });

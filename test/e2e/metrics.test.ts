@@ -120,48 +120,22 @@ describe("GET /metrics", () => {
     expect(refused).toBeInstanceOf(Error);
     expect(refused).not.toBeInstanceOf(UpgradeRefused);
 
+    // Each counter that must have moved, and by at least how much.
+    const moved: [string, Record<string, string> | undefined, number][] = [
+      ["realtime_messages_received_total", { type: "send_message" }, 3],
+      ["realtime_messages_sent_total", { type: "user_message" }, 3],
+      ["realtime_messages_received_total", { type: "invalid" }, 1],
+      ["realtime_errors_total", { code: "invalid_json" }, 1],
+      ["realtime_resume_total", { complete: "true" }, 1],
+      ["realtime_rate_limited_total", undefined, 1],
+      ["realtime_connection_limit_reached_total", undefined, 1],
+    ];
+    const delivered = (s: Scrape) => s.histogram("realtime_delivery_duration_seconds").count;
     const after = await until(
       (now) =>
-        grew(
-          now.value("realtime_messages_received_total", { type: "send_message" }),
-          before.value("realtime_messages_received_total", { type: "send_message" }),
-          3,
-        ) &&
-        grew(
-          now.value("realtime_messages_sent_total", { type: "user_message" }),
-          before.value("realtime_messages_sent_total", { type: "user_message" }),
-          3,
-        ) &&
-        grew(
-          now.value("realtime_messages_received_total", { type: "invalid" }),
-          before.value("realtime_messages_received_total", { type: "invalid" }),
-          1,
-        ) &&
-        grew(
-          now.value("realtime_errors_total", { code: "invalid_json" }),
-          before.value("realtime_errors_total", { code: "invalid_json" }),
-          1,
-        ) &&
-        grew(
-          now.value("realtime_resume_total", { complete: "true" }),
-          before.value("realtime_resume_total", { complete: "true" }),
-          1,
-        ) &&
-        grew(
-          now.value("realtime_rate_limited_total"),
-          before.value("realtime_rate_limited_total"),
-          1,
-        ) &&
-        grew(
-          now.value("realtime_connection_limit_reached_total"),
-          before.value("realtime_connection_limit_reached_total"),
-          1,
-        ) &&
-        grew(
-          now.histogram("realtime_delivery_duration_seconds").count,
-          before.histogram("realtime_delivery_duration_seconds").count,
-          3,
-        ),
+        moved.every(([name, labels, by]) =>
+          grew(now.value(name, labels), before.value(name, labels), by),
+        ) && grew(delivered(now), delivered(before), 3),
     );
     const histogram = after.histogram("realtime_delivery_duration_seconds");
     expect(histogram.buckets["+Inf"]).toBe(histogram.count);

@@ -5,6 +5,7 @@
  * declared once with `# HELP` and `# TYPE` before its samples, no series twice, the text ends
  * with a newline, every value is a float.
  */
+/// <reference path="./parse-prometheus-text-format.d.ts" />
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 
 export interface Scrape {

@@ -167,6 +167,22 @@ export function buildOpenApiDocument(): Json {
       responses: { "200": { description: "Health", content: jsonContent(HealthResultSchema) } },
     },
   };
+  paths["/metrics"] = {
+    get: {
+      operationId: "getMetrics",
+      summary: "Prometheus metrics",
+      description:
+        "Prometheus text exposition format 0.0.4; the API key or a staff JWT. docs/operations.md lists the metrics and how stale each can be.",
+      tags: ["meta"],
+      responses: {
+        "200": {
+          description: "The metrics",
+          content: { "text/plain; version=0.0.4": { schema: { type: "string" } } },
+        },
+        ...errorResponses(["unauthorized", "forbidden", "unavailable"]),
+      },
+    },
+  };
   const schemas = relocateRefs(toJsonSchemaDefs(COMPONENTS, CONVERSION));
   return {
     openapi: "3.1.0",
