@@ -400,7 +400,6 @@ describe("GET /api/v1/openapi.json", () => {
         "POST /api/v1/groups/{name}/messages",
         "GET /api/v1/users/{id}/status",
         "GET /api/v1/users/{id}",
-        "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/users/online",
         "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/openapi.json",
