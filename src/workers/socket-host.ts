@@ -19,7 +19,7 @@ import type { UserBudget } from "../core/user-budget.ts";
 import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
-import type { UserStatus } from "../protocol/messages.ts";
+import type { RoomPosition, UserStatus } from "../protocol/messages.ts";
 import { callActor } from "./actors-from-env.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { flushMeter, meter } from "./meter.ts";
@@ -31,6 +31,8 @@ export interface Admission {
   connectionCount(): number;
   /** The last sequence number of the messages this socket can `resume` from. */
   lastSeq: number;
+  /** Room sockets: the room's position (its last `group_seq` and `epoch`). */
+  room?: RoomPosition;
 }
 
 export interface SocketHooks {
@@ -160,6 +162,7 @@ export class SocketHost {
         connection_count: admission.connectionCount(),
         last_seq: admission.lastSeq,
         heartbeat_interval_ms: this.options.config.heartbeatIntervalMs,
+        ...admission.room,
       }),
     );
     await this.options.hooks.onConnect(server, connection);
