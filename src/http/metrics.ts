@@ -10,11 +10,16 @@ import { addTotals, type SeriesTotals } from "../core/metrics.ts";
 import { shardName } from "../core/sharding.ts";
 import { GATEWAY_VERSION, PROTOCOL_VERSION } from "../core/version.ts";
 import { authenticateApiCaller } from "./api/auth.ts";
+import { ApiRateLimiter } from "./api/rate-limit.ts";
 import type { AppEnv } from "./types.ts";
+
+/** Scrapes count against the caller's API rate (API_RATE_LIMIT_PER_SECOND), as API calls do. */
+const limiter = new ApiRateLimiter();
 
 export async function metrics(c: Context<AppEnv>): Promise<Response> {
   const config = c.get("config");
-  await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
+  const caller = await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
+  limiter.take(caller, config.apiRateLimit, Date.now());
   const now = Date.now();
   const [shards, lag] = await Promise.all([
     Promise.all(

@@ -106,7 +106,6 @@ export class SocketHost {
       nextAt: () => this.nextExpiry(),
       run: (now) => this.expireTokens(now),
     });
-    // Counts pending in the isolate's meter are handed to a PresenceShard from the alarm.
     options.deadlines.register("metrics", {
       nextAt: () => meter.flushDueAt(),
       run: () => flushMeter(options.env, options.label),
@@ -177,11 +176,7 @@ export class SocketHost {
     await this.options.deadlines.ensureBy(meter.flushDueAt());
   }
 
-  /**
-   * Send `frame` on these sockets (every socket when `connectionIds` is absent) and close them
-   * as terminated (src/core/termination.ts); each one's end is handled as any other close.
-   * Returns how many were open.
-   */
+  /** Send `frame` on these sockets (default: all), close them as terminated; how many were open. */
   async terminate(frame: string, connectionIds?: readonly string[]): Promise<number> {
     const open =
       connectionIds === undefined

@@ -6,6 +6,10 @@ import { type Connection, parseConnection } from "../core/connection.ts";
 import { type Disconnect, Disconnects } from "../protocol/errors.ts";
 import { meter } from "./meter.ts";
 
+/** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
+export const AUTO_PING = '{"type":"ping"}';
+export const AUTO_PONG = '{"type":"pong"}';
+
 export class SocketSet {
   private readonly ctx: DurableObjectState;
   private readonly parsed = new WeakMap<WebSocket, Connection>();

@@ -8,12 +8,11 @@ import type { Mailbox } from "../core/mailbox.ts";
 import type { SocketSet } from "./socket-set.ts";
 import type { UserConnections } from "./user-connections.ts";
 
-export async function userDetails(parts: {
-  sockets: SocketSet;
-  connections: UserConnections;
-  mailbox: Mailbox;
-}): Promise<UserDetails> {
-  const { sockets, connections, mailbox } = parts;
+export async function userDetails(
+  sockets: SocketSet,
+  connections: UserConnections,
+  mailbox: Mailbox,
+): Promise<UserDetails> {
   const snapshot = await connections.presence.snapshot();
   const local: UserSocketDetails[] = sockets.entries().map(({ connection }) => ({
     connection_id: connection.connectionId,

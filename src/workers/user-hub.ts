@@ -4,39 +4,28 @@
  * src/protocol.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { UserDetails } from "../app/ports.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { DEFAULT_HANDLERS } from "../core/handlers/index.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
-import { admitQueued } from "../core/overload.ts";
-import {
-  blockedError,
-  blockedUntil,
-  type Termination,
-  terminateConnections,
-} from "../core/termination.ts";
+import type { Termination } from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
-import { meter } from "./meter.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { type HolderPort, type SocketHooks, SocketHost } from "./socket-host.ts";
-import { SocketSet } from "./socket-set.ts";
+import { AUTO_PING, AUTO_PONG, SocketSet } from "./socket-set.ts";
 import { UserConnections, type UserSnapshot } from "./user-connections.ts";
+import { deliverToUser, type UserDeliveryParts } from "./user-delivery.ts";
 import { userDetails } from "./user-details.ts";
 import { UserNotifications } from "./user-notifications.ts";
 import { createUserPort } from "./user-port.ts";
-import { userTerminationPorts } from "./user-termination.ts";
-
-/** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
-export const AUTO_PING = '{"type":"ping"}';
-export const AUTO_PONG = '{"type":"pong"}';
+import { UserTermination } from "./user-termination.ts";
 
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
@@ -46,6 +35,8 @@ export class UserHub extends DurableObject<Env> {
   private readonly mailbox: Mailbox;
   private readonly notifications: UserNotifications;
   private readonly knownUser: KnownUser;
+  private readonly deliveryParts: UserDeliveryParts;
+  private readonly termination: UserTermination;
   /** What a command on any of this user's sockets may ask of this actor. */
   private readonly commands: HolderPort;
 
@@ -71,6 +62,7 @@ export class UserHub extends DurableObject<Env> {
     const postgres = queuedPostgres(env, this.config);
     this.connections = new UserConnections(ctx, env, this.config, this.host.sockets, postgres);
     this.connections.register(this.deadlines);
+    this.termination = new UserTermination(env, this.host, this.connections, this.deadlines);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.notifications = new UserNotifications(
       ctx,
@@ -88,6 +80,8 @@ export class UserHub extends DurableObject<Env> {
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
+    const { config, host, mailbox, knownUser, deadlines } = this;
+    this.deliveryParts = { config, host, mailbox, knownUser, deadlines };
     this.commands = createUserPort({
       env,
       config: this.config,
@@ -134,9 +128,8 @@ export class UserHub extends DurableObject<Env> {
   }
 
   /** Sockets, groups, presence and mailbox size, for operators (`GET /api/v1/users/{id}`). */
-  details(): Promise<UserDetails> {
-    const { host, connections, mailbox } = this;
-    return userDetails({ sockets: host.sockets, connections, mailbox });
+  details() {
+    return userDetails(this.host.sockets, this.connections, this.mailbox);
   }
 
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
@@ -155,25 +148,7 @@ export class UserHub extends DurableObject<Env> {
    */
   async deliver(userId: string, delivery: Delivery, offeredAt?: number): Promise<DeliveryResult> {
     try {
-      admitQueued(offeredAt, Date.now(), this.config.overload);
-      const result = await deliver(
-        {
-          mailbox: this.mailbox,
-          sockets: () =>
-            this.host.sockets.entries().map(({ ws, connection }) => ({
-              groups: connection.groups,
-              send: (frame: string) => SocketSet.send(ws, frame),
-            })),
-          isKnownUser: () => this.knownUser.check(userId),
-          now: Date.now,
-        },
-        delivery,
-      );
-      if (offeredAt !== undefined && result.status === "delivered") {
-        meter.observeDelivery((Date.now() - offeredAt) / 1000);
-      }
-      await this.deadlines.ensureBy(meter.flushDueAt());
-      return result;
+      return await deliverToUser(this.deliveryParts, userId, delivery, offeredAt);
     } catch (err) {
       throw forRpc(err);
     }
@@ -202,7 +177,7 @@ export class UserHub extends DurableObject<Env> {
     userId: string,
     lease: Lease,
   ): Promise<{ accepted: boolean; connectionCount: number; blockedUntil?: number }> {
-    const blocked = await blockedUntil(this.connections.store, Date.now());
+    const blocked = await this.termination.blockedUntil();
     if (blocked !== null) {
       return { accepted: false, connectionCount: this.connections.count(), blockedUntil: blocked };
     }
@@ -227,16 +202,9 @@ export class UserHub extends DurableObject<Env> {
     await this.deadlines.reschedule();
   }
 
-  /** Close every socket of this user as terminated, optionally blocking new ones (core/termination.ts). */
-  async terminate(_userId: string, termination: Termination): Promise<{ closed: number }> {
-    try {
-      const ports = userTerminationPorts(this.env, this.host, this.connections);
-      return await terminateConnections(ports, termination);
-    } catch (err) {
-      throw forRpc(err);
-    } finally {
-      await this.deadlines.reschedule();
-    }
+  /** Close every socket of this user as terminated, optionally blocking new ones. */
+  terminate(_userId: string, termination: Termination): Promise<{ closed: number }> {
+    return this.termination.terminate(termination);
   }
 
   /** Write this user's presence to a mirror again (after that mirror's outage). */
@@ -266,8 +234,8 @@ export class UserHub extends DurableObject<Env> {
   private socketHooks(): SocketHooks {
     return {
       admit: async (connection) => {
-        const blocked = await blockedUntil(this.connections.store, Date.now());
-        if (blocked !== null) throw blockedError(blocked);
+        const refusal = await this.termination.refusal();
+        if (refusal !== null) throw refusal;
         if (this.connections.count() >= this.config.maxConnectionsPerUser) return null;
         const { userId, username, isStaff, isSuperuser } = connection;
         await this.connections.presence.rememberProfile({ userId, username, isStaff, isSuperuser });

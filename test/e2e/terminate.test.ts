@@ -52,18 +52,20 @@ async function speaking<T extends { send(frame: unknown): void }>(socket: Promis
 }
 
 describe("terminating a user's connections", () => {
-  it("closes the user's sockets and consultation sockets with 4003 terminated", async () => {
+  it("closes the user's sockets, consultation and room sockets with 4003 terminated", async () => {
     const user = uniqueUser("term");
     const room = uniqueUser("room");
-    const grants = { groups: [`consultation_${room}`] };
+    const group = `group_${room}`;
+    const grants = { groups: [`consultation_${room}`, group] };
     const tabs = [await speaking(connectAs(user)), await speaking(connectAs(user))];
     const consult = await speaking(connectAs(user, grants, consultation(room)));
+    const roomSocket = await speaking(connectAs(user, grants, { path: `/ws/group/${group}/` }));
     const bystander = await connectAs(uniqueUser("other"));
 
     const answer = await terminate(user, { reason: "account revoked" });
-    expect(answer).toEqual({ status: 200, json: { closed: 3 } });
+    expect(answer).toEqual({ status: 200, json: { closed: 4 } });
 
-    for (const socket of [...tabs, consult]) {
+    for (const socket of [...tabs, consult, roomSocket]) {
       const error = await socket.frames.next("error");
       expect(error.data).toMatchObject({
         code: "forbidden",

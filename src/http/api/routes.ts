@@ -203,7 +203,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     operationId: "terminateUserConnections",
     summary: "Close every socket of a user",
     description:
-      "Closes every socket of the user (user sockets and the consultation sockets held for them) " +
+      "Closes every socket of the user (user sockets, and the room and consultation sockets held for them) " +
       "with close code 4003 and reason `terminated`, each after an `error` frame carrying " +
       "`reason`. With `block_until`, the user's upgrades answer 403 `forbidden` until then " +
       "(kept in the user's actor). The body is optional.",
