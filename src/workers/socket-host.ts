@@ -19,7 +19,7 @@ import type { UserBudget } from "../core/user-budget.ts";
 import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
-import type { UserStatus } from "../protocol/messages.ts";
+import type { RoomPosition, UserStatus } from "../protocol/messages.ts";
 import { callActor } from "./actors-from-env.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { flushMeter, meter } from "./meter.ts";
@@ -31,13 +31,12 @@ export interface Admission {
   connectionCount(): number;
   /** The last sequence number of the messages this socket can `resume` from. */
   lastSeq: number;
+  /** Room sockets: the room's position (its last `group_seq` and `epoch`). */
+  room?: RoomPosition;
 }
 
 export interface SocketHooks {
-  /**
-   * Before the socket is accepted: null refuses it (the user's connection cap, 4009); a thrown
-   * GatewayError refuses the upgrade itself with its HTTP status (a blocked user: 403).
-   */
+  /** Before accepting: null refuses the socket (cap, 4009); a GatewayError, the upgrade (403). */
   admit(connection: Connection): Promise<Admission | null>;
   /** After `connection_established` was sent: the actor's own first frames and bookkeeping. */
   onConnect(ws: WebSocket, connection: Connection): Promise<void>;
@@ -159,6 +158,7 @@ export class SocketHost {
         connection_count: admission.connectionCount(),
         last_seq: admission.lastSeq,
         heartbeat_interval_ms: this.options.config.heartbeatIntervalMs,
+        ...admission.room,
       }),
     );
     await this.options.hooks.onConnect(server, connection);
