@@ -36,10 +36,7 @@ export interface Admission {
 }
 
 export interface SocketHooks {
-  /**
-   * Before the socket is accepted: null refuses it (the user's connection cap, 4009); a thrown
-   * GatewayError refuses the upgrade itself with its HTTP status (a blocked user: 403).
-   */
+  /** Before accepting: null refuses the socket (cap, 4009); a GatewayError, the upgrade (403). */
   admit(connection: Connection): Promise<Admission | null>;
   /** After `connection_established` was sent: the actor's own first frames and bookkeeping. */
   onConnect(ws: WebSocket, connection: Connection): Promise<void>;
