@@ -36,6 +36,8 @@ code, .mono { font-family: ui-monospace, monospace; font-size: 0.92em; }
 .panel { border: 1px solid var(--line); border-radius: 5px; padding: 0.75rem 0.9rem; background: #fff; }
 .panel.wide { grid-column: 1 / -1; }
 #signIn { max-width: 34rem; }
+#usersPanel, #userPanel { overflow-x: auto; }
+#users td:last-child { word-break: break-word; }
 #signIn input { width: 22rem; max-width: 100%; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.2rem 0.4rem; border-bottom: 1px solid #eceef1; vertical-align: top; }
