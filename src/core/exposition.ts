@@ -104,7 +104,7 @@ export function renderMetrics(snapshot: MetricsSnapshot): string {
   const out = new Exposition();
   const { totals } = snapshot;
   out
-    .family("realtime_connections", "gauge", "Open sockets (user and consultation sockets).")
+    .family("realtime_connections", "gauge", "Open sockets (user, room and consultation sockets).")
     .sample("realtime_connections", snapshot.connections);
   out
     .family("realtime_users_online", "gauge", "Users online (at least one socket, or in grace).")
