@@ -5,6 +5,7 @@
  */
 import type { Delivery, DeliveryResult } from "../core/delivery.ts";
 import type { RoomReplay, RoomSince } from "../core/room-history.ts";
+import type { Termination } from "../core/termination.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
 
 /** A user's actor (UserHub), as an operation reaches it. */
@@ -14,6 +15,35 @@ export interface UserActor {
   /** Whether the gateway knows this user (has seen them, or the application's table has them). */
   exists(): Promise<boolean>;
   status(): Promise<{ is_online: boolean; connection_count: number; last_seen: string | null }>;
+  /** Close every socket of the user as terminated; resolves with how many closed. */
+  terminate(termination: Termination): Promise<{ closed: number }>;
+  /** Sockets, groups, presence and mailbox size, for operators. */
+  details(): Promise<UserDetails>;
+}
+
+/** One socket of a user, as an operator sees it. */
+export interface UserSocketDetails {
+  connection_id: string;
+  /**
+   * `user`: a /ws/user/ socket; `room`: a room socket (/ws/group/{name}/ or a consultation
+   * socket) that the room's actor holds.
+   */
+  kind: "user" | "room";
+  /** ISO time, or null for a room socket. */
+  connected_at: string | null;
+  groups: string[];
+}
+
+export interface UserDetails {
+  /** "" when the hub never saw a socket of this user. */
+  user_id: string;
+  username: string | null;
+  is_online: boolean;
+  connection_count: number;
+  last_seen: string | null;
+  sockets: UserSocketDetails[];
+  groups: string[];
+  mailbox: { messages: number; notifications: number; last_seq: number };
 }
 
 /** A presence shard's actor. */

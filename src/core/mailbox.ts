@@ -148,6 +148,12 @@ export class Mailbox {
     return this.load().lastSeq;
   }
 
+  /** What is stored now: messages per quota and the last seq handed out. */
+  size(): { notifications: number; others: number; lastSeq: number } {
+    const state = this.load();
+    return { ...state.counts, lastSeq: state.lastSeq };
+  }
+
   /** Everything after this seq that was ever stored is still stored (see MailboxState). */
   private prunedThrough(): number {
     return this.load().prunedThrough;

@@ -6,9 +6,10 @@ import type { AppContext } from "../app/context.ts";
 import { ConfigError, loadConfig } from "../core/config.ts";
 import { GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { createApi } from "./api/index.ts";
-import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
+import { metrics } from "./metrics.ts";
+import { adminPage, demoPage, pageAsset } from "./pages.ts";
 import type { AppEnv } from "./types.ts";
 import { consultationSocket, groupSocket, userSocket } from "./ws-routes.ts";
 
@@ -22,7 +23,11 @@ export function createApp(appOf: (env: Env) => AppContext): Hono<AppEnv> {
   });
 
   app.get("/", () => demoPage());
+  app.get("/admin", () => adminPage());
+  app.get("/admin/", () => adminPage());
+  app.get("/assets/:name", (c) => pageAsset(c) ?? c.notFound());
   app.get("/health", health);
+  app.get("/metrics", metrics);
   app.route("/api/v1", createApi(appOf));
   app.all("/ws/user", userSocket);
   app.all("/ws/user/", userSocket);

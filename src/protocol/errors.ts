@@ -77,6 +77,8 @@ export const Disconnects = {
   sessionLost: { code: 1011, reason: "session lost", reconnect: "yes" },
   tokenExpired: { code: 4001, reason: "token expired", reconnect: "with_new_token" },
   consultationForbidden: { code: 4003, reason: "consultation not allowed", reconnect: "no" },
+  /** An operator closed every socket of the user (`DELETE /api/v1/users/{id}/connections`). */
+  terminated: { code: 4003, reason: "terminated", reconnect: "no" },
   tooManyConnections: { code: 4009, reason: "too many connections", reconnect: "no" },
 } as const satisfies Record<string, Disconnect>;
 

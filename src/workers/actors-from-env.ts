@@ -88,6 +88,8 @@ export function actorsFromEnv(
         deliver: (delivery) => bounded<DeliveryResult>((at) => stub.deliver(userId, delivery, at)),
         exists: () => callActor(() => stub.exists(userId)),
         status: () => callActor(() => stub.status()),
+        details: () => callActor(() => stub.details()),
+        terminate: (termination) => callActor(() => stub.terminate(userId, termination)),
       };
     },
     shard: (index) => {

@@ -21,6 +21,7 @@ import { TokenBucket } from "../core/ratelimit.ts";
 import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 export class InboundFrames {
@@ -84,6 +85,7 @@ export class InboundFrames {
       return;
     }
     const decoded = decodeFrame(raw, this.config.maxFrameBytes);
+    meter.frameReceived(decoded.ok ? decoded.command.type : null);
     if (!decoded.ok) {
       this.userBudget?.charge(1, now);
       SocketSet.send(ws, encodeError(decoded.error, decoded.id));

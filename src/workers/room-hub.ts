@@ -114,6 +114,11 @@ export class RoomHub extends DurableObject<Env> {
     return this.memberCount();
   }
 
+  /** Close these room sockets as terminated, after `frame`; resolves with how many closed. */
+  terminate(_groupName: string, connectionIds: string[], frame: string): Promise<number> {
+    return this.roomSockets.host.terminate(frame, connectionIds);
+  }
+
   /** Users in the room: members who joined from user sockets and room sockets' users. */
   memberCount(): number {
     const members = this.memberIds();

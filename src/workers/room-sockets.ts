@@ -17,6 +17,7 @@ import {
   roomResumption,
 } from "../core/room-history.ts";
 import type { RoomMembers } from "../core/room-members.ts";
+import { blockedError } from "../core/termination.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -102,6 +103,7 @@ export class RoomSockets {
           room: groupName,
           expiresAt: Date.now() + LEASE_MS,
         });
+        if (lease.blockedUntil !== undefined) throw blockedError(lease.blockedUntil);
         if (!lease.accepted) return null;
         // This socket's stream is the room's history: its seq is the group_seq.
         const room = history.position();

@@ -17,10 +17,12 @@ import type { Deadlines } from "../core/deadlines.ts";
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import type { UserBudget } from "../core/user-budget.ts";
+import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
 import type { RoomPosition } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
+import { flushMeter, meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A new socket let in: what its `connection_established` frame reports. */
@@ -34,7 +36,7 @@ export interface Admission {
 }
 
 export interface SocketHooks {
-  /** Before the socket is accepted: null refuses it (the user's connection cap, 4009). */
+  /** Before accepting: null refuses the socket (cap, 4009); a GatewayError, the upgrade (403). */
   admit(connection: Connection): Promise<Admission | null>;
   /** After `connection_established` was sent: the actor's own first frames and bookkeeping. */
   onConnect(ws: WebSocket, connection: Connection): Promise<void>;
@@ -88,6 +90,10 @@ export class SocketHost {
       nextAt: () => this.nextExpiry(),
       run: (now) => this.expireTokens(now),
     });
+    options.deadlines.register("metrics", {
+      nextAt: () => meter.flushDueAt(),
+      run: () => flushMeter(options.env, options.label),
+    });
   }
 
   /** Accept the upgrade the Worker forwarded (its verified identity in a header). */
@@ -111,11 +117,18 @@ export class SocketHost {
       connectedAt: Date.now(),
     });
     if (upgrade.groups !== undefined) connection.groups = upgrade.groups;
-    const admission = await this.options.hooks.admit(connection);
+    let admission: Admission | null;
+    try {
+      admission = await this.options.hooks.admit(connection);
+    } catch (err) {
+      if (err instanceof GatewayError) return errorResponse(err);
+      throw err;
+    }
     if (admission === null) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
-      server.send(
+      SocketSet.send(
+        server,
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
       SocketSet.close(server, Disconnects.tooManyConnections);
@@ -144,6 +157,21 @@ export class SocketHost {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     await this.frames.handle(ws, connection, raw, this.holder(connection));
+    await this.options.deadlines.ensureBy(meter.flushDueAt());
+  }
+
+  /** Send `frame` on these sockets (default: all), close them as terminated; how many were open. */
+  async terminate(frame: string, connectionIds?: readonly string[]): Promise<number> {
+    const open =
+      connectionIds === undefined
+        ? this.sockets.entries()
+        : connectionIds.flatMap((id) => this.sockets.entries(undefined, id));
+    for (const { ws } of open) {
+      SocketSet.send(ws, frame);
+      SocketSet.close(ws, Disconnects.terminated);
+      await this.gone(ws);
+    }
+    return open.length;
   }
 
   async closed(ws: WebSocket, code: number, reason: string): Promise<void> {

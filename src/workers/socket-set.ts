@@ -4,6 +4,11 @@
  */
 import { type Connection, parseConnection } from "../core/connection.ts";
 import { type Disconnect, Disconnects } from "../protocol/errors.ts";
+import { meter } from "./meter.ts";
+
+/** The exact ping frame the runtime answers without waking the actor (docs/protocol.md). */
+export const AUTO_PING = '{"type":"ping"}';
+export const AUTO_PONG = '{"type":"pong"}';
 
 export class SocketSet {
   private readonly ctx: DurableObjectState;
@@ -61,9 +66,11 @@ export class SocketSet {
     }
   }
 
+  /** Write a frame, counted in the isolate's meter (workers/meter.ts). */
   static send(ws: WebSocket, frame: string): void {
     try {
       ws.send(frame);
+      meter.frameSent(frame);
     } catch {
       // The socket closed between our check and the send; its close event cleans up.
     }

@@ -7,26 +7,25 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_HANDLERS } from "../app/socket/index.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
-import { admitQueued } from "../core/overload.ts";
+import type { Termination } from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
-import { SocketSet } from "./socket-set.ts";
+import { AUTO_PING, AUTO_PONG, SocketSet } from "./socket-set.ts";
 import { UserConnections, type UserSnapshot } from "./user-connections.ts";
+import { deliverToUser, type UserDeliveryParts } from "./user-delivery.ts";
+import { userDetails } from "./user-details.ts";
 import { userHoldingActor } from "./user-holding-actor.ts";
 import { UserNotifications } from "./user-notifications.ts";
-
-/** The exact ping frame the runtime answers without waking the actor (docs/protocol.md). */
-export const AUTO_PING = '{"type":"ping"}';
-export const AUTO_PONG = '{"type":"pong"}';
+import { UserTermination } from "./user-termination.ts";
 
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
@@ -36,6 +35,8 @@ export class UserHub extends DurableObject<Env> {
   private readonly mailbox: Mailbox;
   private readonly notifications: UserNotifications;
   private readonly knownUser: KnownUser;
+  private readonly deliveryParts: UserDeliveryParts;
+  private readonly termination: UserTermination;
   /** What a command on any of this user's sockets may ask of this actor. */
   private readonly commands: HolderPart;
 
@@ -61,6 +62,7 @@ export class UserHub extends DurableObject<Env> {
     const postgres = queuedPostgres(env, this.config);
     this.connections = new UserConnections(ctx, env, this.config, this.host.sockets, postgres);
     this.connections.register(this.deadlines);
+    this.termination = new UserTermination(env, this.host, this.connections, this.deadlines);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.notifications = new UserNotifications(
       ctx,
@@ -78,6 +80,8 @@ export class UserHub extends DurableObject<Env> {
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
+    const { config, host, mailbox, knownUser, deadlines } = this;
+    this.deliveryParts = { config, host, mailbox, knownUser, deadlines };
     this.commands = userHoldingActor({
       env,
       config: this.config,
@@ -123,6 +127,11 @@ export class UserHub extends DurableObject<Env> {
     return this.connections.status();
   }
 
+  /** Sockets, groups, presence and mailbox size, for operators (`GET /api/v1/users/{id}`). */
+  details() {
+    return userDetails(this.host.sockets, this.connections, this.mailbox);
+  }
+
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
   async exists(userId: string): Promise<boolean> {
     try {
@@ -139,20 +148,7 @@ export class UserHub extends DurableObject<Env> {
    */
   async deliver(userId: string, delivery: Delivery, offeredAt?: number): Promise<DeliveryResult> {
     try {
-      admitQueued(offeredAt, Date.now(), this.config.overload);
-      return await deliver(
-        {
-          mailbox: this.mailbox,
-          sockets: () =>
-            this.host.sockets.entries().map(({ ws, connection }) => ({
-              groups: connection.groups,
-              send: (frame: string) => SocketSet.send(ws, frame),
-            })),
-          isKnownUser: () => this.knownUser.check(userId),
-          now: Date.now,
-        },
-        delivery,
-      );
+      return await deliverToUser(this.deliveryParts, userId, delivery, offeredAt);
     } catch (err) {
       throw forRpc(err);
     }
@@ -180,7 +176,11 @@ export class UserHub extends DurableObject<Env> {
   async attachRemote(
     userId: string,
     lease: Lease,
-  ): Promise<{ accepted: boolean; connectionCount: number }> {
+  ): Promise<{ accepted: boolean; connectionCount: number; blockedUntil?: number }> {
+    const blocked = await this.termination.blockedUntil();
+    if (blocked !== null) {
+      return { accepted: false, connectionCount: this.connections.count(), blockedUntil: blocked };
+    }
     const max = this.config.maxConnectionsPerUser;
     const accepted = await this.connections.attach(userId, lease, max);
     if (accepted) await this.deadlines.reschedule();
@@ -200,6 +200,11 @@ export class UserHub extends DurableObject<Env> {
   async detachRemote(_userId: string, connectionId: string): Promise<void> {
     await this.connections.endLease(connectionId);
     await this.deadlines.reschedule();
+  }
+
+  /** Close every socket of this user as terminated, optionally blocking new ones. */
+  terminate(_userId: string, termination: Termination): Promise<{ closed: number }> {
+    return this.termination.terminate(termination);
   }
 
   /** Write this user's presence to a mirror again (after that mirror's outage). */
@@ -229,6 +234,8 @@ export class UserHub extends DurableObject<Env> {
   private socketHooks(): SocketHooks {
     return {
       admit: async (connection) => {
+        const refusal = await this.termination.refusal();
+        if (refusal !== null) throw refusal;
         if (this.connections.count() >= this.config.maxConnectionsPerUser) return null;
         const { userId, username, isStaff, isSuperuser } = connection;
         await this.connections.profile.remember({ userId, username, isStaff, isSuperuser });

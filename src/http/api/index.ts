@@ -37,7 +37,11 @@ export function createApi(
       const caller = await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
       limiter.take(caller, config.apiRateLimit, Date.now());
       const body =
-        route.body === NO_BODY ? undefined : await readJsonBody(c.req.raw, config.maxFrameBytes);
+        route.body === NO_BODY
+          ? undefined
+          : await readJsonBody(c.req.raw, config.maxFrameBytes, {
+              optional: route.bodyOptional === true,
+            });
       const result = await route.run({
         params: c.req.param(),
         body,

@@ -10,11 +10,13 @@ import { notify } from "../../app/notify.ts";
 import { onlineUsers } from "../../app/online-users.ts";
 import { sendDirectMessage } from "../../app/send-direct-message.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
+import { terminateConnections } from "../../app/terminate-connections.ts";
+import { userDetails } from "../../app/user-details.ts";
 import { userStatus } from "../../app/user-status.ts";
 import type { Config } from "../../core/config.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { type ApiCaller, originOf, senderOf } from "./auth.ts";
-import { parseBody, parseInput } from "./body.ts";
+import { parseBody, parseInput, terminationOf } from "./body.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
@@ -25,6 +27,9 @@ import {
   NotificationBodySchema,
   NotificationResultSchema,
   OnlineUsersResultSchema,
+  TerminateConnectionsBodySchema,
+  TerminateConnectionsResultSchema,
+  UserDetailsResultSchema,
   UserIdParamSchema,
   UserStatusResultSchema,
 } from "./schemas.ts";
@@ -42,7 +47,7 @@ export interface RouteRequest {
 }
 
 export interface ApiRoute {
-  method: "get" | "post";
+  method: "get" | "post" | "delete";
   /** OpenAPI path template below /api/v1, e.g. `/users/{id}/status`. */
   path: string;
   operationId: string;
@@ -50,6 +55,8 @@ export interface ApiRoute {
   description: string;
   params: Record<string, v.GenericSchema<string, string>>;
   body: v.GenericSchema;
+  /** The body may be left out (read as `{}`). */
+  bodyOptional?: boolean;
   result: v.GenericSchema;
   /** Errors this route answers with besides those every route may (see openapi.ts). */
   errors: readonly ErrorCode[];
@@ -191,6 +198,24 @@ export const API_ROUTES: readonly ApiRoute[] = [
     },
   }),
   defineRoute({
+    method: "delete",
+    path: "/users/{id}/connections",
+    operationId: "terminateUserConnections",
+    summary: "Close every socket of a user",
+    description:
+      "Closes every socket of the user (user sockets, and the room and consultation sockets held for them) " +
+      "with close code 4003 and reason `terminated`, each after an `error` frame carrying " +
+      "`reason`. With `block_until`, the user's upgrades answer 403 `forbidden` until then " +
+      "(kept in the user's actor). The body is optional.",
+    params: { id: UserIdParamSchema },
+    body: TerminateConnectionsBodySchema,
+    bodyOptional: true,
+    result: TerminateConnectionsResultSchema,
+    errors: BODY_ERRORS,
+    handle: async ({ params, body, app }) =>
+      terminateConnections(app, params.id, terminationOf(body)),
+  }),
+  defineRoute({
     method: "get",
     path: "/users/{id}/status",
     operationId: "getUserStatus",
@@ -227,5 +252,20 @@ export const API_ROUTES: readonly ApiRoute[] = [
       }));
       return { users, count: users.length };
     },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/users/{id}",
+    operationId: "getUserDetails",
+    summary: "A user's sockets, groups and mailbox, for operators",
+    description:
+      "Every open socket of the user (connection id, kind, when it opened, its groups), the " +
+      "groups of all of them, the presence record and the mailbox's size. The admin console's " +
+      "user view (registered after `/users/online`, which it would otherwise shadow).",
+    params: { id: UserIdParamSchema },
+    body: NO_BODY,
+    result: UserDetailsResultSchema,
+    errors: ["validation_failed", ...USER_ERRORS],
+    handle: ({ params, app }) => userDetails(app, params.id),
   }),
 ];

@@ -5,6 +5,7 @@
 
 import type { AppContext, RoomPublish } from "../../../src/app/context.ts";
 import type { Delivery, DeliveryResult } from "../../../src/core/delivery.ts";
+import type { Termination } from "../../../src/core/termination.ts";
 import type { NotificationMessage } from "../../../src/protocol/messages.ts";
 
 export interface FakeUser {
@@ -25,6 +26,8 @@ export interface FakeApp extends AppContext {
   published: { groupName: string; message: RoomPublish }[];
   /** Groups joined, once per socket. */
   joined: string[];
+  /** Terminations asked for, in order. */
+  terminated: { userId: string; termination: Termination }[];
   /** Known users that were asked for, in order (exists/status/notify/deliver). */
   asked: string[];
 }
@@ -40,6 +43,7 @@ export function fakeApp(): FakeApp {
     rooms: new Map(),
     published: [],
     joined: [],
+    terminated: [],
     asked: [],
     actors: {
       user(userId) {
@@ -69,6 +73,37 @@ export function fakeApp(): FakeApp {
             connection_count: user()?.sockets ?? 0,
             last_seen: user()?.lastSeen ?? null,
           }),
+          details: async () => {
+            const u = user();
+            const sockets = Array.from({ length: u?.sockets ?? 0 }, (_, index) => ({
+              connection_id: `${userId}-c${index}`,
+              kind: "user" as const,
+              connected_at: new Date(FIXED_NOW).toISOString(),
+              groups: [],
+            }));
+            const stored = (u?.notifications.length ?? 0) + (u?.deliveries.length ?? 0);
+            return {
+              user_id: u === undefined ? "" : userId,
+              username: u === undefined ? null : userId,
+              is_online: u?.isOnline ?? false,
+              connection_count: sockets.length,
+              last_seen: u?.lastSeen ?? null,
+              sockets,
+              groups: [],
+              mailbox: {
+                messages: stored,
+                notifications: u?.notifications.length ?? 0,
+                last_seq: stored,
+              },
+            };
+          },
+          terminate: async (termination) => {
+            app.terminated.push({ userId, termination });
+            const closed = user()?.sockets ?? 0;
+            const u = user();
+            if (u !== undefined) u.sockets = 0;
+            return { closed };
+          },
         };
       },
       shard(index) {

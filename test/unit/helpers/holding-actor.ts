@@ -82,6 +82,7 @@ export function fakeHolder(): FakeHolder {
           return holder.deliveryResult;
         },
         notify: () => Promise.reject(new Error("not asked of a socket")),
+        details: () => Promise.reject(new Error("not asked of a socket")),
         exists: () => Promise.reject(new Error("not asked of a socket")),
         async status() {
           holder.statusQueries.push(userId);
@@ -92,6 +93,7 @@ export function fakeHolder(): FakeHolder {
             last_seen: known?.last_seen ?? null,
           };
         },
+        terminate: () => Promise.reject(new Error("not asked of a socket")),
       }),
       shard: (index) => ({
         async broadcast(delivery) {

@@ -587,6 +587,45 @@ describe("operations", () => {
   });
 });
 
+describe("terminating connections", () => {
+  it("takes no body, an empty one, or a JSON one, and passes the block in ms", async () => {
+    const { call, fake } = gateway();
+    addUser(fake, "42", { sockets: 2 });
+    expect(await call("DELETE", "/users/42/connections")).toMatchObject({
+      status: 200,
+      json: { closed: 2 },
+    });
+    const empty = await call("DELETE", "/users/42/connections", {
+      raw: "",
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(empty).toMatchObject({ status: 200, json: { closed: 0 } });
+    const until = new Date(FIXED_NOW + 60_000).toISOString();
+    await call("DELETE", "/users/42/connections", { body: { reason: "bye", block_until: until } });
+    expect(fake.terminated.map((t) => t.termination)).toEqual([
+      { reason: null, blockUntil: null },
+      { reason: null, blockUntil: null },
+      { reason: "bye", blockUntil: FIXED_NOW + 60_000 },
+    ]);
+  });
+
+  it("refuses a body that is not JSON, and a block that is not in the future", async () => {
+    const { call } = gateway();
+    const text = await call("DELETE", "/users/42/connections", {
+      raw: "reason=bye",
+      headers: { "Content-Type": "text/plain" },
+    });
+    expect(text).toMatchObject({ status: 400, json: { error: { code: "invalid_json" } } });
+    const past = await call("DELETE", "/users/42/connections", {
+      body: { block_until: NOW_ISO },
+    });
+    expect(past).toMatchObject({
+      status: 400,
+      json: { error: { code: "validation_failed", details: { field: "block_until" } } },
+    });
+  });
+});
+
 describe("OpenAPI document", () => {
   const document = buildOpenApiDocument();
 
@@ -599,14 +638,14 @@ describe("OpenAPI document", () => {
     });
   });
 
-  it("lists exactly the routes the router has, plus /health", () => {
+  it("lists exactly the routes the router has, plus /health and /metrics", () => {
     const api = createApi(() => fakeApp());
     const routed = api.routes
       .map((r) => `${r.method.toLowerCase()} ${API_PREFIX}${r.path.replace(/:(\w+)/g, "{$1}")}`)
       .sort();
     const { operations } = checkOpenApi(document);
     const documented = operations.map((o) => `${o.method} ${o.path}`).sort();
-    expect(documented).toEqual([...routed, "get /health"].sort());
+    expect(documented).toEqual([...routed, "get /health", "get /metrics"].sort());
     expect(routed).toHaveLength(API_ROUTES.length + 1);
   });
 
