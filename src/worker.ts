@@ -4,8 +4,9 @@
 import { env } from "cloudflare:workers";
 import { loadConfig } from "./core/config.ts";
 import { createApp } from "./http/app.ts";
+import { appFromEnv } from "./workers/actors-from-env.ts";
+import { metered, meteredFetch } from "./workers/bench-meter.ts";
 import { FanoutShard as FanoutShardActor } from "./workers/fanout-shard.ts";
-import { metered, meteredFetch } from "./workers/meter.ts";
 import { MirrorMonitor as MirrorMonitorActor } from "./workers/mirror-monitor.ts";
 import { PostgresQueue as PostgresQueueActor } from "./workers/postgres-queue.ts";
 import { PresenceShard as PresenceShardActor } from "./workers/presence-shard.ts";
@@ -30,4 +31,7 @@ export class PresenceShard extends metered(PresenceShardActor, meter) {}
 export class RoomHub extends metered(RoomHubActor, meter) {}
 export class UserHub extends metered(UserHubActor, meter) {}
 export { RealtimeService } from "./workers/realtime-service.ts";
-export default meteredFetch(createApp(), meter);
+export default meteredFetch(
+  createApp((env) => appFromEnv(env)),
+  meter,
+);

@@ -1,5 +1,5 @@
 // The work Cloudflare would bill per message, as the gateway's bench build counts it
-// (BENCH_METER=true: src/workers/meter.ts, read at GET /__bench/meter): Durable Object calls
+// (BENCH_METER=true: src/workers/bench-meter.ts, read at GET /__bench/meter): Durable Object calls
 // and storage rows written. Servers without the meter (the references) have none.
 
 /** What the gateway counted over a scenario's sends, per message sent. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type AnnouncePorts, announceToCoMembers } from "../../../src/core/announce.ts";
+import { announceToCoMembers, type RoomsAndCoMembers } from "../../../src/core/announce.ts";
 import type { StatusChanged } from "../../../src/protocol/messages.ts";
 
 const ONLINE: StatusChanged = {
@@ -13,7 +13,7 @@ const ONLINE: StatusChanged = {
 function rooms(members: Record<string, string[]>) {
   const asked: string[] = [];
   const pushed: { userId: string; status: StatusChanged; groups: string[] }[] = [];
-  const ports: AnnouncePorts = {
+  const reach: RoomsAndCoMembers = {
     async announce(group) {
       asked.push(group);
       return members[group] ?? [];
@@ -22,7 +22,7 @@ function rooms(members: Record<string, string[]>) {
       pushed.push({ userId, status, groups });
     },
   };
-  return { ports, asked, pushed };
+  return { reach, asked, pushed };
 }
 
 const byUser = (pushed: { userId: string; groups: string[] }[]) =>
@@ -30,12 +30,12 @@ const byUser = (pushed: { userId: string; groups: string[] }[]) =>
 
 describe("announceToCoMembers", () => {
   it("pushes each co-member once with every group it shares with the user", async () => {
-    const { ports, pushed } = rooms({
+    const { reach, pushed } = rooms({
       group_a: ["alice", "bob", "carol"],
       group_b: ["alice", "bob"],
       team_x: ["alice", "dave", "bob"],
     });
-    const reached = await announceToCoMembers(["group_a", "group_b", "team_x"], ONLINE, ports);
+    const reached = await announceToCoMembers(["group_a", "group_b", "team_x"], ONLINE, reach);
     expect(reached).toBe(3);
     expect(pushed).toHaveLength(3);
     expect(byUser(pushed)).toEqual({
@@ -46,42 +46,42 @@ describe("announceToCoMembers", () => {
   });
 
   it("pushes the status it was given", async () => {
-    const { ports, pushed } = rooms({ group_a: ["alice", "bob"] });
-    await announceToCoMembers(["group_a"], ONLINE, ports);
+    const { reach, pushed } = rooms({ group_a: ["alice", "bob"] });
+    await announceToCoMembers(["group_a"], ONLINE, reach);
     expect(pushed[0]?.status).toEqual(ONLINE);
   });
 
   it("never pushes the user whose status flipped", async () => {
-    const { ports, pushed } = rooms({ group_a: ["alice"], group_b: ["alice", "bob"] });
-    await announceToCoMembers(["group_a", "group_b"], ONLINE, ports);
+    const { reach, pushed } = rooms({ group_a: ["alice"], group_b: ["alice", "bob"] });
+    await announceToCoMembers(["group_a", "group_b"], ONLINE, reach);
     expect(pushed.map((p) => p.userId)).toEqual(["bob"]);
   });
 
   it("asks each room once even when a group is listed twice", async () => {
-    const { ports, asked, pushed } = rooms({ group_a: ["alice", "bob"] });
-    await announceToCoMembers(["group_a", "group_a", "group_a"], ONLINE, ports);
+    const { reach, asked, pushed } = rooms({ group_a: ["alice", "bob"] });
+    await announceToCoMembers(["group_a", "group_a", "group_a"], ONLINE, reach);
     expect(asked).toEqual(["group_a"]);
     expect(byUser(pushed)).toEqual({ bob: ["group_a"] });
   });
 
   it("pushes nobody and asks no room when the user is in no group", async () => {
-    const { ports, asked, pushed } = rooms({});
-    expect(await announceToCoMembers([], ONLINE, ports)).toBe(0);
+    const { reach, asked, pushed } = rooms({});
+    expect(await announceToCoMembers([], ONLINE, reach)).toBe(0);
     expect(asked).toEqual([]);
     expect(pushed).toEqual([]);
   });
 
   it("pushes nobody when the user is alone in its rooms", async () => {
-    const { ports, pushed } = rooms({ group_a: ["alice"] });
-    expect(await announceToCoMembers(["group_a"], ONLINE, ports)).toBe(0);
+    const { reach, pushed } = rooms({ group_a: ["alice"] });
+    expect(await announceToCoMembers(["group_a"], ONLINE, reach)).toBe(0);
     expect(pushed).toEqual([]);
   });
 
   it("fails when a room cannot be told, so the outbox retries the announcement", async () => {
-    const { ports } = rooms({ group_a: ["alice", "bob"] });
-    ports.announce = async () => {
+    const { reach } = rooms({ group_a: ["alice", "bob"] });
+    reach.announce = async () => {
       throw new Error("room evicted");
     };
-    await expect(announceToCoMembers(["group_a"], ONLINE, ports)).rejects.toThrow("room evicted");
+    await expect(announceToCoMembers(["group_a"], ONLINE, reach)).rejects.toThrow("room evicted");
   });
 });
