@@ -59,18 +59,21 @@ export class Meter {
     this.add(seriesKey(counter, label), by);
   }
 
-  /** A frame written to a socket: by type; error frames also by code, and what they mean. */
-  frameSent(frame: string): void {
+  /** A frame written to `sockets` sockets: by type; error frames also by code, and what they mean. */
+  frameSent(frame: string, sockets = 1): void {
+    if (sockets <= 0) return;
     const type = FRAME_TYPE.exec(frame)?.[1];
     if (type === undefined) return;
-    this.count("sent", type);
+    this.count("sent", type, sockets);
     if (type === "error") {
       const code = ERROR_CODE.exec(frame)?.[1] ?? "unknown";
-      this.count("errors", code);
-      if (code === "rate_limited") this.count("rate_limited");
-      if (code === "too_many_connections") this.count("connection_limit_reached");
+      this.count("errors", code, sockets);
+      if (code === "rate_limited") this.count("rate_limited", undefined, sockets);
+      if (code === "too_many_connections") {
+        this.count("connection_limit_reached", undefined, sockets);
+      }
     } else if (type === "resumed") {
-      this.count("resume", RESUME_COMPLETE.exec(frame)?.[1] ?? "false");
+      this.count("resume", RESUME_COMPLETE.exec(frame)?.[1] ?? "false", sockets);
     }
   }
 

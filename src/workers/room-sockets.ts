@@ -75,20 +75,20 @@ export class RoomSockets {
 
   /** Send a frame to every room socket, except those of `exceptUserId`. */
   broadcast(frame: string, exceptUserId?: string): void {
-    for (const { ws, connection } of this.host.sockets.entries()) {
-      if (connection.userId !== exceptUserId) SocketSet.send(ws, frame);
-    }
+    const entries = this.host.sockets.entries();
+    const sockets = entries.flatMap((e) => (e.connection.userId !== exceptUserId ? [e.ws] : []));
+    SocketSet.sendAll(sockets, frame);
   }
 
   /** Push a stored room message to every room socket; returns the users reached. */
   post(entry: RoomEntry): string[] {
     const frame = roomFrame(entry, "room");
-    const reached = new Set<string>();
-    for (const { ws, connection } of this.host.sockets.entries()) {
-      SocketSet.send(ws, frame);
-      reached.add(connection.userId);
-    }
-    return [...reached];
+    const entries = this.host.sockets.entries();
+    SocketSet.sendAll(
+      entries.map((e) => e.ws),
+      frame,
+    );
+    return [...new Set(entries.map((e) => e.connection.userId))];
   }
 
   // --- internals ------------------------------------------------------------------------------

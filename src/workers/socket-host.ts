@@ -22,7 +22,7 @@ import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
 import type { RoomPosition } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
-import { flushMeter, meter } from "./meter.ts";
+import { flushAlarmFor, flushMeter, meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A new socket let in: what its `connection_established` frame reports. */
@@ -91,7 +91,7 @@ export class SocketHost {
       run: (now) => this.expireTokens(now),
     });
     options.deadlines.register("metrics", {
-      nextAt: () => meter.flushDueAt(),
+      nextAt: () => this.flushAlarm(),
       run: () => flushMeter(options.env, options.label),
     });
   }
@@ -157,7 +157,12 @@ export class SocketHost {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     await this.frames.handle(ws, connection, raw, this.holder(connection));
-    await this.options.deadlines.ensureBy(meter.flushDueAt());
+    await this.options.deadlines.ensureBy(this.flushAlarm());
+  }
+
+  /** When this actor's alarm must hand the isolate's meter over (null: another actor's does). */
+  flushAlarm(): number | null {
+    return flushAlarmFor(this.options.ctx.id.toString(), Date.now());
   }
 
   /** Send `frame` on these sockets (default: all), close them as terminated; how many were open. */

@@ -68,11 +68,24 @@ export class SocketSet {
 
   /** Write a frame, counted in the isolate's meter (workers/meter.ts). */
   static send(ws: WebSocket, frame: string): void {
+    if (SocketSet.write(ws, frame)) meter.frameSent(frame);
+  }
+
+  /** Write one frame to many sockets, counted once for all of them; how many took it. */
+  static sendAll(sockets: Iterable<WebSocket>, frame: string): number {
+    let written = 0;
+    for (const ws of sockets) if (SocketSet.write(ws, frame)) written++;
+    meter.frameSent(frame, written);
+    return written;
+  }
+
+  private static write(ws: WebSocket, frame: string): boolean {
     try {
       ws.send(frame);
-      meter.frameSent(frame);
+      return true;
     } catch {
       // The socket closed between our check and the send; its close event cleans up.
+      return false;
     }
   }
 

@@ -47,6 +47,6 @@ export async function deliverToUser(
   if (offeredAt !== undefined && result.status === "delivered") {
     meter.observeDelivery((Date.now() - offeredAt) / 1000);
   }
-  await parts.deadlines.ensureBy(meter.flushDueAt());
+  await parts.deadlines.ensureBy(parts.host.flushAlarm());
   return result;
 }
