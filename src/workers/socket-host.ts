@@ -22,7 +22,7 @@ import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
 import type { RoomPosition } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
-import { flushAlarmFor, flushMeter, meter } from "./meter.ts";
+import { flushAlarmFor, flushMeter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A new socket let in: what its `connection_established` frame reports. */
