@@ -10,10 +10,10 @@ import { flushAlarmFor, meter } from "../../../src/workers/meter.ts";
 describe("the meter's flush alarm", () => {
   it("is armed by one actor; others arm it only once the holder is a flush interval overdue", () => {
     const start = Date.now() + 60 * 60_000;
-    meter.frameSent(encodeFrame("pong", {}));
+    meter.frameSent(encodeFrame("pong", { server_time: "t" }));
     meter.drain(start);
     expect(flushAlarmFor("hub-a", start)).toBeNull();
-    meter.frameSent(encodeFrame("pong", {}), 3);
+    meter.frameSent(encodeFrame("pong", { server_time: "t" }), 3);
     const due = meter.flushDueAt();
     expect(due).toBe(start + METRICS_FLUSH_MS);
     expect(flushAlarmFor("hub-a", start)).toBe(due);
