@@ -76,6 +76,12 @@ export class SocketHost {
   private readonly frames: InboundFrames;
   /** Sockets whose end was already handled (an error then a close, our close then theirs). */
   private readonly ended = new WeakSet<WebSocket>();
+  /**
+   * No open socket's token expires before this (ms; null: no socket), undefined until counted.
+   * A socket's end leaves it as it is, so ending N sockets does not walk the others N times: at
+   * worst the alarm comes early once, and `expireTokens` counts again.
+   */
+  private earliestExpiry: number | null | undefined;
 
   constructor(options: SocketHostOptions) {
     this.options = options;
@@ -135,6 +141,10 @@ export class SocketHost {
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     this.sockets.accept(server, connection);
+    if (this.earliestExpiry !== undefined) {
+      const at = expiryOf(connection);
+      this.earliestExpiry = this.earliestExpiry === null ? at : Math.min(this.earliestExpiry, at);
+    }
     SocketSet.send(
       server,
       encodeFrame("connection_established", {
@@ -201,7 +211,10 @@ export class SocketHost {
   private holder(connection: Connection): HoldingActor {
     const { deadlines } = this.options;
     return {
-      saveConnection: (changed) => this.sockets.save(changed),
+      saveConnection: (changed) => {
+        this.sockets.save(changed);
+        this.earliestExpiry = undefined;
+      },
       reschedule: () => deadlines.reschedule(),
       ...this.options.hooks.onCommand(connection),
     };
@@ -218,16 +231,19 @@ export class SocketHost {
   }
 
   private nextExpiry(): number | null {
+    if (this.earliestExpiry !== undefined) return this.earliestExpiry;
     let next: number | null = null;
     for (const { connection } of this.sockets.entries()) {
-      const at = (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000;
+      const at = expiryOf(connection);
       next = next === null ? at : Math.min(next, at);
     }
+    this.earliestExpiry = next;
     return next;
   }
 
   /** Tell each socket whose token expired (tolerance included) why, then close it. */
   private async expireTokens(now: number): Promise<void> {
+    this.earliestExpiry = undefined;
     for (const { ws, connection } of this.sockets.entries()) {
       if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
         SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
@@ -236,4 +252,9 @@ export class SocketHost {
       }
     }
   }
+}
+
+/** When a connection's token expires, tolerance included (ms since epoch). */
+function expiryOf(connection: Connection): number {
+  return (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000;
 }
