@@ -73,6 +73,11 @@ export interface Config {
    * it is fanning out. Default 512.
    */
   roomFanoutWindow: number;
+  /**
+   * ROOM_PRESENCE_MAX_MEMBERS: above this many members a room sends counts-only presence
+   * (`room_presence`) instead of per-user `status_changed`. Default 100.
+   */
+  roomPresenceMaxMembers: number;
   groupPrefixes: string[];
   publicGroupPrefixes: string[];
   redis: { url: string; token: string; keyPrefix: string } | null;
@@ -331,6 +336,7 @@ export function parseConfig(env: RawEnv): Config {
       retryAfterMs: integer(env, "OVERLOAD_RETRY_AFTER_MS", 1_000, 1, 600_000),
     },
     roomFanoutWindow: integer(env, "ROOM_FANOUT_WINDOW", 512, 1, 100_000),
+    roomPresenceMaxMembers: integer(env, "ROOM_PRESENCE_MAX_MEMBERS", 100, 0, 100_000),
     groupPrefixes,
     publicGroupPrefixes,
     redis:

@@ -13,6 +13,7 @@ import { type Delivery, type DeliveryResult, newDelivery } from "../core/deliver
 import { consultationIdOf } from "../core/groups.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
+import { RoomPresence } from "../core/room-presence.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
@@ -30,6 +31,8 @@ export class RoomHub extends DurableObject<Env> {
   private readonly messages: InflightLimit;
   /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
   private readonly window: Window;
+  /** Members' flips, told to the other members in batches. */
+  private readonly presence: RoomPresence;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -52,6 +55,7 @@ export class RoomHub extends DurableObject<Env> {
       post: (connection, message) => this.postConsultation(connection, message),
       reschedule: () => this.reschedule(),
     });
+    this.presence = this.roomPresence(config.roomPresenceMaxMembers);
   }
 
   // --- consultation sockets (platform hooks) --------------------------------------------------
@@ -76,6 +80,7 @@ export class RoomHub extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.consultation.onAlarm(now);
+    await this.presence.flush(now);
     const reconcileAt = Number(this.meta("reconcile_at") ?? 0);
     if (reconcileAt !== 0 && reconcileAt <= now) await this.reconcile();
     await this.reschedule();
@@ -143,19 +148,38 @@ export class RoomHub extends DurableObject<Env> {
     }
   }
 
-  /**
-   * A member flipped online or offline: tell the room's consultation sockets of other users,
-   * and return the other members' user ids so the caller can tell their user sockets.
-   */
-  announce(groupName: string, status: StatusChanged): string[] {
+  /** A member flipped online or offline: the other members hear it at the window's end. */
+  async announce(groupName: string, status: StatusChanged): Promise<void> {
     this.remember(groupName);
-    this.consultation.broadcast(encodeFrame("status_changed", status), status.user_id);
-    const members = this.memberIds();
-    members.delete(status.user_id);
-    return [...members];
+    this.presence.receive(status, Date.now());
+    await this.reschedule();
   }
 
   // --- internals ------------------------------------------------------------------------------
+
+  private roomPresence(maxMembers: number): RoomPresence {
+    const hub = (userId: string) => this.env.USER_HUB.getByName(userId);
+    return new RoomPresence(
+      {
+        sql: this.ctx.storage.sql,
+        members: () => [...this.memberIds()],
+        onlineCount: () => this.memberCount(),
+        pushStatuses: (userId, statuses) => hub(userId).pushStatuses(this.name(), statuses),
+        pushCount: (userId, count) => hub(userId).pushRoomPresence(this.name(), count),
+        local: (update) => {
+          if ("onlineCount" in update) {
+            const data = { group_name: this.name(), online_count: update.onlineCount };
+            this.consultation.broadcast(encodeFrame("room_presence", data));
+          } else {
+            for (const status of update.statuses)
+              this.consultation.broadcast(encodeFrame("status_changed", status), status.user_id);
+          }
+        },
+        log: (message) => console.log(`RoomHub:presence: ${this.name()}: ${message}`),
+      },
+      maxMembers,
+    );
+  }
 
   private postConsultation(connection: Connection, message: string) {
     return this.messages.run(() => this.postToRoom(connection, message));
@@ -244,6 +268,7 @@ export class RoomHub extends DurableObject<Env> {
     const times = [
       Number(this.meta("reconcile_at") ?? Number.POSITIVE_INFINITY),
       this.consultation.nextWakeAt(),
+      this.presence.nextWakeAt(),
     ];
     const next = Math.min(...times.map((t) => t ?? Number.POSITIVE_INFINITY));
     if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();

@@ -7,6 +7,7 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import { DurableObject } from "cloudflare:workers";
+import { StatusMemory } from "../core/announce.ts";
 import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { newConnection } from "../core/connection.ts";
@@ -50,6 +51,8 @@ export class UserHub extends DurableObject<Env> {
   /** Sockets whose end was already handled (see socketGone). */
   private readonly ended = new WeakSet<WebSocket>();
   private readonly port: HubPort;
+  /** Co-members' flips each socket was told (a flip may come from several shared rooms). */
+  private readonly told = new StatusMemory();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -297,11 +300,25 @@ export class UserHub extends DurableObject<Env> {
       .map((e) => e.connection.connectionId);
   }
 
-  /** A co-member flipped: tell each socket of this user that joined a shared group, once. */
-  pushStatus(status: StatusChanged, groups: string[]): void {
-    const frame = encodeFrame("status_changed", status);
+  /** Co-members flipped (one room's window): tell this user's sockets in that room, once each. */
+  pushStatuses(groupName: string, statuses: StatusChanged[]): void {
     for (const { ws, connection } of this.sockets.entries()) {
-      if (connection.groups.some((g) => groups.includes(g))) SocketSet.send(ws, frame);
+      if (!connection.groups.includes(groupName)) continue;
+      for (const status of statuses) {
+        if (this.told.firstTime(status, connection.connectionId))
+          SocketSet.send(ws, encodeFrame("status_changed", status));
+      }
+    }
+  }
+
+  /** A large room's online count changed: tell this user's sockets in it. */
+  pushRoomPresence(groupName: string, onlineCount: number): void {
+    const frame = encodeFrame("room_presence", {
+      group_name: groupName,
+      online_count: onlineCount,
+    });
+    for (const { ws, connection } of this.sockets.entries()) {
+      if (connection.groups.includes(groupName)) SocketSet.send(ws, frame);
     }
   }
 
