@@ -19,6 +19,9 @@ const SMALL_BUDGETS = {
   NEW_TARGETS_PER_MINUTE: "5",
 };
 const BUDGET_TESTS = "test/workers/budgets.test.ts";
+/** A room limit small enough to cross with a few sockets. */
+const SMALL_ROOMS = { ROOM_PRESENCE_MAX_MEMBERS: "3" };
+const ROOM_PRESENCE_TESTS = "test/workers/room-presence.test.ts";
 
 // Actor tests inside workerd: real sockets, hibernation, alarms and storage.
 export default defineConfig({
@@ -33,7 +36,11 @@ export default defineConfig({
             miniflare: { bindings: BINDINGS },
           }),
         ],
-        test: { name: "workers", include: ["test/workers/**/*.test.ts"], exclude: [BUDGET_TESTS] },
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          exclude: [BUDGET_TESTS, ROOM_PRESENCE_TESTS],
+        },
       },
       {
         extends: true,
@@ -44,6 +51,16 @@ export default defineConfig({
           }),
         ],
         test: { name: "workers-budgets", include: [BUDGET_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ...BINDINGS, ...SMALL_ROOMS } },
+          }),
+        ],
+        test: { name: "workers-room-presence", include: [ROOM_PRESENCE_TESTS] },
       },
     ],
   },
