@@ -92,8 +92,14 @@ export interface Config {
   webhook: WebhookConfig | null;
 }
 
-/** The event types a webhook can carry; only the user ones are implemented (see parseWebhook). */
-export type WebhookEventType = "user.online" | "user.offline";
+/** The event types a webhook can carry. */
+export type WebhookEventType = "user.online" | "user.offline" | "room.occupied" | "room.vacated";
+const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  "user.online",
+  "user.offline",
+  "room.occupied",
+  "room.vacated",
+];
 
 export interface WebhookConfig {
   url: string;
@@ -202,20 +208,14 @@ function parseWebhook(env: RawEnv): WebhookConfig | null {
   }
   const events: WebhookEventType[] = [];
   for (const name of list(env, "WEBHOOK_EVENTS", ["user.online", "user.offline"])) {
-    if (name === "user.online" || name === "user.offline") {
-      if (!events.includes(name)) events.push(name);
-    } else if (name === "room.occupied" || name === "room.vacated") {
-      // Refused rather than ignored: a receiver waiting for them would wait forever.
+    const type = WEBHOOK_EVENT_TYPES.find((known) => known === name);
+    if (type === undefined) {
       throw new ConfigError(
         "WEBHOOK_EVENTS",
-        `lists "${name}", which this version does not send yet; use user.online and/or user.offline`,
-      );
-    } else {
-      throw new ConfigError(
-        "WEBHOOK_EVENTS",
-        `has an unknown event "${name.slice(0, 32)}"; use user.online and/or user.offline`,
+        `has an unknown event "${name.slice(0, 32)}"; use ${WEBHOOK_EVENT_TYPES.join(", ")}`,
       );
     }
+    if (!events.includes(type)) events.push(type);
   }
   if (events.length === 0) throw new ConfigError("WEBHOOK_EVENTS", "must list at least one event");
   return {

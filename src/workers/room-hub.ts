@@ -13,11 +13,10 @@ import { type Delivery, type DeliveryResult, newDelivery } from "../core/deliver
 import { consultationIdOf } from "../core/groups.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
-import { RoomPresence } from "../core/room-presence.ts";
-import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { ConsultationSockets } from "./consultation-sockets.ts";
+import { RoomPresenceHost } from "./room-presence-host.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -31,8 +30,8 @@ export class RoomHub extends DurableObject<Env> {
   private readonly messages: InflightLimit;
   /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
   private readonly window: Window;
-  /** Members' flips, told to the other members in batches. */
-  private readonly presence: RoomPresence;
+  /** Members' flips told in batches, and room occupancy webhook events. */
+  private readonly presence: RoomPresenceHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -55,34 +54,46 @@ export class RoomHub extends DurableObject<Env> {
       post: (connection, message) => this.postConsultation(connection, message),
       reschedule: () => this.reschedule(),
     });
-    this.presence = this.roomPresence(config.roomPresenceMaxMembers);
+    this.presence = new RoomPresenceHost(ctx, env, config, {
+      name: () => this.name(),
+      memberIds: () => this.memberIds(),
+      onlineCount: () => this.memberCount(),
+      broadcastLocal: (frame, exceptUserId) => this.consultation.broadcast(frame, exceptUserId),
+    });
   }
 
   // --- consultation sockets (platform hooks) --------------------------------------------------
 
-  override fetch(request: Request): Promise<Response> {
-    return this.consultation.accept(request, (name) => this.remember(name));
+  override async fetch(request: Request): Promise<Response> {
+    const response = await this.consultation.accept(request, (name) => this.remember(name));
+    await this.occupancyChanged();
+    return response;
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     return this.consultation.message(ws, message);
   }
 
-  override webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     SocketSet.reciprocate(ws, code, reason);
-    return this.consultation.gone(ws);
+    await this.consultation.gone(ws);
+    await this.occupancyChanged();
   }
 
-  override webSocketError(ws: WebSocket): Promise<void> {
-    return this.consultation.gone(ws);
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.consultation.gone(ws);
+    await this.occupancyChanged();
   }
 
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.consultation.onAlarm(now);
-    await this.presence.flush(now);
+    await this.presence.onAlarm(now);
     const reconcileAt = Number(this.meta("reconcile_at") ?? 0);
-    if (reconcileAt !== 0 && reconcileAt <= now) await this.reconcile();
+    if (reconcileAt !== 0 && reconcileAt <= now) {
+      await this.reconcile();
+      await this.presence.changed(now);
+    }
     await this.reschedule();
   }
 
@@ -99,6 +110,7 @@ export class RoomHub extends DurableObject<Env> {
       this.setMeta("reconcile_at", String(Date.now() + RECONCILE_MS));
       await this.reschedule();
     }
+    await this.occupancyChanged();
     return this.memberCount();
   }
 
@@ -109,6 +121,7 @@ export class RoomHub extends DurableObject<Env> {
       userId,
       connectionId,
     );
+    await this.occupancyChanged();
     return this.memberCount();
   }
 
@@ -151,34 +164,15 @@ export class RoomHub extends DurableObject<Env> {
   /** A member flipped online or offline: the other members hear it at the window's end. */
   async announce(groupName: string, status: StatusChanged): Promise<void> {
     this.remember(groupName);
-    this.presence.receive(status, Date.now());
+    this.presence.announce(status, Date.now());
     await this.reschedule();
   }
 
   // --- internals ------------------------------------------------------------------------------
 
-  private roomPresence(maxMembers: number): RoomPresence {
-    const hub = (userId: string) => this.env.USER_HUB.getByName(userId);
-    return new RoomPresence(
-      {
-        sql: this.ctx.storage.sql,
-        members: () => [...this.memberIds()],
-        onlineCount: () => this.memberCount(),
-        pushStatuses: (userId, statuses) => hub(userId).pushStatuses(this.name(), statuses),
-        pushCount: (userId, count) => hub(userId).pushRoomPresence(this.name(), count),
-        local: (update) => {
-          if ("onlineCount" in update) {
-            const data = { group_name: this.name(), online_count: update.onlineCount };
-            this.consultation.broadcast(encodeFrame("room_presence", data));
-          } else {
-            for (const status of update.statuses)
-              this.consultation.broadcast(encodeFrame("status_changed", status), status.user_id);
-          }
-        },
-        log: (message) => console.log(`RoomHub:presence: ${this.name()}: ${message}`),
-      },
-      maxMembers,
-    );
+  /** The online count may have changed: room.occupied / room.vacated when it crossed zero. */
+  private async occupancyChanged(): Promise<void> {
+    if (await this.presence.changed(Date.now())) await this.reschedule();
   }
 
   private postConsultation(connection: Connection, message: string) {
@@ -268,7 +262,7 @@ export class RoomHub extends DurableObject<Env> {
     const times = [
       Number(this.meta("reconcile_at") ?? Number.POSITIVE_INFINITY),
       this.consultation.nextWakeAt(),
-      this.presence.nextWakeAt(),
+      await this.presence.nextWakeAt(),
     ];
     const next = Math.min(...times.map((t) => t ?? Number.POSITIVE_INFINITY));
     if (next === Number.POSITIVE_INFINITY) await this.ctx.storage.deleteAlarm();

@@ -21,10 +21,14 @@ export interface OwnServer {
   stop(options?: { keepDir?: boolean }): Promise<void>;
 }
 
-/** `name` labels the database, directory and key prefix; `env` adds settings (secrets too). */
+/**
+ * `name` labels the database, directory and key prefix; `env` adds settings (secrets too);
+ * `onWorkerdOutput` hears every line workerd prints.
+ */
 export async function startOwnServer(
   name: string,
   env: Record<string, string> = {},
+  onWorkerdOutput?: (line: string) => void,
 ): Promise<OwnServer> {
   const database = await createDatabase(name);
   const workDir = mkdtempSync(join(tmpdir(), `gateway-${name}-`));
@@ -44,6 +48,7 @@ export async function startOwnServer(
       },
       redisUrl: REDIS_URL,
       vars,
+      ...(onWorkerdOutput ? { onWorkerdOutput } : {}),
     });
     return {
       stack,
