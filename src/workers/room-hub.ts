@@ -88,7 +88,7 @@ export class RoomHub extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.consultation.onAlarm(now);
-    await this.presence.onAlarm(now);
+    await this.presence.onAlarm();
     const reconcileAt = Number(this.meta("reconcile_at") ?? 0);
     if (reconcileAt !== 0 && reconcileAt <= now) {
       await this.reconcile();
@@ -162,10 +162,9 @@ export class RoomHub extends DurableObject<Env> {
   }
 
   /** A member flipped online or offline: the other members hear it at the window's end. */
-  async announce(groupName: string, status: StatusChanged): Promise<void> {
+  announce(groupName: string, status: StatusChanged): void {
     this.remember(groupName);
     this.presence.announce(status, Date.now());
-    await this.reschedule();
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 /**
  * What a RoomHub adds for presence: members' flips told to the other members in batches
- * (src/core/room-presence.ts) and, with room webhook events configured, `room.occupied` /
- * `room.vacated` from the room's own outbox (src/core/room-occupancy.ts). The RoomHub calls
- * `announce` for a flip, `changed` whenever its online count may have changed, `onAlarm` from
- * its alarm, and adds `nextWakeAt` to its alarm time.
+ * (src/core/room-presence.ts, on an in-memory timer) and, with room webhook events configured,
+ * `room.occupied` / `room.vacated` from the room's own outbox (src/core/room-occupancy.ts). The
+ * RoomHub calls `announce` for a flip, `changed` whenever its online count may have changed,
+ * `onAlarm` from its alarm, and adds `nextWakeAt` to its alarm time.
  */
 import { CachedStore } from "../core/cached-store.ts";
 import type { Config } from "../core/config.ts";
@@ -37,7 +37,16 @@ export class RoomPresenceHost {
     const hub = (userId: string) => env.USER_HUB.getByName(userId);
     this.presence = new RoomPresence(
       {
-        sql: ctx.storage.sql,
+        wakeAt: (at) => {
+          setTimeout(
+            () => {
+              this.presence.flush(Date.now()).catch((err: unknown) => {
+                console.warn(`RoomHub:presence: ${room.name()}: flush failed: ${String(err)}`);
+              });
+            },
+            Math.max(0, at - Date.now()),
+          );
+        },
         members: () => [...room.memberIds()],
         onlineCount: () => room.onlineCount(),
         pushStatuses: (userId, statuses) => hub(userId).pushStatuses(room.name(), statuses),
@@ -78,14 +87,13 @@ export class RoomPresenceHost {
     return (await this.occupancy?.update(this.room.name(), this.room.onlineCount(), now)) ?? false;
   }
 
-  async onAlarm(now: number): Promise<void> {
-    await this.presence.flush(now);
+  /** Send the room's due webhook events. */
+  async onAlarm(): Promise<void> {
     await this.webhooks?.flush();
   }
 
+  /** When the alarm must fire for the webhook outbox, or null. */
   async nextWakeAt(): Promise<number | null> {
-    const times = [this.presence.nextWakeAt(), (await this.webhooks?.nextWakeAt()) ?? null];
-    const due = times.filter((t): t is number => t !== null);
-    return due.length === 0 ? null : Math.min(...due);
+    return (await this.webhooks?.nextWakeAt()) ?? null;
   }
 }

@@ -4,7 +4,9 @@
  * socket closes at once without leaving. Each offline flip is one call to the room, and the room
  * tells its remaining members once per window, counts only (2,000 > ROOM_PRESENCE_MAX_MEMBERS):
  * the work is O(M) calls, counted from the rooms' own log lines, and `/health`, probed every
- * 250 ms during and after the storm, answers within 1 s every time.
+ * 250 ms during and after the storm, answers within 1 s every time. The Postgres mirror is off
+ * here: its own backlog after 2,000 connects is postgres-crowd.test.ts's subject, and the local
+ * Neon proxy refuses sessions at this size.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sleep } from "../helpers/frames.ts";
@@ -23,7 +25,7 @@ let server: OwnServer;
 const windows: { group: string; received: number; users: number; calls: number }[] = [];
 
 beforeAll(async () => {
-  server = await startOwnServer("presence-storm", {}, (line) => {
+  server = await startOwnServer("presence-storm", { DATABASE_URL: "" }, (line) => {
     if (process.env.STORM_DEBUG) console.log(`workerd ${new Date().toISOString()}: ${line}`);
     const match = WINDOW_LINE.exec(line);
     if (match) {
@@ -103,7 +105,7 @@ describe("presence storm", () => {
     for (const client of clients) client.ws.close(1000);
     // Every user's offline flip reached the room (grace 300 ms), then 3 s more of probing.
     const announced = () => windows.reduce((sum, w) => sum + w.received, 0);
-    await eventually(() => announced() >= USERS, 120_000);
+    await eventually(() => announced() >= USERS, 300_000, 250);
     const stormMs = Math.round(performance.now() - started);
     await sleep(3_000);
     await probes.stop();
@@ -116,6 +118,7 @@ describe("presence storm", () => {
         `${received} room call(s) + ${memberCalls} member call(s) in ${windows.length} window(s); ` +
         `${probes.times.length} /health probes, slowest ${slowest} ms`,
     );
+    console.log(`/health probe times (ms): ${probes.times.map(Math.round).join(" ")}`);
     expect(received).toBe(USERS);
     // Unbatched, each flip reached every member still in the room: about USERS²/2 calls.
     expect(received + memberCalls).toBeLessThanOrEqual(3 * USERS);

@@ -6,7 +6,6 @@ import {
   type RoomPresencePorts,
 } from "../../../src/core/room-presence.ts";
 import type { StatusChanged } from "../../../src/protocol/messages.ts";
-import { memorySql, type TestSql } from "../helpers/sqlite.ts";
 
 const T0 = Date.UTC(2026, 11, 5, 12, 0, 0);
 
@@ -20,12 +19,13 @@ function flip(userId: string, isOnline: boolean, lastSeen: string | null = null)
 }
 
 /** A room of `members` whose calls are recorded; `clock` drives the window. */
-function room(members: string[], maxMembers = 100, sql: TestSql = memorySql()) {
+function room(members: string[], maxMembers = 100) {
   const calls: { userId: string; statuses?: StatusChanged[]; count?: number }[] = [];
   const local: unknown[] = [];
   const clock = { now: T0 };
+  const wakes: number[] = [];
   const ports: RoomPresencePorts = {
-    sql,
+    wakeAt: (at) => void wakes.push(at),
     members: () => members,
     onlineCount: () => members.length,
     pushStatuses: async (userId, statuses) => void calls.push({ userId, statuses }),
@@ -33,7 +33,7 @@ function room(members: string[], maxMembers = 100, sql: TestSql = memorySql()) {
     local: (update) => void local.push(update),
     now: () => clock.now,
   };
-  return { presence: new RoomPresence(ports, maxMembers), calls, local, clock, sql, ports };
+  return { presence: new RoomPresence(ports, maxMembers), calls, local, clock, wakes, ports };
 }
 
 describe("RoomPresence", () => {
@@ -125,17 +125,6 @@ describe("RoomPresence", () => {
     expect(presence.nextWakeAt()).toBe(flushedAt + (500 * 1000) / CALLS_PER_SECOND);
   });
 
-  it("keeps pending flips across a new instance on the same storage (an evicted actor)", async () => {
-    const first = room(["alice", "bob"]);
-    first.presence.receive(flip("alice", true), first.clock.now);
-    const again = new RoomPresence(first.ports, 100);
-    expect(again.nextWakeAt()).toBe(T0 + PRESENCE_WINDOW_MS);
-    first.clock.now += PRESENCE_WINDOW_MS;
-    await again.flush(first.clock.now);
-    expect(first.calls.map((c) => c.userId)).toEqual(["bob"]);
-    expect(again.nextWakeAt()).toBeNull();
-  });
-
   it("a failing member does not stop the others", async () => {
     const { presence, ports, clock } = room(["alice", "bob", "carol"]);
     const told: string[] = [];
@@ -168,9 +157,16 @@ describe("RoomPresence", () => {
     expect((await presence.flush(clock.now))?.users).toBe(1);
   });
 
-  it("rooms that never hear a flip create no table", () => {
-    const { presence, sql } = room(["alice"]);
+  it("asks its host for one wake-up per window", async () => {
+    const { presence, clock, wakes } = room(["alice", "bob"]);
     expect(presence.nextWakeAt()).toBeNull();
-    expect(sql.statements.some((s) => s.includes("CREATE"))).toBe(false);
+    presence.receive(flip("alice", true), clock.now);
+    presence.receive(flip("bob", true), clock.now + 1);
+    expect(wakes).toEqual([T0 + PRESENCE_WINDOW_MS]);
+    clock.now += PRESENCE_WINDOW_MS;
+    await presence.flush(clock.now);
+    expect(presence.nextWakeAt()).toBeNull();
+    presence.receive(flip("alice", false, "2026-12-05T12:00:01.000Z"), clock.now);
+    expect(wakes).toHaveLength(2);
   });
 });
