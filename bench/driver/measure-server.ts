@@ -1,7 +1,8 @@
 // Runs every scenario against one running server, in an order that keeps the measurements
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
-// so memory is measured before other scenarios leave garbage, then dm, then fanout. After each
+// so memory is measured before other scenarios leave garbage, then dm, then fanout, then the
+// presence storm (last: it leaves the most work behind). `only` runs just the storm. After each
 // scenario the server must answer /health within a second, or the run counts as failed.
 
 import type { ScenarioOutcomes } from "../report/model.ts";
@@ -13,6 +14,7 @@ import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
 import { fanout } from "./scenarios/fanout.ts";
+import { storm } from "./scenarios/storm.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
@@ -39,9 +41,12 @@ export type MeasureResult =
   | { readonly ok: true; readonly warmup: Integrity; readonly scenarios: ScenarioOutcomes }
   | { readonly ok: false; readonly warmup: Integrity; readonly reason: string };
 
+const NOT_RUN = { status: "n/a", reason: "not selected (--only)" } as const;
+
 export async function measureServer(
   context: ScenarioContext,
   parameters: BenchParameters,
+  only?: "storm",
 ): Promise<MeasureResult> {
   context.log("warmup");
   const warm = await warmup(context, parameters);
@@ -53,6 +58,23 @@ export async function measureServer(
     context.log(`warmup NOT clean (continuing, the scenarios will show it): ${summary}`);
   }
   await sleep(BETWEEN_SCENARIOS_MS);
+  if (only === "storm") {
+    const stormOutcome = await storm(context, parameters);
+    const afterStorm = await healthAfter(context, "storm");
+    if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
+    return {
+      ok: true,
+      warmup: warm,
+      scenarios: {
+        connect: NOT_RUN,
+        idle: NOT_RUN,
+        broadcast: NOT_RUN,
+        dm: NOT_RUN,
+        fanout: NOT_RUN,
+        storm: stormOutcome,
+      },
+    };
+  }
   const crowdOutcomes = await crowd(context, parameters);
   const afterCrowd = await healthAfter(context, "crowd");
   if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
@@ -64,6 +86,10 @@ export async function measureServer(
   const fanoutOutcome = await fanout(context, parameters);
   const afterFanout = await healthAfter(context, "fanout");
   if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
+  await sleep(BETWEEN_SCENARIOS_MS);
+  const stormOutcome = await storm(context, parameters);
+  const afterStorm = await healthAfter(context, "storm");
+  if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
   return {
     ok: true,
     warmup: warm,
@@ -73,6 +99,7 @@ export async function measureServer(
       broadcast: crowdOutcomes.broadcast,
       dm: dmOutcome,
       fanout: fanoutOutcome,
+      storm: stormOutcome,
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Outcome } from "../driver/scenario.ts";
 import type { BroadcastMetrics, ConnectMetrics, IdleMetrics } from "../driver/scenarios/crowd.ts";
 import type { DmMetrics } from "../driver/scenarios/dm.ts";
 import type { FanoutMetrics } from "../driver/scenarios/fanout.ts";
+import type { StormMetrics } from "../driver/scenarios/storm.ts";
 
 export interface ScenarioOutcomes {
   connect: Outcome<ConnectMetrics>;
@@ -14,10 +15,18 @@ export interface ScenarioOutcomes {
   dm: Outcome<DmMetrics>;
   fanout: Outcome<FanoutMetrics>;
   broadcast: Outcome<BroadcastMetrics>;
+  storm: Outcome<StormMetrics>;
 }
 
 export type ScenarioName = keyof ScenarioOutcomes;
-export const SCENARIOS: readonly ScenarioName[] = ["connect", "dm", "fanout", "broadcast", "idle"];
+export const SCENARIOS: readonly ScenarioName[] = [
+  "connect",
+  "dm",
+  "fanout",
+  "broadcast",
+  "idle",
+  "storm",
+];
 
 export interface ServerReport {
   readonly id: string;
