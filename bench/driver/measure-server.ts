@@ -58,48 +58,36 @@ export async function measureServer(
     context.log(`warmup NOT clean (continuing, the scenarios will show it): ${summary}`);
   }
   await sleep(BETWEEN_SCENARIOS_MS);
-  if (only === "storm") {
-    const stormOutcome = await storm(context, parameters);
-    const afterStorm = await healthAfter(context, "storm");
-    if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
-    return {
-      ok: true,
-      warmup: warm,
-      scenarios: {
-        connect: NOT_RUN,
-        idle: NOT_RUN,
-        broadcast: NOT_RUN,
-        dm: NOT_RUN,
-        fanout: NOT_RUN,
-        storm: stormOutcome,
-      },
-    };
-  }
-  const crowdOutcomes = await crowd(context, parameters);
-  const afterCrowd = await healthAfter(context, "crowd");
-  if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const dmOutcome = await dm(context, parameters);
-  const afterDm = await healthAfter(context, "dm");
-  if (afterDm !== null) return { ok: false, warmup: warm, reason: afterDm };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const fanoutOutcome = await fanout(context, parameters);
-  const afterFanout = await healthAfter(context, "fanout");
-  if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
-  await sleep(BETWEEN_SCENARIOS_MS);
-  const stormOutcome = await storm(context, parameters);
-  const afterStorm = await healthAfter(context, "storm");
-  if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
-  return {
-    ok: true,
-    warmup: warm,
-    scenarios: {
+  let earlier: Omit<ScenarioOutcomes, "storm"> = {
+    connect: NOT_RUN,
+    idle: NOT_RUN,
+    broadcast: NOT_RUN,
+    dm: NOT_RUN,
+    fanout: NOT_RUN,
+  };
+  if (only !== "storm") {
+    const crowdOutcomes = await crowd(context, parameters);
+    const afterCrowd = await healthAfter(context, "crowd");
+    if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
+    await sleep(BETWEEN_SCENARIOS_MS);
+    const dmOutcome = await dm(context, parameters);
+    const afterDm = await healthAfter(context, "dm");
+    if (afterDm !== null) return { ok: false, warmup: warm, reason: afterDm };
+    await sleep(BETWEEN_SCENARIOS_MS);
+    const fanoutOutcome = await fanout(context, parameters);
+    const afterFanout = await healthAfter(context, "fanout");
+    if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
+    await sleep(BETWEEN_SCENARIOS_MS);
+    earlier = {
       connect: crowdOutcomes.connect,
       idle: crowdOutcomes.idle,
       broadcast: crowdOutcomes.broadcast,
       dm: dmOutcome,
       fanout: fanoutOutcome,
-      storm: stormOutcome,
-    },
-  };
+    };
+  }
+  const stormOutcome = await storm(context, parameters);
+  const afterStorm = await healthAfter(context, "storm");
+  if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
+  return { ok: true, warmup: warm, scenarios: { ...earlier, storm: stormOutcome } };
 }

@@ -8,6 +8,7 @@
  * and Postgres through the local Neon proxy, whose session refusals at this size are retried).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probeHealth } from "../../bench/driver/health-probe.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
 import { TEST_API_KEY } from "../helpers/secrets.ts";
 import { type Client, connectAs, uniqueUser } from "./helpers.ts";
@@ -15,7 +16,6 @@ import { type OwnServer, startOwnServer } from "./own-server.ts";
 
 const USERS = Number(process.env.STORM_USERS ?? 2_000);
 const BATCH = 100;
-const PROBE_EVERY_MS = 250;
 const HEALTH_WITHIN_MS = 1_000;
 const WINDOW_LINE =
   /RoomHub:presence: (\S+): presence window: (\d+) announcement\(s\) of (\d+) user\(s\), (\d+) member call\(s\)/;
@@ -41,32 +41,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-/** Probes /health every PROBE_EVERY_MS until stopped; each probe's time, or Infinity if none. */
-function probeHealth(url: string) {
-  const times: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      try {
-        const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
-        await response.body?.cancel();
-        times.push(response.ok ? performance.now() - started : Number.POSITIVE_INFINITY);
-      } catch {
-        times.push(Number.POSITIVE_INFINITY);
-      }
-      await sleep(Math.max(0, PROBE_EVERY_MS - (performance.now() - started)));
-    }
-  })();
-  return {
-    times,
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
 
 async function inBatches<T>(items: T[], each: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += BATCH)

@@ -4,6 +4,7 @@
 // must answer within 1 s (at least `watchMs` long). For the gateway, the rooms' log lines count the presence calls (one
 // per flip per room, plus the room's calls to its members); other servers have no such line.
 import { Fleet, inPool } from "../fleet.ts";
+import { probeHealth } from "../health-probe.ts";
 import { emptyIntegrity, isClean, note } from "../ledger.ts";
 import type { BenchParameters } from "../params.ts";
 import { checkDeadline, type Outcome, type ScenarioContext, sleep } from "../scenario.ts";
@@ -14,7 +15,7 @@ export interface StormMetrics {
   readonly members: number;
   /** Milliseconds from the first close until every flip reached the room (gateway), else null. */
   readonly settleMs: number | null;
-  /** /health answer times during and after the storm, ms (a probe that failed counts 5,000). */
+  /** /health answer times during and after the storm, ms (a failed probe counts 5,000). */
   readonly healthMs: Percentiles | null;
   /** Probes that took over 1 s or failed. */
   readonly slowProbes: number;
@@ -25,39 +26,10 @@ export interface StormMetrics {
 }
 
 const JOIN_CONCURRENCY = 50;
-const PROBE_EVERY_MS = 250;
-const PROBE_TIMEOUT_MS = 5_000;
 const HEALTH_WITHIN_MS = 1_000;
 const AFTER_MS = 3_000;
 const WINDOW_LINE =
   /RoomHub:presence: (\S+): presence window: (\d+) announcement\(s\) of \d+ user\(s\), (\d+) member call\(s\)/;
-
-function probeHealth(httpBase: string) {
-  const times: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      try {
-        const response = await fetch(`${httpBase}/health`, {
-          signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-        });
-        await response.body?.cancel();
-        times.push(response.ok ? performance.now() - started : PROBE_TIMEOUT_MS);
-      } catch {
-        times.push(PROBE_TIMEOUT_MS);
-      }
-      await sleep(Math.max(0, PROBE_EVERY_MS - (performance.now() - started)));
-    }
-  })();
-  return {
-    times,
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
 
 export async function storm(
   context: ScenarioContext,
