@@ -21,17 +21,22 @@ export interface OwnServer {
   stop(options?: { keepDir?: boolean }): Promise<void>;
 }
 
-/**
- * `name` labels the database, directory and key prefix; `env` adds settings (secrets too);
- * `onWorkerdOutput` hears every line workerd prints.
- */
+export interface OwnServerOptions {
+  /** Hears every line workerd prints. */
+  onWorkerdOutput?: (line: string) => void;
+  /** Where the data directory goes. Default the system's temporary directory (disk). */
+  dataRoot?: string;
+}
+
+/** `name` labels the database, directory and key prefix; `env` adds settings (secrets too). */
 export async function startOwnServer(
   name: string,
   env: Record<string, string> = {},
-  onWorkerdOutput?: (line: string) => void,
+  options: OwnServerOptions = {},
 ): Promise<OwnServer> {
+  const { onWorkerdOutput, dataRoot = tmpdir() } = options;
   const database = await createDatabase(name);
-  const workDir = mkdtempSync(join(tmpdir(), `gateway-${name}-`));
+  const workDir = mkdtempSync(join(dataRoot, `gateway-${name}-`));
   const redisKeyPrefix = `${name}:${Date.now().toString(36)}:`;
   const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
   try {
