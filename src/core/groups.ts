@@ -40,6 +40,16 @@ export function consultationGroup(consultationId: string): string {
 }
 
 /** The consultation id of a room name, or null when the room is not a consultation. */
+/** RoomHubs are named `room:{group}`. */
+export const ROOM_ACTOR_PREFIX = "room:";
+
+/** The group a RoomHub is, from its actor name (`room:{group}`). */
+export function groupOfRoomActor(actorName: string): string {
+  return actorName.startsWith(ROOM_ACTOR_PREFIX)
+    ? actorName.slice(ROOM_ACTOR_PREFIX.length)
+    : actorName;
+}
+
 export function consultationIdOf(groupName: string): string | null {
   if (!groupName.startsWith(CONSULTATION_PREFIX)) return null;
   const id = groupName.slice(CONSULTATION_PREFIX.length);

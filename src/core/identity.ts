@@ -7,8 +7,6 @@ import type { Principal, TokenSource } from "./auth.ts";
 import { PrincipalSchema } from "./auth.ts";
 
 export const IDENTITY_HEADER = "X-Realtime-Identity";
-/** The room a consultation socket belongs to, set by the Worker like the identity. */
-export const ROOM_HEADER = "X-Realtime-Room";
 
 const IdentitySchema = v.object({
   principal: PrincipalSchema,

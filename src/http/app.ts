@@ -9,7 +9,7 @@ import { demoPage } from "./demo.ts";
 import { errorResponse } from "./errors.ts";
 import { health } from "./health.ts";
 import type { AppEnv } from "./types.ts";
-import { consultationSocket, userSocket } from "./ws-routes.ts";
+import { consultationSocket, groupSocket, userSocket } from "./ws-routes.ts";
 
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -26,6 +26,8 @@ export function createApp(): Hono<AppEnv> {
   app.all("/ws/user/", userSocket);
   app.all("/ws/consultation/:id", consultationSocket);
   app.all("/ws/consultation/:id/", consultationSocket);
+  app.all("/ws/group/:name", groupSocket);
+  app.all("/ws/group/:name/", groupSocket);
 
   app.notFound(() => errorResponse(new GatewayError("not_found", "no such route")));
   app.onError((err) => {

@@ -5,8 +5,8 @@
 import type { Context } from "hono";
 import { extractToken, verifyToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
-import { consultationGroup, mayJoin } from "../core/groups.ts";
-import { encodeIdentity, IDENTITY_HEADER, ROOM_HEADER } from "../core/identity.ts";
+import { consultationGroup, mayJoin, validateGroupName } from "../core/groups.ts";
+import { encodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -43,7 +43,6 @@ export async function authenticateUpgrade(request: Request, config: Config) {
   const principal = await verifyToken(found.token, config);
   const headers = new Headers(request.headers);
   headers.delete(IDENTITY_HEADER);
-  headers.delete(ROOM_HEADER);
   headers.set(IDENTITY_HEADER, encodeIdentity(principal, found.source));
   return { principal, headers };
 }
@@ -57,18 +56,37 @@ export async function userSocket(c: Context<AppEnv>): Promise<Response> {
  * `/ws/consultation/{id}/`: the room `consultation_{id}` holds the socket. Allowed when the
  * token's `groups` claim covers the room, or for staff; otherwise 403 before the upgrade.
  */
-export async function consultationSocket(c: Context<AppEnv>): Promise<Response> {
+export function consultationSocket(c: Context<AppEnv>): Promise<Response> {
+  const room = () => consultationGroup(c.req.param("id") ?? "");
+  return roomSocketOf(c, room, "not allowed in this consultation");
+}
+
+/**
+ * `/ws/group/{group_name}/`: a room socket, held by the room's own actor. Allowed as
+ * `join_group` is without a subscription token (the `groups` claim, a public prefix, or staff);
+ * otherwise 403 before the upgrade.
+ */
+export function groupSocket(c: Context<AppEnv>): Promise<Response> {
+  const config = c.get("config");
+  const room = () => validateGroupName(c.req.param("name") ?? "", config);
+  return roomSocketOf(c, room, "not allowed in this group");
+}
+
+async function roomSocketOf(
+  c: Context<AppEnv>,
+  roomName: () => string,
+  refusal: string,
+): Promise<Response> {
   const config = c.get("config");
   const { principal, headers } = await authenticateUpgrade(c.req.raw, config);
-  const room = consultationGroup(c.req.param("id") ?? "");
+  const room = roomName();
   const rights = {
     isStaff: principal.isStaff,
     isSuperuser: principal.isSuperuser,
     grants: principal.groups,
   };
   if (!mayJoin(rights, room, config)) {
-    throw new GatewayError("forbidden", "not allowed in this consultation");
+    throw new GatewayError("forbidden", refusal);
   }
-  headers.set(ROOM_HEADER, room);
   return c.env.ROOM_HUB.getByName(`room:${room}`).fetch(new Request(c.req.raw, { headers }));
 }

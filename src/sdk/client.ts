@@ -131,6 +131,7 @@ export function createClient(options: ClientOptions): RealtimeClient {
 }
 
 export class RealtimeClient {
+  private readonly options: ClientOptions;
   private readonly url: string;
   private readonly tokenSource: TokenSource;
   private readonly tokenTransport: "protocol" | "query";
@@ -163,6 +164,7 @@ export class RealtimeClient {
     if (!WebSocketClass) {
       throw new TypeError("no global WebSocket here: pass options.WebSocket (e.g. from `ws`)");
     }
+    this.options = options;
     this.url = url.href;
     this.tokenSource = options.token;
     this.tokenTransport = options.tokenTransport ?? "protocol";
@@ -313,6 +315,18 @@ export class RealtimeClient {
   ) {
     const data = { group_name: groupName, message, message_type: messageType };
     return (await this.request("group_message", data, options)).data;
+  }
+
+  /**
+   * A client of its own for the room socket of `groupName` (`/ws/group/{name}/` on the same
+   * gateway), with this client's token and settings unless `options` says otherwise. The room's
+   * own actor holds that socket: the room's messages reach it without a hop through the user's
+   * actor, and it counts toward the user's online status. Allowed as `join_group` is without a
+   * subscription token; otherwise the connect fails with 403. Close it on its own.
+   */
+  room(groupName: string, options: Partial<Omit<ClientOptions, "url">> = {}): RealtimeClient {
+    const { lastSeq: _mailboxSeq, ...settings } = this.options;
+    return new RealtimeClient({ ...settings, ...options, url: roomUrl(this.url, groupName) });
   }
 
   /** On consultation sockets (`/ws/consultation/{id}/`) only. */
@@ -516,6 +530,16 @@ export class RealtimeClient {
 }
 
 // --- helpers ---------------------------------------------------------------------------------
+
+/** The room socket URL of `groupName` on the gateway of `socketUrl` (any of its socket paths). */
+export function roomUrl(socketUrl: string, groupName: string): string {
+  const url = new URL(socketUrl);
+  const mount = url.pathname.replace(/\/ws\/(user|consultation\/[^/]+|group\/[^/]+)\/?$/, "");
+  url.pathname = `${mount.replace(/\/$/, "")}/ws/group/${encodeURIComponent(groupName)}/`;
+  url.search = "";
+  url.hash = "";
+  return url.href;
+}
 
 function subscribe<H>(map: Map<string, Set<H>>, key: string, handler: H): () => void {
   let handlers = map.get(key);

@@ -15,8 +15,8 @@ export class SocketSet {
     this.label = label;
   }
 
-  accept(ws: WebSocket, connection: Connection, tags: string[] = []): void {
-    this.ctx.acceptWebSocket(ws, [connection.connectionId, ...tags]);
+  accept(ws: WebSocket, connection: Connection): void {
+    this.ctx.acceptWebSocket(ws, [connection.connectionId]);
     ws.serializeAttachment(connection);
     this.parsed.set(ws, connection);
   }

@@ -1,11 +1,13 @@
 /**
- * A user's connection set and presence: the local sockets, the consultation sockets leased by
+ * A user's connection set and presence: the local sockets, the room sockets leased by
  * RoomHubs, the presence rules and mirrors (through PresenceKeeper), and announcing flips to
  * co-members of the user's groups.
  */
 import { announceToRooms } from "../core/announce.ts";
 import { CachedStore } from "../core/cached-store.ts";
 import type { Config } from "../core/config.ts";
+import type { Connection } from "../core/connection.ts";
+import type { Deadlines } from "../core/deadlines.ts";
 import { type Lease, Leases } from "../core/leases.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
 import { type MirrorTarget, PresenceKeeper } from "../core/presence-keeper.ts";
@@ -15,7 +17,7 @@ import { createMirrors } from "../mirrors/index.ts";
 import type { PostgresMirror } from "../mirrors/types.ts";
 import { createWebhookOutbox } from "../mirrors/webhook.ts";
 import { encodeFrame } from "../protocol/codec.ts";
-import type { StatusChanged } from "../protocol/messages.ts";
+import type { StatusChanged, UserStatus } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /**
@@ -31,6 +33,10 @@ const MIRROR_COALESCE_MS = 50;
 const IMMEDIATE_TARGETS: readonly MirrorTarget[] = ["shard", "rooms"];
 /** While online, how often the Redis TTL is refreshed and the set reconciled: 4 minutes. */
 const PRESENCE_REFRESH_MS = 4 * 60_000;
+
+export interface UserSnapshot extends UserStatus {
+  connection_count: number;
+}
 
 export class UserConnections {
   readonly presence: PresenceKeeper;
@@ -89,7 +95,18 @@ export class UserConnections {
     });
   }
 
-  /** Local sockets and leased consultation sockets: the user's whole connection set. */
+  /** This user's status, as other actors and the HTTP API see it. */
+  async status(): Promise<UserSnapshot> {
+    const snapshot = await this.presence.snapshot();
+    return {
+      user_id: snapshot.userId,
+      is_online: snapshot.isOnline,
+      connection_count: snapshot.connectionCount,
+      last_seen: snapshot.lastSeen,
+    };
+  }
+
+  /** Local sockets and leased room sockets: the user's whole connection set. */
   ids(): string[] {
     const local = this.sockets.entries().map((e) => e.connection.connectionId);
     return [...local, ...this.leases.all().map((lease) => lease.connectionId)];
@@ -108,18 +125,13 @@ export class UserConnections {
     return [...groups];
   }
 
-  async lease(lease: Lease): Promise<void> {
-    this.leases.add(lease);
-    await this.changed({});
-  }
-
   async endLease(connectionId: string): Promise<void> {
     const room = this.leases.remove(connectionId);
     if (room !== null) await this.changed({ leftGroups: [room] });
   }
 
   /** Drop leases their RoomHub stopped renewing. */
-  async expireLeases(now: number): Promise<void> {
+  private async expireLeases(now: number): Promise<void> {
     const expired = this.leases.expire(now);
     if (expired.length === 0) return;
     console.warn(`UserHub:leases: ${expired.length} consultation lease(s) expired unrenewed`);
@@ -158,13 +170,56 @@ export class UserConnections {
     await this.presence.connectionsChanged(change.now ? IMMEDIATE_TARGETS : []);
   }
 
-  async nextWakeAt(): Promise<number | null> {
-    const times = [
-      await this.presence.nextWakeAt(),
-      this.leases.nextExpiry(),
-      (await this.webhooks?.nextWakeAt()) ?? null,
-    ].filter((t): t is number => t !== null);
-    return times.length === 0 ? null : Math.min(...times);
+  /** Lease expiries, presence (grace, refresh, mirror flushes) and webhooks, on the one alarm. */
+  register(deadlines: Deadlines): void {
+    deadlines.register("lease expiries", {
+      nextAt: () => this.leases.nextExpiry(),
+      run: (now) => this.expireLeases(now),
+    });
+    deadlines.register("presence", {
+      nextAt: () => this.presence.nextWakeAt(),
+      run: async () => {
+        await this.presence.onAlarm();
+      },
+    });
+    const webhooks = this.webhooks;
+    if (webhooks !== null) {
+      deadlines.register("presence webhooks", {
+        nextAt: () => webhooks.nextWakeAt(),
+        run: () => webhooks.flush(),
+      });
+    }
+  }
+
+  /** A RoomHub lends one of its room sockets to this user's presence, within the cap. */
+  async attach(userId: string, lease: Lease, max: number): Promise<boolean> {
+    if (this.count() >= max) return false;
+    if ((await this.presence.profile()) === undefined) {
+      await this.presence.rememberProfile({
+        userId,
+        username: userId,
+        isStaff: false,
+        isSuperuser: false,
+      });
+    }
+    this.leases.add(lease);
+    await this.changed({});
+    return true;
+  }
+
+  /** A user socket ended: it leaves its rooms, and the user's connection set changed. */
+  async gone(connection: Connection): Promise<void> {
+    await Promise.all(
+      connection.groups.map((group) =>
+        this.env.ROOM_HUB.getByName(`room:${group}`)
+          .leave(group, connection.userId, connection.connectionId)
+          .catch((err: unknown) => {
+            // The room drops the ghost membership at its next send or reconciliation.
+            console.warn(`UserHub:socketGone: leaving ${group} failed: ${String(err)}`);
+          }),
+      ),
+    );
+    await this.changed({ leftGroups: connection.groups, now: true });
   }
 
   /** The "rooms" mirror: on a flip, tell each room once (retried by the outbox until done). */

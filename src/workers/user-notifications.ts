@@ -4,6 +4,7 @@
  * Rows Postgres refuses are parked (NotificationOutbox) and their count reported for /health.
  */
 import type { CachedStore } from "../core/cached-store.ts";
+import type { Deadlines } from "../core/deadlines.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import { NotificationOutbox, type NotificationWriter } from "../core/notification-outbox.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
@@ -48,6 +49,14 @@ export class UserNotifications {
 
   nextWakeAt(): number | null {
     return this.write === null ? null : this.outbox.nextFlushAt();
+  }
+
+  /** Flush the queued records to Postgres from the actor's alarm, when due. */
+  register(deadlines: Deadlines, userId: () => Promise<string>): void {
+    deadlines.register("notification records", {
+      nextAt: () => this.nextWakeAt(),
+      run: async () => this.flush(await userId()),
+    });
   }
 
   async flush(userId: string): Promise<void> {

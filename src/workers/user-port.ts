@@ -1,32 +1,28 @@
 /**
- * What command handlers on a user socket may ask of their UserHub (the HubPort), wired to
- * the hub's parts and to other actors.
+ * What command handlers on a user socket may ask of their UserHub beyond what the socket host
+ * answers (src/workers/socket-host.ts), wired to the hub's parts and to other actors.
  */
-import { verifySubscriptionToken, verifyToken } from "../core/auth.ts";
+import { verifySubscriptionToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
-import type { HubPort } from "../core/handlers/index.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { GatewayError } from "../protocol/errors.ts";
-import { actorsFromEnv, callActor } from "./actors-from-env.ts";
-import type { SocketSet } from "./socket-set.ts";
+import { actorsFromEnv } from "./actors-from-env.ts";
+import type { HolderPort } from "./socket-host.ts";
 import type { UserConnections } from "./user-connections.ts";
 
 export interface UserPortParts {
   env: Env;
   config: Config;
-  sockets: SocketSet;
   connections: UserConnections;
   mailbox: Mailbox;
-  reschedule: () => Promise<void>;
 }
 
 /** One per isolate: the UserHubs in it share a thread, so they share whether it is behind. */
 const backlog = new Backlog();
 
-export function createUserPort(parts: UserPortParts): HubPort {
-  const { env, config, sockets, connections, mailbox } = parts;
-  // Stub calls go through callActor, so a socket sees the same codes as the HTTP API.
+export function createUserPort(parts: UserPortParts): HolderPort {
+  const { env, config, connections, mailbox } = parts;
   const userId = async () => (await connections.presence.profile())?.userId ?? "";
   // Direct messages this user's sockets are waiting on: past ACTOR_MAX_INFLIGHT of them, or while
   // the oldest has waited DELIVERY_MAX_WAIT_MS, a send is answered `unavailable` at once instead
@@ -36,16 +32,6 @@ export function createUserPort(parts: UserPortParts): HubPort {
   });
   return {
     connectionCount: () => connections.count(),
-    userStatuses: (userIds) =>
-      Promise.all(
-        userIds.map(async (id) => {
-          const status = await callActor(() => env.USER_HUB.getByName(id).status());
-          return { user_id: id, is_online: status.is_online, last_seen: status.last_seen };
-        }),
-      ),
-    verifyToken: (token) => verifyToken(token, config),
-    saveConnection: (connection) => sockets.save(connection),
-    reschedule: parts.reschedule,
     actors: actorsFromEnv(env, config, outbound),
     replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
     verifySubscription: async (token, groupName) =>

@@ -4,6 +4,7 @@ import {
   consultationIdOf,
   globMatches,
   globStars,
+  groupOfRoomActor,
   type JoinRights,
   MAX_GLOB_STARS,
   mayJoin,
@@ -118,6 +119,17 @@ describe("consultationIdOf", () => {
     ["the prefix not at the start", "group_consultation_7"],
   ])("answers null for %s", (_what, name) => {
     expect(consultationIdOf(name)).toBeNull();
+  });
+});
+
+describe("groupOfRoomActor", () => {
+  it("answers the group of a RoomHub from its actor name", () => {
+    expect(groupOfRoomActor("room:team_a")).toBe("team_a");
+    expect(groupOfRoomActor("room:room:x")).toBe("room:x");
+  });
+
+  it("answers a name without the prefix unchanged", () => {
+    expect(groupOfRoomActor("team_a")).toBe("team_a");
   });
 });
 

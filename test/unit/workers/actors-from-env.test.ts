@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { actorFailure } from "../../../src/workers/actors-from-env.ts";
+import { userStatuses } from "../../../src/workers/socket-host.ts";
 import { createUserPort } from "../../../src/workers/user-port.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
@@ -51,7 +52,7 @@ describe("a socket's commands", () => {
     const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET });
     // Only the env's stubs and the config are reached by the calls below.
     const parts = { env, config, connections: { presence: { profile: async () => null } } };
-    return createUserPort(parts as unknown as Parameters<typeof createUserPort>[0]);
+    return { env, ...createUserPort(parts as unknown as Parameters<typeof createUserPort>[0]) };
   }
 
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {
@@ -67,7 +68,9 @@ describe("a socket's commands", () => {
 
   it("answer unavailable when the target user's actor is overloaded", async () => {
     const port = portOverOverloadedActors();
-    await expect(port.userStatuses(["2"])).rejects.toMatchObject({ code: "unavailable" });
+    await expect(userStatuses(port.env as unknown as Env, ["2"])).rejects.toMatchObject({
+      code: "unavailable",
+    });
     await expect(port.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
       code: "unavailable",
     });
