@@ -26,6 +26,8 @@ export interface OwnServerOptions {
   onWorkerdOutput?: (line: string) => void;
   /** Where the data directory goes. Default the system's temporary directory (disk). */
   dataRoot?: string;
+  /** Plain vars over the e2e ones (E2E_VARS), e.g. the default grace period back. */
+  vars?: Record<string, string>;
 }
 
 /** `name` labels the database, directory and key prefix; `env` adds settings (secrets too). */
@@ -34,7 +36,7 @@ export async function startOwnServer(
   env: Record<string, string> = {},
   options: OwnServerOptions = {},
 ): Promise<OwnServer> {
-  const { onWorkerdOutput, dataRoot = tmpdir() } = options;
+  const { onWorkerdOutput, dataRoot = tmpdir(), vars: extraVars = {} } = options;
   const database = await createDatabase(name);
   const workDir = mkdtempSync(join(dataRoot, `gateway-${name}-`));
   const redisKeyPrefix = `${name}:${Date.now().toString(36)}:`;
@@ -52,7 +54,7 @@ export async function startOwnServer(
         ...env,
       },
       redisUrl: REDIS_URL,
-      vars,
+      vars: { ...vars, ...extraVars },
       ...(onWorkerdOutput ? { onWorkerdOutput } : {}),
     });
     return {
