@@ -20,7 +20,7 @@ const USERS = Number(process.env.STORM_USERS ?? 2_000);
 const BATCH = 100;
 const HEALTH_WITHIN_MS = 1_000;
 /** Longest the burst of closes may keep /health from answering, in milliseconds. */
-const CLOSE_BURST_MS = 15_000;
+const CLOSE_BURST_MS = 20_000;
 const WINDOW_LINE =
   /RoomHub:presence: (\S+): presence window: (\d+) announcement\(s\) of (\d+) user\(s\), (\d+) member call\(s\)/;
 
