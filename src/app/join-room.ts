@@ -1,5 +1,6 @@
+import type { RoomSince } from "../core/room-history.ts";
 import { GatewayError } from "../protocol/errors.ts";
-import type { AppContext, RoomActor } from "./ports.ts";
+import type { AppContext, RoomActor, RoomJoined } from "./ports.ts";
 
 /** The group's room, or `unavailable` while the deployment has none. */
 export function roomOf(app: AppContext, groupName: string): RoomActor {
@@ -12,13 +13,14 @@ export function roomOf(app: AppContext, groupName: string): RoomActor {
 
 /**
  * A user's socket joins a group's room (the caller has checked the right to). Resolves with the
- * room's member count.
+ * room's member count and position, and with `since` the room's messages after it.
  */
 export async function joinRoom(
   app: AppContext,
   groupName: string,
   userId: string,
   connectionId: string,
-): Promise<number> {
-  return roomOf(app, groupName).join(userId, connectionId);
+  since?: RoomSince,
+): Promise<RoomJoined> {
+  return roomOf(app, groupName).join(userId, connectionId, since);
 }

@@ -4,6 +4,7 @@
  * (src/workers/actors-from-env.ts); unit tests through an in-memory twin.
  */
 import type { Delivery, DeliveryResult } from "../core/delivery.ts";
+import type { RoomReplay, RoomSince } from "../core/room-history.ts";
 import type { NotificationMessage } from "../protocol/messages.ts";
 
 /** A user's actor (UserHub), as an operation reaches it. */
@@ -33,11 +34,20 @@ export interface RoomPublish {
   sentAt: string;
 }
 
+/** A socket joined a room: the member count, and the room's messages after `since`. */
+export interface RoomJoined {
+  memberCount: number;
+  history: RoomReplay;
+}
+
 /** A group's actor (RoomHub). */
 export interface RoomActor {
   publish(message: RoomPublish): Promise<{ recipients: number }>;
-  /** Add a user's socket to the room's members; resolves with the member count. */
-  join(userId: string, connectionId: string): Promise<number>;
+  /**
+   * Add a user's socket to the room's members; resolves with the member count and, with
+   * `since`, the messages stored after it (without it, only the room's position).
+   */
+  join(userId: string, connectionId: string, since?: RoomSince): Promise<RoomJoined>;
   /** Remove a user's socket from the room's members; resolves with the member count. */
   leave(userId: string, connectionId: string): Promise<number>;
 }

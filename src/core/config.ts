@@ -65,6 +65,11 @@ export interface Config {
   presenceGraceMs: number;
   /** MAILBOX_MAX (1,000) counts every message but notifications, which MAILBOX_NOTIFICATIONS_MAX (1,000) counts. */
   mailbox: { max: number; notificationsMax: number; ttlSeconds: number };
+  /**
+   * A room's history (PROTOCOL "Rooms"): ROOM_HISTORY_MAX messages (default 1,000), none older
+   * than ROOM_HISTORY_TTL_SECONDS (seconds, default 604,800 = 7 days).
+   */
+  roomHistory: { max: number; ttlSeconds: number };
   presenceShards: number;
   /** Bounds on queued work under overload (see src/core/overload.ts for units and defaults). */
   overload: OverloadConfig;
@@ -328,6 +333,10 @@ export function parseConfig(env: RawEnv): Config {
       max: integer(env, "MAILBOX_MAX", 1_000, 1, 100_000),
       notificationsMax: integer(env, "MAILBOX_NOTIFICATIONS_MAX", 1_000, 1, 100_000),
       ttlSeconds: integer(env, "MAILBOX_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
+    },
+    roomHistory: {
+      max: integer(env, "ROOM_HISTORY_MAX", 1_000, 1, 100_000),
+      ttlSeconds: integer(env, "ROOM_HISTORY_TTL_SECONDS", 7 * 24 * 3600, 60, 365 * 24 * 3600),
     },
     presenceShards: integer(env, "PRESENCE_SHARDS", 16, 1, 1024),
     overload: {

@@ -1,24 +1,32 @@
 /**
  * Delivering a message to one user: store it in their mailbox (with a seq) and push it to
  * their sockets. Which sockets receive it and when it is stored are rules of the protocol
- * ("Mailbox scope"), kept here in one table.
+ * ("Mailbox scope"), kept here in one table. Room messages are stored once in their room
+ * (room-history.ts), never in a user's mailbox: they are only pushed.
  */
 import { encodeRawFrame } from "../protocol/codec.ts";
-import type { MailboxType, ServerData } from "../protocol/messages.ts";
+import type { MailboxType, RoomMessageType, ServerData } from "../protocol/messages.ts";
 import type { Mailbox } from "./mailbox.ts";
+import type { RoomEntry } from "./room-history.ts";
+
+export type DeliveryType = MailboxType | RoomMessageType;
 
 /** A message on its way to users. Its data is JSON text, encoded once by `newDelivery`. */
 export interface Delivery {
-  type: MailboxType;
+  type: DeliveryType;
   /** `ServerData[type]` as JSON. */
   json: string;
   /** Idempotency key: a retried delivery of the same id is stored and sent once. */
   messageId: string;
   /** Group deliveries reach only the sockets that joined this group. */
   group?: string;
+  /** When the message was stored (ms since epoch), for its `ts`; default: when delivered. */
+  createdAt?: number;
 }
 
-export function newDelivery<K extends MailboxType>(
+const isMailboxType = (type: DeliveryType): type is MailboxType => RULES[type].store !== "never";
+
+export function newDelivery<K extends DeliveryType>(
   type: K,
   data: ServerData[K],
   messageId: string,
@@ -29,19 +37,24 @@ export function newDelivery<K extends MailboxType>(
   return delivery;
 }
 
+/** A stored room message to the members' sockets that joined `group`. */
+export function roomDelivery(entry: RoomEntry, messageId: string, group: string): Delivery {
+  return { type: entry.type, json: entry.json, messageId, group, createdAt: entry.createdAt };
+}
+
 interface Rule {
   /** Direct messages and notifications wait in the mailbox of an offline user. */
-  store: "always" | "if_reached";
+  store: "always" | "if_reached" | "never";
   /** Refuse with user_not_found when the user is unknown and has no live socket. */
   requireKnownUser: boolean;
 }
 
-const RULES: Record<MailboxType, Rule> = {
+const RULES: Record<DeliveryType, Rule> = {
   user_message: { store: "always", requireKnownUser: true },
   notification: { store: "always", requireKnownUser: true },
   system_broadcast: { store: "if_reached", requireKnownUser: false },
-  group_message: { store: "if_reached", requireKnownUser: false },
-  consultation_message: { store: "if_reached", requireKnownUser: false },
+  group_message: { store: "never", requireKnownUser: false },
+  consultation_message: { store: "never", requireKnownUser: false },
 };
 
 export interface DeliverySocket {
@@ -76,10 +89,17 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
   const { group } = delivery;
   const targets = group === undefined ? all : all.filter((socket) => socket.groups.includes(group));
   const connectionCount = all.length;
-  if (rule.store === "if_reached" && targets.length === 0) {
+  if (rule.store !== "always" && targets.length === 0) {
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
   const now = ports.now();
+  if (!isMailboxType(delivery.type)) {
+    // Stored once in the room already: pushed only, with no per-user seq.
+    const ts = new Date(delivery.createdAt ?? now).toISOString();
+    const frame = encodeRawFrame(delivery.type, delivery.json, { ts });
+    for (const socket of targets) socket.send(frame);
+    return { status: "delivered", seq: null, sockets: targets.length, connectionCount };
+  }
   const stored = ports.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
   if (stored.duplicate) {
     return { status: "duplicate", seq: stored.seq, sockets: 0, connectionCount };

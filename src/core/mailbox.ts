@@ -7,7 +7,8 @@
  * (`max`): a flood of direct messages prunes the oldest direct messages, never a stored
  * notification, and a flood of notifications never prunes direct messages.
  */
-import type { MailboxType } from "../protocol/messages.ts";
+import { encodeRawFrame } from "../protocol/codec.ts";
+import type { MailboxType, Resumed } from "../protocol/messages.ts";
 import { LazyTable, type SqlPort } from "./sql.ts";
 
 export interface StoredMessage {
@@ -280,4 +281,17 @@ export class Mailbox {
       complete: sinceSeq >= this.prunedThrough(),
     };
   }
+}
+
+/** A mailbox replay as `resume` sends it: each message with its `seq`, then `resumed`. */
+export function mailboxResumption(result: ReplayResult): { frames: string[]; resumed: Resumed } {
+  return {
+    frames: result.messages.map((message) =>
+      encodeRawFrame(message.type, message.json, {
+        seq: message.seq,
+        ts: new Date(message.createdAt).toISOString(),
+      }),
+    ),
+    resumed: { from_seq: result.fromSeq, to_seq: result.toSeq, complete: result.complete },
+  };
 }

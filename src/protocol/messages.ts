@@ -50,6 +50,13 @@ const MessageTypeSchema = v.pipe(
 /** Group names are checked by the group policy (prefixes are configuration), not here. */
 const GroupNameSchema = v.pipe(v.string("must be a string"), v.maxLength(1024, "is too long"));
 
+/** A position in a stream: a non-negative integer (`seq`, `group_seq`). */
+const GroupSeqSchema = v.pipe(
+  v.number("must be a number"),
+  v.integer("must be an integer"),
+  v.minValue(0),
+);
+
 /** A client request id, echoed on the reply: a string of at most 128 characters or a number. */
 export const RequestIdSchema = v.union(
   [v.pipe(v.string(), v.maxLength(128)), v.pipe(v.number(), v.finite())],
@@ -77,6 +84,10 @@ export const COMMAND_DATA = {
   join_group: v.object({
     group_name: GroupNameSchema,
     token: v.optional(v.pipe(v.string(), v.maxLength(8192))),
+    /** Replay the room's messages after this `group_seq` before `group_joined`. */
+    since_group_seq: v.optional(GroupSeqSchema),
+    /** The room `epoch` that `since_group_seq` was counted in; another epoch makes the gap unfillable. */
+    epoch: v.optional(v.pipe(v.string("must be a string"), v.maxLength(64, "is too long"))),
   }),
   leave_group: v.object({ group_name: GroupNameSchema }),
   group_message: v.object({
@@ -85,9 +96,7 @@ export const COMMAND_DATA = {
     message_type: v.optional(MessageTypeSchema, "group_message"),
   }),
   consultation_message: v.object({ message: MessageTextSchema }),
-  resume: v.object({
-    since_seq: v.pipe(v.number("must be a number"), v.integer("must be an integer"), v.minValue(0)),
-  }),
+  resume: v.object({ since_seq: GroupSeqSchema }),
   refresh_token: v.object({ token: v.pipe(v.string("must be a string"), v.minLength(1)) }),
 } as const;
 
@@ -110,8 +119,12 @@ export interface ConnectionEstablished {
   username: string;
   is_online: true;
   connection_count: number;
+  /** The user's mailbox on user sockets; the room's last `group_seq` on room sockets. */
   last_seq: number;
   heartbeat_interval_ms: number;
+  /** Room sockets only: the room's last `group_seq` and its history's `epoch`. */
+  group_seq?: number;
+  epoch?: string;
 }
 
 export interface UserStatus {
@@ -167,7 +180,15 @@ export interface SystemBroadcast {
   sent_at: string;
 }
 
-export interface GroupMessage {
+/** Where a room message sits in its room's history (PROTOCOL "Rooms"). */
+export interface RoomPosition {
+  /** Per room, strictly increasing. */
+  group_seq: number;
+  /** Changes when the room's history is lost: positions of another epoch cannot be resumed. */
+  epoch: string;
+}
+
+export interface GroupMessage extends RoomPosition {
   message_id: string;
   group_name: string;
   from_user_id: string;
@@ -177,7 +198,7 @@ export interface GroupMessage {
   sent_at: string;
 }
 
-export interface ConsultationMessage {
+export interface ConsultationMessage extends RoomPosition {
   message_id: string;
   consultation_id: string;
   from_user_id: string;
@@ -203,6 +224,11 @@ export interface MessageSent {
 export interface GroupMembership {
   group_name: string;
   member_count: number;
+}
+
+export interface GroupJoined extends GroupMembership, RoomPosition {
+  /** false when messages after `since_group_seq` were pruned, or the epoch changed. */
+  complete: boolean;
 }
 
 /** `reason: "forbidden"` when a refreshed token no longer allows the group (no request id then). */
@@ -236,7 +262,7 @@ export interface ServerData {
   consultation_message: ConsultationMessage;
   consultation_state: ConsultationState;
   message_sent: MessageSent;
-  group_joined: GroupMembership;
+  group_joined: GroupJoined;
   group_left: GroupLeft;
   resumed: Resumed;
   token_refreshed: { expires_at: string };
@@ -246,15 +272,20 @@ export interface ServerData {
 
 export type ServerType = keyof ServerData;
 
-/** Frames stored in a mailbox carry a `seq`. */
+/** Frames stored in a user's mailbox carry a `seq`. */
 export const MAILBOX_TYPES = [
   "user_message",
   "notification",
   "system_broadcast",
+] as const satisfies readonly ServerType[];
+export type MailboxType = (typeof MAILBOX_TYPES)[number];
+
+/** Frames stored once in their room's history carry a `group_seq` and `epoch` instead. */
+export const ROOM_MESSAGE_TYPES = [
   "group_message",
   "consultation_message",
 ] as const satisfies readonly ServerType[];
-export type MailboxType = (typeof MAILBOX_TYPES)[number];
+export type RoomMessageType = (typeof ROOM_MESSAGE_TYPES)[number];
 
 export type ServerFrame = {
   [K in ServerType]: {

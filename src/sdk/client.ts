@@ -21,10 +21,12 @@ import {
   PING,
   parseFrame,
   type ReplyOf,
+  roomPositionOf,
 } from "./frames.ts";
 import { jwtExpiry } from "./jwt.ts";
 import { MailboxCursor } from "./mailbox-cursor.ts";
 import { RealtimeError } from "./realtime-error.ts";
+import { RoomCursor, roomOfSocketUrl } from "./room-cursor.ts";
 import {
   type CloseInfo,
   type ConnectionState,
@@ -52,8 +54,23 @@ export interface ClientEvents {
   state: { state: ConnectionState; previous: ConnectionState };
   /** Each time a socket ends, whether or not another attempt follows. */
   close: CloseInfo;
-  /** Failures no promise reports: token provider, token refresh, resume, unreadable frames. */
+  /** Failures no promise reports: token provider, token refresh, resume, rejoin, unreadable frames. */
   error: RealtimeError;
+  /**
+   * Some room messages the client missed cannot be replayed: after a reconnect, a rejoined
+   * group answered `complete: false` (older messages pruned, or the room's history lost: a new
+   * `epoch`), or a room socket's room has a new epoch. Fetch what matters from your own API.
+   */
+  room_gap: RoomGap;
+}
+
+export interface RoomGap {
+  group_name: string;
+  /** The last group_seq the client had handled, in the epoch it had. */
+  since_group_seq: number;
+  /** The room's position now. */
+  group_seq: number;
+  epoch: string;
 }
 
 export type TokenSource = string | (() => string | Promise<string>);
@@ -146,6 +163,11 @@ export class RealtimeClient {
   /** The token the current socket was opened with, or refreshed to. */
   private token: string | undefined;
   private readonly cursor: MailboxCursor<Frame & { seq: number }>;
+  private readonly rooms = new RoomCursor();
+  /** Groups this client joined (name → the subscription token it used), rejoined on reconnect. */
+  private readonly joinedGroups = new Map<string, string | undefined>();
+  /** On a room socket: the epoch of the room history its `seq` counts in. */
+  private roomEpoch: string | undefined;
   private established: ConnectionEstablished | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -298,13 +320,23 @@ export class RealtimeClient {
     return (await this.request("broadcast", { message, message_type: messageType }, options)).data;
   }
 
-  /** `token` is an optional subscription JWT for a group the connection token does not grant. */
+  /**
+   * `token` is an optional subscription JWT for a group the connection token does not grant.
+   * After a reconnect the client joins the group again by itself, asking for the messages it
+   * missed (`since_group_seq`); those it cannot get are reported as a `room_gap` event.
+   */
   async joinGroup(groupName: string, token?: string, options?: RequestOptions) {
-    return (await this.request("join_group", { group_name: groupName, token }, options)).data;
+    const joined = (await this.request("join_group", { group_name: groupName, token }, options))
+      .data;
+    this.joinedGroups.set(joined.group_name, token);
+    this.rooms.joined(joined.group_name, joined);
+    return joined;
   }
 
   async leaveGroup(groupName: string, options?: RequestOptions) {
-    return (await this.request("leave_group", { group_name: groupName }, options)).data;
+    const left = (await this.request("leave_group", { group_name: groupName }, options)).data;
+    this.forgetGroup(left.group_name);
+    return left;
   }
 
   async groupMessage(
@@ -416,8 +448,18 @@ export class RealtimeClient {
       return;
     }
     if (frame.type === "connection_established") this.opening(frame.data);
+    if (frame.type === "group_left" && frame.data.reason === "forbidden") {
+      this.forgetGroup(frame.data.group_name);
+    }
+    const room = isSequenced(frame) ? undefined : roomPositionOf(frame);
     if (isSequenced(frame)) this.cursor.accept(frame, this.deliver);
+    else if (room) this.rooms.accept(room, () => this.dispatch(frame));
     else this.dispatch(frame);
+  }
+
+  private forgetGroup(groupName: string): void {
+    this.joinedGroups.delete(groupName);
+    this.rooms.forget(groupName);
   }
 
   private readonly deliver = (frame: Frame) => this.dispatch(frame);
@@ -444,8 +486,10 @@ export class RealtimeClient {
     // hibernatable socket whose client never sent a data frame (docs/design.md, "Server-initiated
     // close"); after one frame it completes in milliseconds.
     this.transport.write(PING);
+    this.roomSocketEpoch(established);
     const since = this.cursor.opened(established.last_seq);
     if (since !== undefined) this.resume(since);
+    for (const [groupName, token] of this.joinedGroups) this.rejoin(groupName, token);
     const interval = this.heartbeatIntervalMs ?? established.heartbeat_interval_ms;
     clearInterval(this.heartbeatTimer);
     if (interval > 0) {
@@ -469,6 +513,58 @@ export class RealtimeClient {
       else if (result.code !== "connection_closed" && result.code !== "closed") {
         this.emit("error", result);
       }
+    });
+  }
+
+  /**
+   * On a room socket the `seq` counts in the room's epoch: a new epoch (the room's history was
+   * lost) starts the count over, and what was missed is a gap.
+   */
+  private roomSocketEpoch(established: ConnectionEstablished): void {
+    const { epoch, group_seq } = established;
+    if (epoch === undefined || group_seq === undefined) return;
+    const since = this.cursor.lastSeq;
+    if (this.roomEpoch !== undefined && this.roomEpoch !== epoch && since !== undefined) {
+      this.cursor.restart();
+      const group_name = roomOfSocketUrl(this.url);
+      this.emit("room_gap", { group_name, since_group_seq: since, group_seq, epoch });
+    }
+    this.roomEpoch = epoch;
+  }
+
+  /**
+   * Joins a group again on a new socket, asking for what came after the last group_seq seen;
+   * the group's frames are held until `group_joined`, then delivered in order.
+   */
+  private rejoin(groupName: string, token: string | undefined): void {
+    const position = this.rooms.positionOf(groupName);
+    const data = {
+      group_name: groupName,
+      token,
+      since_group_seq: position?.group_seq,
+      epoch: position?.epoch,
+    };
+    this.rooms.hold(groupName);
+    this.send("join_group", data, this.requestTimeoutMs, false, (result) => {
+      if (result instanceof RealtimeError) {
+        this.rooms.release(groupName);
+        if (result.code === "connection_closed" || result.code === "closed") return;
+        // Refused now (a subscription token that expired, rights withdrawn): no longer joined.
+        this.forgetGroup(groupName);
+        this.emit("error", result);
+        return;
+      }
+      if (result.type !== "group_joined") return;
+      this.rooms.joined(groupName, result.data);
+      if (position && !result.data.complete) {
+        this.emit("room_gap", {
+          group_name: groupName,
+          since_group_seq: position.group_seq,
+          group_seq: result.data.group_seq,
+          epoch: result.data.epoch,
+        });
+      }
+      this.dispatch(result);
     });
   }
 

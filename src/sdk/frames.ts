@@ -9,6 +9,8 @@ import type {
   CommandType,
   MailboxType,
   RequestId,
+  RoomMessageType,
+  RoomPosition,
   ServerData,
   ServerType,
 } from "../protocol/messages.ts";
@@ -39,18 +41,39 @@ export type ReplyOf<K extends CommandType> = Frame<Replies[K]>;
 /** The exact frame the gateway answers with `{"type":"pong"}` without waking its actor. */
 export const PING = '{"type":"ping"}';
 
-/** Frames stored in a mailbox; keyed by MailboxType so a new mailbox type fails to compile here. */
-const MAILBOX: Record<MailboxType, true> = {
+/** Frames that may carry a `seq`; keyed by type so a new stored type fails to compile here. */
+const SEQUENCED: Record<MailboxType | RoomMessageType, true> = {
   user_message: true,
   notification: true,
   system_broadcast: true,
+  // With a `seq` on room and consultation sockets, whose stream is the room's history.
   group_message: true,
   consultation_message: true,
 };
 
-/** A mailbox frame with its `seq`: the frames that resume replays and that are de-duplicated. */
+/** A frame with its `seq`: the frames that resume replays and that are de-duplicated. */
 export function isSequenced(frame: Frame): frame is Frame & { seq: number } {
-  return Object.hasOwn(MAILBOX, frame.type) && frame.seq !== undefined;
+  return Object.hasOwn(SEQUENCED, frame.type) && frame.seq !== undefined;
+}
+
+/**
+ * The room and position of a room message (on user sockets, where it carries no `seq`), or
+ * undefined for any other frame. A consultation's room is the group `consultation_{id}`.
+ */
+export function roomPositionOf(frame: Frame): { room: string; position: RoomPosition } | undefined {
+  if (frame.type !== "group_message" && frame.type !== "consultation_message") return undefined;
+  const data: unknown = frame.data;
+  if (!isRecord(data) || !Number.isSafeInteger(data.group_seq) || typeof data.epoch !== "string") {
+    return undefined;
+  }
+  const room =
+    typeof data.group_name === "string"
+      ? data.group_name
+      : typeof data.consultation_id === "string"
+        ? `consultation_${data.consultation_id}`
+        : undefined;
+  if (room === undefined) return undefined;
+  return { room, position: { group_seq: Number(data.group_seq), epoch: data.epoch } };
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -36,6 +36,11 @@ export class MailboxCursor<F extends { seq: number }> {
     return serverLastSeq > since ? since : undefined;
   }
 
+  /** Forgets the position: its sequence was lost (a room history of another epoch). */
+  restart(): void {
+    this.last = undefined;
+  }
+
   /** Holds frames from now until `release()`. */
   hold(): void {
     this.held = [];

@@ -103,7 +103,8 @@ export function actorsFromEnv(
       const stub = env.ROOM_HUB.getByName(`room:${groupName}`);
       return {
         publish: (message) => callActor(() => stub.publish(groupName, message)),
-        join: (userId, connectionId) => callActor(() => stub.join(groupName, userId, connectionId)),
+        join: (userId, connectionId, since) =>
+          callActor(() => stub.join(groupName, userId, connectionId, since)),
         leave: (userId, connectionId) =>
           callActor(() => stub.leave(groupName, userId, connectionId)),
       };

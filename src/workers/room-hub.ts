@@ -1,24 +1,24 @@
 /**
- * RoomHub: one Durable Object per group (`room:{name}`). It keeps the members (user id →
- * connection ids that joined from user sockets), fans group messages out to the members'
- * UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
+ * RoomHub: one Durable Object per group (`room:{name}`). It stores the room's messages once
+ * (its history, src/core/room-history.ts), keeps the members (user id → connection ids that
+ * joined from user sockets), fans room messages out to the members' UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
  * `/ws/consultation/{id}/` for a consultation), leasing each one to its user's UserHub so
  * presence counts it. Its name comes from the runtime (`ctx.id.name`, filled for `getByName`
  * ids, also when the alarm wakes it).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RoomPublish } from "../app/ports.ts";
+import type { RoomJoined, RoomPublish } from "../app/ports.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
 import { consultationIdOf, groupOfRoomActor } from "../core/groups.ts";
-import { Mailbox } from "../core/mailbox.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
+import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { RoomMembers } from "../core/room-members.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { StatusChanged } from "../protocol/messages.ts";
+import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
 import { RoomPresenceHost } from "./room-presence-host.ts";
 import { RoomSockets } from "./room-sockets.ts";
 
@@ -34,6 +34,7 @@ export class RoomHub extends DurableObject<Env> {
   private readonly groupName: string;
   private readonly deadlines: Deadlines;
   private readonly members: RoomMembers;
+  private readonly history: RoomHistory;
   private readonly roomSockets: RoomSockets;
   /** Messages being fanned out (ACTOR_MAX_INFLIGHT); past it a send is refused, unsent. */
   private readonly messages: InflightLimit;
@@ -52,6 +53,7 @@ export class RoomHub extends DurableObject<Env> {
     this.groupName = groupOfRoomActor(ctx.id.name ?? "");
     this.deadlines = new Deadlines(ctx.storage);
     this.members = new RoomMembers(ctx.storage.sql);
+    this.history = new RoomHistory(ctx.storage.sql, config.roomHistory);
     this.roomSockets = new RoomSockets({
       ctx,
       env,
@@ -59,7 +61,7 @@ export class RoomHub extends DurableObject<Env> {
       deadlines: this.deadlines,
       groupName: this.groupName,
       members: this.members,
-      history: new Mailbox(ctx.storage.sql, config.mailbox),
+      history: this.history,
       post: (connection, message) => this.postConsultation(connection, message),
     });
     this.deadlines.register("reconciliation", {
@@ -71,6 +73,7 @@ export class RoomHub extends DurableObject<Env> {
       memberIds: () => this.memberIds(),
       onlineCount: () => this.memberCount(),
       broadcastLocal: (frame, exceptUserId) => this.roomSockets.broadcast(frame, exceptUserId),
+      reschedule: () => this.deadlines.reschedule(),
     });
     this.deadlines.register("room webhooks", {
       nextAt: () => this.presence.nextWakeAt(),
@@ -82,7 +85,7 @@ export class RoomHub extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     const response = await this.roomSockets.upgrade(request);
-    await this.occupancyChanged();
+    await this.presence.changed();
     return response;
   }
 
@@ -92,12 +95,12 @@ export class RoomHub extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     await this.roomSockets.host.closed(ws, code, reason);
-    await this.occupancyChanged();
+    await this.presence.changed();
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     await this.roomSockets.host.failed(ws, error);
-    await this.occupancyChanged();
+    await this.presence.changed();
   }
 
   override alarm(): Promise<void> {
@@ -106,19 +109,26 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- RPC from UserHubs and the API ---------------------------------------------------------
 
-  async join(_groupName: string, userId: string, connectionId: string): Promise<number> {
+  async join(
+    _groupName: string,
+    userId: string,
+    connectionId: string,
+    since?: RoomSince,
+  ): Promise<RoomJoined> {
+    // Read with the insert, no await between: a message stored after this reaches the socket live.
+    const history = this.history.replay(since, Date.now());
     this.members.join(userId, connectionId);
     if ((await this.ctx.storage.get<number>(RECONCILE_AT)) === undefined) {
       await this.ctx.storage.put(RECONCILE_AT, Date.now() + RECONCILE_MS);
       await this.deadlines.reschedule();
     }
-    await this.occupancyChanged();
-    return this.memberCount();
+    await this.presence.changed();
+    return { memberCount: this.memberCount(), history };
   }
 
   async leave(_groupName: string, userId: string, connectionId: string): Promise<number> {
     this.members.leave(userId, connectionId);
-    await this.occupancyChanged();
+    await this.presence.changed();
     return this.memberCount();
   }
 
@@ -141,17 +151,10 @@ export class RoomHub extends DurableObject<Env> {
       sent_at: publish.sentAt,
     };
     try {
-      const reached = await this.messages.run(async () => {
-        // Every socket of the room (PROTOCOL "Rooms"): the room sockets held here, in place,
-        // and the user sockets that joined, through their UserHubs.
-        const users = new Set(this.roomSockets.post("group_message", publish.messageId, data));
-        const members = await this.fanOut(
-          newDelivery("group_message", data, publish.messageId, groupName),
-        );
-        for (const userId of members) users.add(userId);
-        return users;
-      });
-      return { recipients: reached.size };
+      const recipients = await this.messages.run(() =>
+        this.store("group_message", publish.messageId, data),
+      );
+      return { recipients };
     } catch (err) {
       throw forRpc(err);
     }
@@ -163,11 +166,6 @@ export class RoomHub extends DurableObject<Env> {
   }
 
   // --- internals ------------------------------------------------------------------------------
-
-  /** The online count may have changed: room.occupied / room.vacated when it crossed zero. */
-  private async occupancyChanged(): Promise<void> {
-    if (await this.presence.changed(Date.now())) await this.deadlines.reschedule();
-  }
 
   private postConsultation(connection: Connection, message: string) {
     return this.messages.run(() => this.postToRoom(connection, message));
@@ -186,13 +184,27 @@ export class RoomHub extends DurableObject<Env> {
       message,
       sent_at: sentAt,
     };
-    const reached = new Set(this.roomSockets.post("consultation_message", messageId, data));
-    for (const userId of await this.fanOut(
-      newDelivery("consultation_message", data, messageId, groupName),
-    )) {
-      reached.add(userId);
+    const recipients = await this.store("consultation_message", messageId, data);
+    return { messageId, groupName, recipients, sentAt };
+  }
+
+  /**
+   * Store a room message once, then send it to every socket of the room (PROTOCOL "Rooms"):
+   * the room sockets held here, in place, and the user sockets that joined, through their
+   * UserHubs. Resolves with the users reached; a retried message id is sent once.
+   */
+  private async store<K extends RoomMessageType>(
+    type: K,
+    messageId: string,
+    data: UnplacedRoomData<K>,
+  ): Promise<number> {
+    const { entry, duplicate } = this.history.append(messageId, type, data, Date.now());
+    if (duplicate) return 0;
+    const users = new Set(this.roomSockets.post(entry));
+    for (const userId of await this.fanOut(roomDelivery(entry, messageId, this.groupName))) {
+      users.add(userId);
     }
-    return { messageId, groupName, recipients: reached.size, sentAt };
+    return users.size;
   }
 
   /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
@@ -221,7 +233,7 @@ export class RoomHub extends DurableObject<Env> {
       const live = new Set(await this.env.USER_HUB.getByName(userId).joinedConnections(name));
       this.members.keepOnly(userId, live);
     });
-    await this.presence.changed(Date.now());
+    await this.presence.changed();
     if (this.memberIds().size > 0) {
       await this.ctx.storage.put(RECONCILE_AT, Date.now() + RECONCILE_MS);
     } else await this.ctx.storage.delete(RECONCILE_AT);

@@ -22,6 +22,8 @@ export interface RoomView {
   onlineCount(): number;
   /** Send a frame to the sockets the room holds itself, except those of `exceptUserId`. */
   broadcastLocal(frame: string, exceptUserId?: string): void;
+  /** Set the room's alarm again (a webhook event was stored). */
+  reschedule(): Promise<void>;
 }
 
 const ROOM_EVENTS = ["room.occupied", "room.vacated"];
@@ -82,9 +84,10 @@ export class RoomPresenceHost {
     this.presence.receive(status, now);
   }
 
-  /** The room's online count may have changed (a join, a leave, a room socket); true when an event was recorded. */
-  async changed(now: number): Promise<boolean> {
-    return (await this.occupancy?.update(this.room.name(), this.room.onlineCount(), now)) ?? false;
+  /** The room's online count may have changed (a join, a leave, a room socket). */
+  async changed(now = Date.now()): Promise<void> {
+    const recorded = await this.occupancy?.update(this.room.name(), this.room.onlineCount(), now);
+    if (recorded) await this.room.reschedule();
   }
 
   /** Send the room's due webhook events. */

@@ -9,11 +9,15 @@ import type { Connection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
 import { consultationIdOf } from "../core/groups.ts";
 import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
-import type { Mailbox } from "../core/mailbox.ts";
+import {
+  type RoomEntry,
+  type RoomHistory,
+  roomFrame,
+  roomResumption,
+} from "../core/room-history.ts";
 import type { RoomMembers } from "../core/room-members.ts";
-import { encodeFrame, encodeRawFrame } from "../protocol/codec.ts";
+import { encodeFrame } from "../protocol/codec.ts";
 import { GatewayError } from "../protocol/errors.ts";
-import type { ServerData } from "../protocol/messages.ts";
 import { callActor } from "./actors-from-env.ts";
 import { type HolderPort, type SocketHooks, SocketHost } from "./socket-host.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -40,12 +44,9 @@ export interface RoomSocketsOptions {
   /** The group this room is (from the actor's name). */
   groupName: string;
   members: RoomMembers;
-  history: Mailbox;
+  history: RoomHistory;
   post: (connection: Connection, message: string) => Promise<PostResult>;
 }
-
-/** The room messages a room socket receives and its room's history keeps. */
-type RoomMessageType = "consultation_message" | "group_message";
 
 export class RoomSockets {
   readonly host: SocketHost;
@@ -85,24 +86,12 @@ export class RoomSockets {
     }
   }
 
-  /**
-   * Store a room message (a participant's `consultation_message`, or a `group_message` sent to
-   * `consultation_{id}` by a member or by server code) in the room's history, so `resume`
-   * replays it, and push it to every room socket; returns the users reached. A retried send of
-   * the same message id is stored and pushed once.
-   */
-  post<K extends RoomMessageType>(type: K, messageId: string, data: ServerData[K]): string[] {
-    const entries = this.host.sockets.entries();
-    // A consultation keeps its history for its sockets to resume from; another room only
-    // while it holds room sockets.
-    if (this.consultationId === null && entries.length === 0) return [];
-    const json = JSON.stringify(data);
-    const now = Date.now();
-    const stored = this.options.history.append(messageId, type, json, now);
-    const frame = encodeRawFrame(type, json, { seq: stored.seq, ts: new Date(now).toISOString() });
+  /** Push a stored room message to every room socket; returns the users reached. */
+  post(entry: RoomEntry): string[] {
+    const frame = roomFrame(entry, "room");
     const reached = new Set<string>();
-    for (const { ws, connection } of entries) {
-      if (!stored.duplicate) SocketSet.send(ws, frame);
+    for (const { ws, connection } of this.host.sockets.entries()) {
+      SocketSet.send(ws, frame);
       reached.add(connection.userId);
     }
     return [...reached];
@@ -121,7 +110,9 @@ export class RoomSockets {
           expiresAt: Date.now() + LEASE_MS,
         });
         if (!lease.accepted) return null;
-        return { connectionCount: () => lease.connectionCount, lastSeq: history.lastSeq() };
+        // This socket's stream is the room's history: its seq is the group_seq.
+        const room = history.position();
+        return { connectionCount: () => lease.connectionCount, lastSeq: room.group_seq, room };
       },
       onConnect: async (ws, connection) => {
         if (this.consultationId !== null) {
@@ -186,7 +177,7 @@ export class RoomSockets {
       connectionCount: async () =>
         (await callActor(() => env.USER_HUB.getByName(connection.userId).status()))
           .connection_count,
-      replay: (sinceSeq) => history.replay(sinceSeq, Date.now()),
+      replay: (sinceSeq) => roomResumption(history.replay({ groupSeq: sinceSeq }, Date.now())),
       postConsultation: (from, message) => {
         if (this.consultationId !== null) return post(from, message);
         throw new GatewayError(

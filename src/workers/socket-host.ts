@@ -18,7 +18,7 @@ import type { NewTargets } from "../core/new-targets.ts";
 import type { UserBudget } from "../core/user-budget.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
-import type { UserStatus } from "../protocol/messages.ts";
+import type { RoomPosition, UserStatus } from "../protocol/messages.ts";
 import { callActor } from "./actors-from-env.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -29,6 +29,8 @@ export interface Admission {
   connectionCount(): number;
   /** The last sequence number of the messages this socket can `resume` from. */
   lastSeq: number;
+  /** Room sockets: the room's position (its last `group_seq` and `epoch`). */
+  room?: RoomPosition;
 }
 
 export interface SocketHooks {
@@ -143,6 +145,7 @@ export class SocketHost {
         connection_count: admission.connectionCount(),
         last_seq: admission.lastSeq,
         heartbeat_interval_ms: this.options.config.heartbeatIntervalMs,
+        ...admission.room,
       }),
     );
     await this.options.hooks.onConnect(server, connection);

@@ -4,7 +4,7 @@
  */
 import { verifySubscriptionToken } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
-import type { Mailbox } from "../core/mailbox.ts";
+import { type Mailbox, mailboxResumption } from "../core/mailbox.ts";
 import { Backlog, inflightLimit } from "../core/overload.ts";
 import { GatewayError } from "../protocol/errors.ts";
 import { actorsFromEnv } from "./actors-from-env.ts";
@@ -33,7 +33,7 @@ export function createUserPort(parts: UserPortParts): HolderPort {
   return {
     connectionCount: () => connections.count(),
     actors: actorsFromEnv(env, config, outbound),
-    replay: (sinceSeq) => mailbox.replay(sinceSeq, Date.now()),
+    replay: (sinceSeq) => mailboxResumption(mailbox.replay(sinceSeq, Date.now())),
     verifySubscription: async (token, groupName) =>
       verifySubscriptionToken(token, config, await userId(), groupName),
     postConsultation: () => {

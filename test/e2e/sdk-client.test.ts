@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, type TestContext } from "vitest";
@@ -17,6 +16,7 @@ import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
 import { mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { connectAs, gatewayUrl, uniqueUser, wsUrl } from "./helpers.ts";
+import { TcpProxy } from "./tcp-proxy.ts";
 
 const FAST_BACKOFF = { minDelayMs: 50, maxDelayMs: 500, growFactor: 2 };
 
@@ -26,6 +26,12 @@ afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   for (const proxy of proxies.splice(0)) await proxy.close();
 });
+
+async function proxyTo(port: number): Promise<TcpProxy> {
+  const proxy = await TcpProxy.start(port);
+  proxies.push(proxy);
+  return proxy;
+}
 
 /** An SDK client for `user` with a token provider that mints a fresh token per call. */
 function sdkFor(
@@ -70,75 +76,6 @@ async function skipUnlessServed(
       ctx.skip(`${feature}: the gateway answers unavailable (not built yet)`);
     }
     throw err;
-  }
-}
-
-/**
- * A TCP proxy to the gateway. `cut()` resets its connections (a dropped network), `freeze()`
- * stops forwarding on them without closing anything (a dead path: nothing arrives, nothing
- * fails). Connections opened afterwards work normally.
- */
-class TcpProxy {
-  readonly server: Server;
-  /** Where new connections go; change it to follow a restarted gateway to its new port. */
-  targetPort: number;
-  private readonly pairs = new Set<[Socket, Socket]>();
-
-  private constructor(server: Server, targetPort: number) {
-    this.server = server;
-    this.targetPort = targetPort;
-  }
-
-  static async start(targetPort: number): Promise<TcpProxy> {
-    const server = createServer();
-    const proxy = new TcpProxy(server, targetPort);
-    server.on("connection", (client) => {
-      const upstream = tcpConnect(proxy.targetPort, "127.0.0.1");
-      const pair: [Socket, Socket] = [client, upstream];
-      proxy.pairs.add(pair);
-      client.pipe(upstream).pipe(client);
-      for (const socket of pair) {
-        socket.on("error", () => {});
-        socket.on("close", () => {
-          proxy.pairs.delete(pair);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    proxies.push(proxy);
-    return proxy;
-  }
-
-  get url(): string {
-    const address = this.server.address();
-    const port = typeof address === "object" && address ? address.port : 0;
-    return `ws://127.0.0.1:${port}/ws/user/`;
-  }
-
-  cut(): void {
-    for (const [client, upstream] of this.pairs) {
-      client.resetAndDestroy();
-      upstream.destroy();
-    }
-  }
-
-  freeze(): void {
-    for (const [client, upstream] of this.pairs) {
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const [client, upstream] of this.pairs) {
-      client.destroy();
-      upstream.destroy();
-    }
-    await new Promise((resolve) => this.server.close(resolve));
   }
 }
 
@@ -204,7 +141,7 @@ describe("client SDK against the gateway", () => {
   });
 
   it("reconnects after the network drops mid-stream and is counted once", async () => {
-    const proxy = await TcpProxy.start(gatewayPort());
+    const proxy = await proxyTo(gatewayPort());
     const user = uniqueUser("sdk");
     const client = sdkFor(user, {}, { url: proxy.url });
     const first = await client.opened();
@@ -217,7 +154,7 @@ describe("client SDK against the gateway", () => {
   });
 
   it("detects a dead connection by its missing pongs and replaces it", async () => {
-    const proxy = await TcpProxy.start(gatewayPort());
+    const proxy = await proxyTo(gatewayPort());
     const client = sdkFor(uniqueUser("sdk"), {}, { url: proxy.url, heartbeatIntervalMs: 200 });
     const first = await client.opened();
     const closing = nextEvent(client, "close");
@@ -269,7 +206,7 @@ describe("client SDK against the gateway", () => {
 
 describe("client SDK features that light up with the server", () => {
   it("resumes after a drop without losing or repeating direct messages", async (ctx) => {
-    const proxy = await TcpProxy.start(gatewayPort());
+    const proxy = await proxyTo(gatewayPort());
     const receiverId = uniqueUser("rcv");
     // About a second between losing the socket and the next attempt: messages 6-10 are sent
     // while the receiver is away, so they can only arrive through resume.
@@ -374,7 +311,7 @@ describe("client SDK across a restart of wrangler dev", () => {
     const dir = mkdtempSync(join(tmpdir(), "sdk-restart-"));
     let gateway = await startWrangler(dir);
     try {
-      const proxy = await TcpProxy.start(gateway.port);
+      const proxy = await proxyTo(gateway.port);
       const url = proxy.url;
       const receiverId = uniqueUser("rcv");
       const receiver = sdkFor(

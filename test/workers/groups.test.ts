@@ -4,17 +4,15 @@ import { describe, expect, it } from "vitest";
 import { eventually, type Frame } from "../helpers/frames.ts";
 import type { TokenOptions } from "../helpers/tokens.ts";
 import { mintSubscriptionToken, mintToken } from "../helpers/tokens.ts";
-import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
-
-let seq = 0;
-async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
-  const id = `g-${++seq}`;
-  socket.send({ type, data, id });
-  return socket.frames.next((f) => f.id === id);
-}
-
-const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
-  reply(s, "join_group", { group_name, ...extra });
+import {
+  connectAs,
+  join,
+  reply,
+  type TestSocket,
+  uniqueUser,
+  upgrade,
+  wrapSocket,
+} from "./helpers.ts";
 
 async function consultationUpgrade(
   consultationId: string,
@@ -86,8 +84,15 @@ describe("membership and group messages", () => {
       await connectAs(uniqueUser("a"), { staff: true }),
       await connectAs(uniqueUser("b"), { staff: true }),
     ];
-    expect((await join(a, group)).data).toEqual({ group_name: group, member_count: 1 });
-    expect((await join(b, group)).data).toEqual({ group_name: group, member_count: 2 });
+    const joined = await join(a, group);
+    expect(joined.data).toEqual({
+      group_name: group,
+      member_count: 1,
+      group_seq: 0,
+      epoch: expect.any(String),
+      complete: true,
+    });
+    expect((await join(b, group)).data).toMatchObject({ group_name: group, member_count: 2 });
 
     const sent = await reply(a, "group_message", { group_name: group, message: "hello group" });
     expect(sent.data).toMatchObject({ group_name: group, recipients: 2, delivered: true });
@@ -96,8 +101,11 @@ describe("membership and group messages", () => {
       group_name: group,
       message: "hello group",
       message_type: "group_message",
+      group_seq: 1,
+      epoch: (joined.data as { epoch: string }).epoch,
     });
-    expect(got.seq).toBeGreaterThan(0);
+    // Stored once in the room: no per-user seq.
+    expect(got.seq).toBeUndefined();
 
     expect((await reply(b, "leave_group", { group_name: group })).data).toEqual({
       group_name: group,

@@ -47,3 +47,15 @@ export function uniqueUser(label = "u"): string {
   counter += 1;
   return `${label}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+let requests = 0;
+/** Send a command with a fresh id and resolve with the reply carrying it. */
+export async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
+  requests += 1;
+  const id = `r-${requests}`;
+  socket.send({ type, data, id });
+  return socket.frames.next((f) => f.id === id);
+}
+
+export const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
+  reply(s, "join_group", { group_name, ...extra });

@@ -6,17 +6,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app.ts";
 import { mintSubscriptionToken, mintToken, type TokenOptions } from "../helpers/tokens.ts";
-import { connectAs, type TestSocket, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
-
-let seq = 0;
-async function reply(socket: TestSocket, type: string, data: Record<string, unknown>) {
-  const id = `t-${++seq}`;
-  socket.send({ type, data, id });
-  return socket.frames.next((f) => f.id === id);
-}
-
-const join = (s: TestSocket, group_name: string, extra: Record<string, unknown> = {}) =>
-  reply(s, "join_group", { group_name, ...extra });
+import { connectAs, join, reply, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
 
 /** A refresh token for the same user that expires later than the socket's current one. */
 const later = (userId: string, options: TokenOptions = {}) =>

@@ -4,9 +4,11 @@
  */
 import { joinRoom } from "../../app/join-room.ts";
 import { leaveRoom } from "../../app/leave-room.ts";
+import type { RoomJoined } from "../../app/ports.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 import { MAX_GROUPS_PER_CONNECTION, mayJoin, validateGroupName } from "../groups.ts";
+import { groupJoined, roomFrame } from "../room-history.ts";
 import { type Handler, operationContext } from "./types.ts";
 
 export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
@@ -30,18 +32,39 @@ export const joinGroup: Handler<"join_group"> = async (ctx, command) => {
       );
     }
   }
-  const memberCount = await joinRoom(
-    operationContext(ctx),
-    name,
-    connection.userId,
-    connection.connectionId,
-  );
-  if (!connection.groups.includes(name)) {
+  // Joined before the room is asked, so a message the room sends meanwhile reaches this
+  // socket instead of finding no joined socket (it may then come before the replayed ones;
+  // group_seq orders them).
+  const added = !connection.groups.includes(name);
+  if (added) {
     connection.groups.push(name);
     if (bySubscription) connection.subscribed.push(name);
     ctx.hub.saveConnection(connection);
   }
-  ctx.reply("group_joined", { group_name: name, member_count: memberCount });
+  const { since_group_seq: sinceSeq, epoch } = command.data;
+  const since =
+    sinceSeq === undefined
+      ? undefined
+      : { groupSeq: sinceSeq, ...(epoch === undefined ? {} : { epoch }) };
+  let joined: RoomJoined;
+  try {
+    joined = await joinRoom(
+      operationContext(ctx),
+      name,
+      connection.userId,
+      connection.connectionId,
+      since,
+    );
+  } catch (err) {
+    if (added) {
+      connection.groups = connection.groups.filter((g) => g !== name);
+      connection.subscribed = connection.subscribed.filter((g) => g !== name);
+      ctx.hub.saveConnection(connection);
+    }
+    throw err;
+  }
+  for (const entry of joined.history.messages) ctx.send(roomFrame(entry, "user"));
+  ctx.reply("group_joined", groupJoined(name, joined.memberCount, joined.history));
 };
 
 export const leaveGroup: Handler<"leave_group"> = async (ctx, command) => {

@@ -40,5 +40,6 @@ export type {
   CommandContext,
   HandlerTable,
   HubPort,
+  Resumption,
 } from "./types.ts";
 export { NO_BUDGET } from "./types.ts";

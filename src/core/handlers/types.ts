@@ -4,6 +4,7 @@ import type {
   ClientCommand,
   CommandType,
   RequestId,
+  Resumed,
   ServerData,
   ServerType,
   UserStatus,
@@ -11,7 +12,6 @@ import type {
 import type { Principal } from "../auth.ts";
 import type { Config } from "../config.ts";
 import type { Connection } from "../connection.ts";
-import type { ReplayResult } from "../mailbox.ts";
 
 /** What a command handler may ask of the actor that holds the socket. */
 export interface HubPort {
@@ -27,8 +27,8 @@ export interface HubPort {
   reschedule(): Promise<void>;
   /** The other actors, as the application's operations reach them from this socket. */
   readonly actors: Actors;
-  /** This user's mailbox after `sinceSeq`. */
-  replay(sinceSeq: number): ReplayResult;
+  /** What `resume` answers: this user's mailbox after `sinceSeq` (the room's history on room sockets). */
+  replay(sinceSeq: number): Resumption;
   /** Whether `token` is a valid subscription token for this user and group. */
   verifySubscription(token: string, groupName: string): Promise<boolean>;
   /** A consultation message from this consultation socket to its room. */
@@ -36,6 +36,12 @@ export interface HubPort {
     connection: Connection,
     message: string,
   ): Promise<{ messageId: string; groupName: string; recipients: number; sentAt: string }>;
+}
+
+/** The frames a `resume` replays, in order, then its `resumed` reply. */
+export interface Resumption {
+  frames: string[];
+  resumed: Resumed;
 }
 
 /**

@@ -5,8 +5,8 @@ import { fakePorts } from "../http/fake-ports.ts";
 describe("joining a room", () => {
   it("adds the socket to the group's room and answers its member count", async () => {
     const app = fakePorts();
-    expect(await joinRoom(app, "group_a", "1", "c1")).toBe(1);
-    expect(await joinRoom(app, "group_a", "2", "c2")).toBe(2);
+    expect((await joinRoom(app, "group_a", "1", "c1")).memberCount).toBe(1);
+    expect((await joinRoom(app, "group_a", "2", "c2")).memberCount).toBe(2);
     expect(app.joined).toEqual(["group_a", "group_a"]);
   });
 

@@ -313,10 +313,54 @@ describe("join_group", () => {
     const ctx = commandContext(config, connectionOf("42", { grants: ["group_*"] }));
     await run(ctx, { type: "join_group", data: { group_name: "group_a" } });
     expect(ctx.replies).toEqual([
-      { type: "group_joined", data: { group_name: "group_a", member_count: 1 } },
+      {
+        type: "group_joined",
+        data: { group_name: "group_a", member_count: 1, group_seq: 0, epoch: "e1", complete: true },
+      },
     ]);
     expect(ctx.connection.groups).toEqual(["group_a"]);
     expect(ctx.hub.saved.at(-1)?.groups).toEqual(["group_a"]);
+  });
+
+  it("with since_group_seq, sends the room's later messages in order, then group_joined", async () => {
+    const ctx = commandContext(config, connectionOf("42", { grants: ["group_*"] }));
+    await run(ctx, { type: "join_group", data: { group_name: "group_a" } });
+    for (const text of ["one", "two", "three"]) {
+      await run(ctx, { type: "group_message", data: { group_name: "group_a", message: text } });
+    }
+    ctx.sent.length = 0;
+    ctx.replies.length = 0;
+    await run(ctx, { type: "join_group", data: { group_name: "group_a", since_group_seq: 1 } });
+    const replayed = ctx.sent.map((f) => JSON.parse(f));
+    expect(replayed.map((f) => [f.type, f.data.message, f.data.group_seq, f.seq])).toEqual([
+      ["group_message", "two", 2, undefined],
+      ["group_message", "three", 3, undefined],
+    ]);
+    expect(ctx.replies).toEqual([
+      {
+        type: "group_joined",
+        data: { group_name: "group_a", member_count: 1, group_seq: 3, epoch: "e1", complete: true },
+      },
+    ]);
+  });
+
+  it("answers complete: false when since_group_seq was counted in another epoch", async () => {
+    const ctx = commandContext(config, connectionOf("42", { grants: ["group_*"] }));
+    const data = { group_name: "group_a", since_group_seq: 0, epoch: "lost" };
+    await run(ctx, { type: "join_group", data });
+    expect(ctx.replies[0]?.data).toMatchObject({ epoch: "e1", complete: false });
+  });
+
+  it("keeps the connection out of the group when the room cannot be joined", async () => {
+    const ctx = commandContext(config, connectionOf("42", { grants: ["group_*"] }));
+    ctx.hub.actors.room = () => ({
+      publish: () => Promise.reject(new Error("unused")),
+      leave: () => Promise.reject(new Error("unused")),
+      join: () => Promise.reject(new GatewayError("unavailable", "room overloaded")),
+    });
+    const error = await refusal(ctx, { type: "join_group", data: { group_name: "group_a" } });
+    expect(error.code).toBe("unavailable");
+    expect(ctx.connection.groups).toEqual([]);
   });
 
   it("refuses a group outside the claim with forbidden, and a bad name with invalid_group", async () => {

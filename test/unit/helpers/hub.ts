@@ -12,7 +12,8 @@ import {
   type HubPort,
   NO_BUDGET,
 } from "../../../src/core/handlers/index.ts";
-import type { ReplayResult } from "../../../src/core/mailbox.ts";
+import { mailboxResumption, type ReplayResult } from "../../../src/core/mailbox.ts";
+import { RoomHistory } from "../../../src/core/room-history.ts";
 import { decodeFrame } from "../../../src/protocol/codec.ts";
 import type {
   ClientCommand,
@@ -20,6 +21,7 @@ import type {
   ServerType,
   UserStatus,
 } from "../../../src/protocol/messages.ts";
+import { memorySql } from "./sqlite.ts";
 
 export interface FakeHub extends HubPort {
   /** Other users' statuses that `userStatuses` answers from; unknown ids are offline. */
@@ -43,6 +45,8 @@ export interface FakeHub extends HubPort {
   subscriptionValid: boolean;
   /** Group name → connection ids joined through `joinRoom`. */
   rooms: Map<string, Set<string>>;
+  /** Group name → its history (real, over an in-memory SQLite), filled by `publish`. */
+  histories: Map<string, RoomHistory>;
   published: { groupName: string; message: RoomPublish }[];
   publishReach: number;
 }
@@ -93,13 +97,27 @@ export function fakeHub(config: Config): FakeHub {
       room: (groupName) => ({
         async publish(message) {
           hub.published.push({ groupName, message });
+          const { messageId, fromUserId, messageType, sentAt } = message;
+          historyOf(groupName).append(
+            messageId,
+            "group_message",
+            {
+              message_id: messageId,
+              group_name: groupName,
+              from_user_id: fromUserId ?? "system",
+              message_type: messageType,
+              ...(message.message === undefined ? {} : { message: message.message }),
+              sent_at: sentAt,
+            },
+            Date.parse(sentAt),
+          );
           return { recipients: hub.publishReach };
         },
-        async join(_userId, connectionId) {
+        async join(_userId, connectionId, since) {
           const members = hub.rooms.get(groupName) ?? new Set<string>();
           members.add(connectionId);
           hub.rooms.set(groupName, members);
-          return members.size;
+          return { memberCount: members.size, history: historyOf(groupName).replay(since, 0) };
         },
         async leave(_userId, connectionId) {
           const members = hub.rooms.get(groupName) ?? new Set<string>();
@@ -109,18 +127,27 @@ export function fakeHub(config: Config): FakeHub {
       }),
     },
     replayResult: { messages: [], fromSeq: 0, toSeq: 0, complete: true },
-    replay: () => hub.replayResult,
+    replay: () => mailboxResumption(hub.replayResult),
     subscriptionValid: false,
     async verifySubscription() {
       return hub.subscriptionValid;
     },
     rooms: new Map(),
+    histories: new Map(),
     published: [],
     publishReach: 0,
     async postConsultation() {
       throw new Error("not a consultation socket");
     },
   };
+  function historyOf(groupName: string): RoomHistory {
+    let history = hub.histories.get(groupName);
+    if (!history) {
+      history = new RoomHistory(memorySql(), { max: 1_000, ttlSeconds: 7 * 24 * 3600 }, () => "e1");
+      hub.histories.set(groupName, history);
+    }
+    return history;
+  }
   return hub;
 }
 

@@ -90,7 +90,9 @@ export function fakePorts(): FakePorts {
           },
           join: async () => {
             ports.joined.push(groupName);
-            return ports.joined.filter((name) => name === groupName).length;
+            const memberCount = ports.joined.filter((name) => name === groupName).length;
+            const position = { fromSeq: 0, groupSeq: 0, epoch: "e1" };
+            return { memberCount, history: { messages: [], ...position, complete: true } };
           },
           leave: async () => {
             ports.joined.splice(ports.joined.indexOf(groupName), 1);

@@ -148,7 +148,12 @@ const validCommand = fc.oneof(
   fc.record({
     type: fc.constant("join_group"),
     data: fc.record(
-      { group_name: groupName, token: messageText },
+      {
+        group_name: groupName,
+        token: messageText,
+        since_group_seq: fc.nat(),
+        epoch: fc.string({ maxLength: 64 }),
+      },
       { requiredKeys: ["group_name"] },
     ),
   }),

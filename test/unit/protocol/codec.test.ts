@@ -165,6 +165,15 @@ describe("decodeFrame: validation_failed names the field", () => {
     ["data.group_name", { type: "join_group", data: {} }],
     ["data.group_name", { type: "leave_group", data: { group_name: 5 } }],
     ["data.since_seq", { type: "resume", data: { since_seq: -1 } }],
+    [
+      "data.since_group_seq",
+      { type: "join_group", data: { group_name: "g", since_group_seq: -1 } },
+    ],
+    [
+      "data.since_group_seq",
+      { type: "join_group", data: { group_name: "g", since_group_seq: "2" } },
+    ],
+    ["data.epoch", { type: "join_group", data: { group_name: "g", epoch: 7 } }],
     ["data.since_seq", { type: "resume", data: { since_seq: 1.5 } }],
     ["data.since_seq", { type: "resume", data: { since_seq: "3" } }],
     ["data.token", { type: "refresh_token", data: { token: "" } }],
