@@ -12,7 +12,7 @@ const BINDINGS = {
   PUBLIC_GROUP_PREFIXES: "team_",
 };
 
-/** Budgets small enough to reach in a test (PROTOCOL.md, "Budgets"), kept to their own project. */
+/** Budgets small enough to reach in a test (docs/protocol.md, "Budgets"), kept to their own project. */
 const SMALL_BUDGETS = {
   USER_BUDGET_PER_SECOND: "2",
   USER_BUDGET_BURST: "60",

@@ -1,5 +1,5 @@
-// Runs `wrangler dev` as a child process and waits until it serves: the non-interactive form from
-// PLATFORM-NOTES, offline, with configuration passed through one generated env file.
+// Runs `wrangler dev` as a child process and waits until it serves: non-interactive (`--ip`,
+// `--port`, no TTY), offline, with configuration passed through one generated env file.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";

@@ -47,7 +47,7 @@ if (!secret) {
 }
 
 // A subscription token only lets `join_group { token }` into that one group; the gateway
-// refuses it as a connection token (PROTOCOL.md, "Authentication").
+// refuses it as a connection token (docs/protocol.md, "Authentication").
 const claims: Record<string, unknown> = values.subscription
   ? { token_type: "subscription", group: values.subscription }
   : {

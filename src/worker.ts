@@ -4,6 +4,7 @@
 import { env } from "cloudflare:workers";
 import { loadConfig } from "./core/config.ts";
 import { createApp } from "./http/app.ts";
+import { appFromEnv } from "./workers/actors-from-env.ts";
 
 // Parse configuration at start-up, so a bad setting fails loudly with its name before the
 // first request rather than on it.
@@ -19,4 +20,4 @@ export { PresenceShard } from "./workers/presence-shard.ts";
 export { RealtimeService } from "./workers/realtime-service.ts";
 export { RoomHub } from "./workers/room-hub.ts";
 export { UserHub } from "./workers/user-hub.ts";
-export default createApp();
+export default createApp((env) => appFromEnv(env));

@@ -2,7 +2,7 @@
 // architecture (the Worker authenticates, one Durable Object per user holds that user's
 // hibernatable sockets, a direct message is one RPC from the sender's object to the
 // target's) with nothing else: no mailbox, no presence, no rate limit, no validation
-// beyond what routing needs. It speaks the gateway's frames (PROTOCOL.md) for
+// beyond what routing needs. It speaks the gateway's frames (docs/protocol.md) for
 // connection_established, ping/pong, send_message/message_sent and user_message.
 import { DurableObject } from "cloudflare:workers";
 import { jwtVerify } from "jose";
@@ -216,7 +216,7 @@ export class UserRelay extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // workerd does not answer the peer's close frame by itself here (PLATFORM-NOTES.md):
+    // workerd does not answer the peer's close frame by itself here:
     // without this the client ends with 1006 after its own timeout.
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);

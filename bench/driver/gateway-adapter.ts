@@ -1,4 +1,4 @@
-// Drives any server that speaks the gateway's frames (PROTOCOL.md): the gateway itself, the
+// Drives any server that speaks the gateway's frames (docs/protocol.md): the gateway itself, the
 // minimal Durable Object relay and the minimal Node ws relay.
 import WebSocket from "ws";
 import type {

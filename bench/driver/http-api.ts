@@ -1,4 +1,4 @@
-// Server-side sends over the gateway's HTTP API (PROTOCOL.md, "HTTP API"). The Node ws relay
+// Server-side sends over the gateway's HTTP API (docs/protocol.md, "HTTP API"). The Node ws relay
 // and the Socket.IO server serve the same two endpoints, so one client drives all three.
 
 export class HttpApi {

@@ -12,7 +12,7 @@ export function benchUser(userId: string, groups: readonly string[] = []): Bench
 }
 
 /**
- * Mints HS256 tokens with the claims the gateway reads (PROTOCOL.md, "Authentication"):
+ * Mints HS256 tokens with the claims the gateway reads (docs/protocol.md, "Authentication"):
  * `{ user_id, username, exp, groups }`. Tokens are cached per user: minting is cheap, but a
  * run opens thousands of sockets for a few hundred users.
  */

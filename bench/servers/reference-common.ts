@@ -78,7 +78,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null;
 }
 
-/** Server-side sends the bench needs from every server (PROTOCOL.md, "HTTP API"). */
+/** Server-side sends the bench needs from every server (docs/protocol.md, "HTTP API"). */
 export interface ServerSideSends {
   sendToGroup(group: string, messageType: string, data: unknown): number;
   broadcast(message: string, messageType: string): number;

@@ -1,6 +1,6 @@
 import { broadcastToShards } from "../core/broadcast.ts";
 import { newDelivery } from "../core/delivery.ts";
-import type { AppContext } from "./ports.ts";
+import type { AppContext } from "./context.ts";
 
 /** `from_user_id` of a broadcast that server code (the API key, a service binding) sends. */
 export const SYSTEM_SENDER = "system";

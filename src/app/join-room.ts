@@ -1,6 +1,6 @@
 import type { RoomSince } from "../core/room-history.ts";
 import { GatewayError } from "../protocol/errors.ts";
-import type { AppContext, RoomActor, RoomJoined } from "./ports.ts";
+import type { AppContext, RoomActor, RoomJoined } from "./context.ts";
 
 /** The group's room, or `unavailable` while the deployment has none. */
 export function roomOf(app: AppContext, groupName: string): RoomActor {

@@ -1,5 +1,5 @@
+import type { AppContext } from "./context.ts";
 import { roomOf } from "./join-room.ts";
-import type { AppContext } from "./ports.ts";
 
 /** A user's socket leaves a group's room. Resolves with the room's member count. */
 export async function leaveRoom(

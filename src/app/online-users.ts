@@ -1,4 +1,4 @@
-import type { AppContext } from "./ports.ts";
+import type { AppContext } from "./context.ts";
 
 /** Every online user, merged from all presence shards, ordered by id. */
 export async function onlineUsers(

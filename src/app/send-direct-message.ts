@@ -1,5 +1,5 @@
 import { newDelivery } from "../core/delivery.ts";
-import type { AppContext } from "./ports.ts";
+import type { AppContext } from "./context.ts";
 import { userNotFound } from "./user-not-found.ts";
 
 export interface DirectMessage {

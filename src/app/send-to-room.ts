@@ -1,7 +1,7 @@
 import type { Config } from "../core/config.ts";
 import { validateGroupName } from "../core/groups.ts";
+import type { AppContext } from "./context.ts";
 import { roomOf } from "./join-room.ts";
-import type { AppContext } from "./ports.ts";
 
 export interface RoomMessage {
   /** The sending user, or null for server code. */
@@ -27,6 +27,7 @@ export async function sendToRoom(
   const messageId = app.ids.newId();
   const sentAt = new Date(app.clock.now()).toISOString();
   const { recipients } = await room.publish({
+    type: "group_message",
     messageId,
     fromUserId: input.fromUserId,
     messageType: input.messageType,

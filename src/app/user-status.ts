@@ -1,4 +1,4 @@
-import type { AppContext } from "./ports.ts";
+import type { AppContext } from "./context.ts";
 import { userNotFound } from "./user-not-found.ts";
 
 export interface UserStatus {

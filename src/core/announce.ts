@@ -1,6 +1,6 @@
 /**
  * When a user flips online or offline, every member of every group and consultation that
- * user is in hears it, once per socket however many groups they share (PROTOCOL.md, "Who
+ * user is in hears it, once per socket however many groups they share (docs/protocol.md, "Who
  * receives status_changed"). The user's actor makes one call per room; each room tells its
  * members in batches (room-presence.ts), and a member's actor drops a flip a socket already
  * heard through another room (StatusMemory).

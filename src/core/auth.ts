@@ -28,7 +28,7 @@ export interface Principal {
 
 export type TokenSource = "query" | "subprotocol" | "header";
 
-/** Clock tolerance for exp/nbf at verification (PROTOCOL.md): 30 seconds. */
+/** Clock tolerance for exp/nbf at verification (docs/protocol.md): 30 seconds. */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 
 const HMAC_ALGORITHMS = ["HS256", "HS384", "HS512"];
@@ -48,7 +48,7 @@ const ASYMMETRIC_ALGORITHMS = [
 
 /**
  * The token of a request, from the first of `?token=`, `Sec-WebSocket-Protocol: bearer, <jwt>`
- * and `Authorization: Bearer <jwt>` (PROTOCOL.md, "Authentication").
+ * and `Authorization: Bearer <jwt>` (docs/protocol.md, "Authentication").
  */
 export function extractToken(request: Request): { token: string; source: TokenSource } | null {
   const fromQuery = new URL(request.url).searchParams.get("token");
@@ -130,7 +130,7 @@ const ClaimsSchema = v.object({
     v.array(
       v.pipe(
         v.string(),
-        // Matching is linear in any case; the cap keeps patterns meaningful (PROTOCOL.md).
+        // Matching is linear in any case; the cap keeps patterns meaningful (docs/protocol.md).
         v.check(
           (g) => globStars(g) <= MAX_GLOB_STARS,
           `has more than ${MAX_GLOB_STARS} * in a pattern`,

@@ -47,7 +47,7 @@ export interface Config {
   maxFrameBytes: number;
   rateLimit: { perSecond: number; burst: number };
   /**
-   * Each user's budget across all their sockets, in cost units (PROTOCOL.md, "Budgets"): a
+   * Each user's budget across all their sockets, in cost units (docs/protocol.md, "Budgets"): a
    * frame costs 1, each user id asked for in get_status 1, each user a message reaches 1.
    * USER_BUDGET_PER_SECOND (default 100 units/s) refills it up to USER_BUDGET_BURST (default 200).
    */
@@ -66,7 +66,7 @@ export interface Config {
   /** MAILBOX_MAX (1,000) counts every message but notifications, which MAILBOX_NOTIFICATIONS_MAX (1,000) counts. */
   mailbox: { max: number; notificationsMax: number; ttlSeconds: number };
   /**
-   * A room's history (PROTOCOL "Rooms"): ROOM_HISTORY_MAX messages (default 1,000), none older
+   * A room's history (docs/protocol.md, "Rooms"): ROOM_HISTORY_MAX messages (default 1,000), none older
    * than ROOM_HISTORY_TTL_SECONDS (seconds, default 604,800 = 7 days).
    */
   roomHistory: { max: number; ttlSeconds: number };

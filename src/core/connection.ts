@@ -30,7 +30,7 @@ const ConnectionSchema = v.object({
 
 export type Connection = v.InferOutput<typeof ConnectionSchema>;
 
-/** Attachments are limited to 16 KiB (PLATFORM-NOTES); claims beyond these bounds are cut. */
+/** A WebSocket attachment holds at most 16 KiB (a Workers limit); claims beyond these bounds are cut. */
 const MAX_GRANTS = 64;
 const MAX_GRANT_CHARS = 128;
 

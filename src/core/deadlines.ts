@@ -50,6 +50,17 @@ export class Deadlines {
     await this.reschedule();
   }
 
+  /**
+   * A part has new work due at `at`: make sure the alarm comes by then. Cheap when it already
+   * does (no deadline is asked), so it may run on every event.
+   */
+  async ensureBy(at: number | null): Promise<void> {
+    if (at === null) return;
+    if (this.alarmAt === undefined) this.alarmAt = await this.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    await this.reschedule();
+  }
+
   /** Set the alarm for the earliest deadline, or clear it when nothing is pending. */
   async reschedule(): Promise<void> {
     let next = Number.POSITIVE_INFINITY;

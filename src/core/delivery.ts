@@ -62,7 +62,7 @@ export interface DeliverySocket {
   readonly groups: readonly string[];
 }
 
-export interface DeliveryPorts {
+export interface Recipient {
   mailbox: Mailbox;
   /** The user's open sockets right now. */
   sockets(): DeliverySocket[];
@@ -80,10 +80,10 @@ export type DeliveryResult =
     }
   | { status: "not_found"; seq: null; sockets: 0; connectionCount: 0 };
 
-export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise<DeliveryResult> {
+export async function deliver(recipient: Recipient, delivery: Delivery): Promise<DeliveryResult> {
   const rule = RULES[delivery.type];
-  const all = ports.sockets();
-  if (rule.requireKnownUser && all.length === 0 && !(await ports.isKnownUser())) {
+  const all = recipient.sockets();
+  if (rule.requireKnownUser && all.length === 0 && !(await recipient.isKnownUser())) {
     return { status: "not_found", seq: null, sockets: 0, connectionCount: 0 };
   }
   const { group } = delivery;
@@ -92,7 +92,7 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
   if (rule.store !== "always" && targets.length === 0) {
     return { status: "dropped", seq: null, sockets: 0, connectionCount };
   }
-  const now = ports.now();
+  const now = recipient.now();
   if (!isMailboxType(delivery.type)) {
     // Stored once in the room already: pushed only, with no per-user seq.
     const ts = new Date(delivery.createdAt ?? now).toISOString();
@@ -100,7 +100,7 @@ export async function deliver(ports: DeliveryPorts, delivery: Delivery): Promise
     for (const socket of targets) socket.send(frame);
     return { status: "delivered", seq: null, sockets: targets.length, connectionCount };
   }
-  const stored = ports.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
+  const stored = recipient.mailbox.append(delivery.messageId, delivery.type, delivery.json, now);
   if (stored.duplicate) {
     return { status: "duplicate", seq: stored.seq, sockets: 0, connectionCount };
   }

@@ -1,5 +1,5 @@
 /**
- * Group names and who may join them (PROTOCOL.md, "Groups"). In the original system anyone
+ * Group names and who may join them (docs/protocol.md, "Groups"). In the original system anyone
  * could join any group with an allowed prefix; here joining needs one of: a matching entry in
  * the token's `groups` claim (exact or glob), a subscription token for that group, a public
  * prefix, or staff rights.

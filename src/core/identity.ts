@@ -1,6 +1,6 @@
 /**
  * The verified identity travels from the Worker to an actor in one internal header. The Worker
- * deletes any client-sent copy before setting it, so an actor can trust it (DESIGN.md).
+ * deletes any client-sent copy before setting it, so an actor can trust it (docs/design.md).
  */
 import * as v from "valibot";
 import type { Principal, TokenSource } from "./auth.ts";

@@ -3,11 +3,11 @@
  * actor exists; otherwise the application's user table is asked (when Postgres is configured)
  * and the answer kept in the actor: "exists" in storage for good, "does not exist" only in
  * memory for UNKNOWN_USER_TTL_MS, so a direct message stays one actor hop once the answer is
- * known, and sends to made-up ids leave nothing behind in storage (PROTOCOL.md, "Budgets": never
+ * known, and sends to made-up ids leave nothing behind in storage (docs/protocol.md, "Budgets": never
  * store negative lookups).
  */
 import { GatewayError } from "../protocol/errors.ts";
-import type { KeyValueStore } from "./presence-keeper.ts";
+import type { KeyValueStore } from "./cached-store.ts";
 
 /** How long "this user does not exist" is believed before asking the user table again: 30 s. */
 export const UNKNOWN_USER_TTL_MS = 30_000;

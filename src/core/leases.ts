@@ -7,7 +7,7 @@
  * Kept in SQLite and mirrored in memory: every change goes through this object (one per actor,
  * single-threaded), and the connection count is read on every socket event.
  */
-import { LazyTable, type SqlPort } from "./sql.ts";
+import { LazyTable, type Sql } from "./sql.ts";
 
 export interface Lease {
   connectionId: string;
@@ -17,11 +17,11 @@ export interface Lease {
 }
 
 export class Leases {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   private readonly table: LazyTable;
   private cache: Map<string, Lease> | null = null;
 
-  constructor(sql: SqlPort) {
+  constructor(sql: Sql) {
     this.sql = sql;
     this.table = new LazyTable(sql, "leases", [
       "CREATE TABLE IF NOT EXISTS leases (connection_id TEXT PRIMARY KEY, room TEXT NOT NULL, expires_at INTEGER NOT NULL)",

@@ -9,7 +9,7 @@
  */
 import { encodeRawFrame } from "../protocol/codec.ts";
 import type { MailboxType, Resumed } from "../protocol/messages.ts";
-import { LazyTable, type SqlPort } from "./sql.ts";
+import { LazyTable, type Sql } from "./sql.ts";
 
 export interface StoredMessage {
   seq: number;
@@ -74,13 +74,13 @@ interface MailboxState {
  * single-threaded).
  */
 export class Mailbox {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   private readonly limits: Required<MailboxLimits>;
   private state: MailboxState | null = null;
   /** Created with the first message, so users who never receive one cost nothing. */
   private readonly table: LazyTable;
 
-  constructor(sql: SqlPort, limits: MailboxLimits) {
+  constructor(sql: Sql, limits: MailboxLimits) {
     this.sql = sql;
     this.limits = { notificationsMax: DEFAULT_NOTIFICATIONS_MAX, ...limits };
     this.table = new LazyTable(sql, "mailbox", [
@@ -148,6 +148,12 @@ export class Mailbox {
     return this.load().lastSeq;
   }
 
+  /** What is stored now: messages per quota and the last seq handed out. */
+  size(): { notifications: number; others: number; lastSeq: number } {
+    const state = this.load();
+    return { ...state.counts, lastSeq: state.lastSeq };
+  }
+
   /** Everything after this seq that was ever stored is still stored (see MailboxState). */
   private prunedThrough(): number {
     return this.load().prunedThrough;
@@ -165,7 +171,7 @@ export class Mailbox {
   /**
    * Store a message; returns its seq, and `duplicate` when that message id was stored before
    * (then nothing is stored again). Writes without an await in between commit together
-   * (PLATFORM-NOTES).
+   * (Durable Object storage coalesces them into one implicit transaction).
    */
   append(
     messageId: string,

@@ -1,6 +1,6 @@
 /**
  * A cap on how many distinct new direct-message targets one user may add per minute
- * (NEW_TARGETS_PER_MINUTE, default 60; PROTOCOL.md, "Budgets"). Every send to a user id wakes
+ * (NEW_TARGETS_PER_MINUTE, default 60; docs/protocol.md, "Budgets"). Every send to a user id wakes
  * (or creates) that user's actor, so a sender spraying random ids would otherwise create
  * actors as fast as their frame budget allows. A target counts as new when this sender has not
  * sent to it within the last minute; talking on with the same people costs nothing here.

@@ -10,7 +10,7 @@
  * fails for every row alike) parks nothing: the batch is retried with backoff.
  */
 import { backoffMs } from "./outbox.ts";
-import { LazyTable, type SqlPort } from "./sql.ts";
+import { LazyTable, type Sql } from "./sql.ts";
 
 export interface NotificationRecord {
   id: string;
@@ -52,12 +52,12 @@ const BATCH = 100;
 export const DEAD_LETTERS_KEPT = 1_000;
 
 export class NotificationOutbox {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   /** Both tables are created with the first notification (see LazyTable). */
   private readonly table: LazyTable;
   private readonly dead: LazyTable;
 
-  constructor(sql: SqlPort) {
+  constructor(sql: Sql) {
     this.sql = sql;
     this.table = new LazyTable(sql, "pending_notifications", [
       `CREATE TABLE IF NOT EXISTS pending_notifications (

@@ -11,7 +11,7 @@
  * (the flips were stored) with the counts of up to that delay before; each user's next change
  * corrects theirs.
  */
-import type { SqlPort } from "./sql.ts";
+import type { Sql } from "./sql.ts";
 
 /** How long count changes wait in memory before they are stored together: 1 s. */
 export const COUNT_SAVE_DELAY_MS = 1_000;
@@ -27,13 +27,13 @@ interface Listed {
 }
 
 export class OnlineList {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   /** Every listed user, loaded once per instance; by user id. */
   private readonly listed = new Map<string, Listed>();
   /** Users whose count changed in memory and is not stored yet. */
   private readonly unsaved = new Set<string>();
 
-  constructor(sql: SqlPort) {
+  constructor(sql: Sql) {
     this.sql = sql;
     sql.exec(
       `CREATE TABLE IF NOT EXISTS online (

@@ -143,7 +143,7 @@ export function admitQueued(offeredAt: number | undefined, now: number, config: 
 
 /**
  * The runtime refuses a call to an actor whose queue is too deep with an error marked
- * `overloaded` (never to be retried at once, PLATFORM-NOTES); that call did not run, so it is
+ * `overloaded` (Cloudflare says never to retry it at once); that call did not run, so it is
  * `unavailable`, not `internal`. Any other error passes through unchanged.
  */
 export function runtimeOverload(err: unknown, retryAfterMs: number): unknown {

@@ -1,20 +1,15 @@
 /**
- * Keeps one user's presence and its mirrors: applies the presence rules when the connection
- * set changes, records what the mirrors still need in the outbox, and flushes it when the
- * actor's alarm fires, retrying with backoff until each mirror has the latest state.
+ * Keeps one user's presence: applies the presence rules when the connection set changes and
+ * records in the outbox what the mirrors still need; the MirrorFlusher writes them when the
+ * actor's alarm fires (or at once for the immediate ones), retrying with backoff until each
+ * mirror has the latest state.
  *
  * Runtime-agnostic: storage, mirrors, the health monitor and the clock are injected, so the
  * UserHub only wires it (and unit tests drive it with in-memory twins).
  */
-import {
-  dueTargets,
-  flushFailed,
-  flushSucceeded,
-  markDirty,
-  nextFlushAt,
-  type Outbox,
-  type OutboxEntry,
-} from "./outbox.ts";
+import { type CachedStore, stableJson } from "./cached-store.ts";
+import { MirrorFlusher, type Mirrors, type MirrorTarget } from "./mirror-flusher.ts";
+import { markDirty, nextFlushAt, type Outbox, type OutboxEntry } from "./outbox.ts";
 import {
   connectionsChanged,
   type Flip,
@@ -24,27 +19,15 @@ import {
   type PresenceState,
   socketsLost,
 } from "./presence.ts";
-
-/** Where presence is mirrored: the two external stores and the PresenceShard of the user. */
-export type MirrorTarget = "redis" | "postgres" | "shard" | "rooms";
-
-/** The subset of Durable Object storage this needs (any async key-value store fits). */
-export interface KeyValueStore {
-  get<T>(key: string): Promise<T | undefined>;
-  put<T>(key: string, value: T): Promise<void>;
-}
-
-export interface UserProfile {
-  userId: string;
-  username: string;
-  isStaff: boolean;
-  isSuperuser: boolean;
-}
+import type { UserProfileStore } from "./user-profile.ts";
 
 export interface PresenceKeeperOptions {
-  storage: KeyValueStore;
+  /** The actor's storage; the keeper stages its changes there and commits them. */
+  storage: CachedStore;
+  /** Who the user is, for the snapshots the mirrors are written from. */
+  profile: UserProfileStore;
   /** The configured mirrors; a missing one is off. */
-  mirrors: Partial<Record<MirrorTarget, (snapshot: PresenceSnapshot) => Promise<void>>>;
+  mirrors: Mirrors;
   /** Told when a mirror falls behind (with since) and when it caught up again (null). */
   reportLag?: (target: MirrorTarget, userId: string, since: number | null) => Promise<void>;
   /** Live connection ids right now (local sockets and leases). */
@@ -67,45 +50,31 @@ export interface PresenceKeeperOptions {
 const ALL_TARGETS: readonly MirrorTarget[] = ["redis", "postgres", "shard", "rooms"];
 const PRESENCE_KEY = "presence";
 const OUTBOX_KEY = "outbox";
-const PROFILE_KEY = "profile";
 const REFRESH_KEY = "refresh_at";
 
 export class PresenceKeeper {
   private readonly options: PresenceKeeperOptions;
   private readonly now: () => number;
-  /** Values newer than storage: in effect at once, reads see them first. */
-  private readonly current = new Map<string, unknown>();
-  /** Keys of `current` not written yet (see commit). */
-  private readonly unsaved = new Set<string>();
+  private readonly flusher: MirrorFlusher;
 
   constructor(options: PresenceKeeperOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.flusher = new MirrorFlusher({
+      outbox: { read: () => this.outbox(), update: (change) => this.update(change) },
+      mirrors: options.mirrors,
+      now: this.now,
+      ...(options.reportLag === undefined ? {} : { reportLag: options.reportLag }),
+      ...(options.log === undefined ? {} : { log: options.log }),
+    });
   }
 
   async presence(): Promise<PresenceState> {
     return (await this.read<PresenceState>(PRESENCE_KEY)) ?? INITIAL_PRESENCE;
   }
 
-  async profile(): Promise<UserProfile | undefined> {
-    return this.read<UserProfile>(PROFILE_KEY);
-  }
-
   async outbox(): Promise<Outbox<MirrorTarget>> {
     return (await this.read<Outbox<MirrorTarget>>(OUTBOX_KEY)) ?? {};
-  }
-
-  /** Stored with the connection change that follows it (see connectionsChanged). */
-  async rememberProfile(profile: UserProfile): Promise<void> {
-    const stored = await this.profile();
-    if (
-      stored?.userId !== profile.userId ||
-      stored.username !== profile.username ||
-      stored.isStaff !== profile.isStaff ||
-      stored.isSuperuser !== profile.isSuperuser
-    ) {
-      this.stage(PROFILE_KEY, profile);
-    }
   }
 
   /**
@@ -195,7 +164,7 @@ export class PresenceKeeper {
 
   async snapshot(): Promise<PresenceSnapshot> {
     const presence = await this.presence();
-    const profile = await this.profile();
+    const profile = await this.options.profile.get();
     const connectionIds = this.options.connectionIds();
     return {
       userId: profile?.userId ?? "",
@@ -210,74 +179,9 @@ export class PresenceKeeper {
     };
   }
 
-  /**
-   * Write every due mirror (or only the due ones among `only`) once, in parallel; then record
-   * all outcomes in one outbox write, so lanes finishing together never overwrite each other's
-   * change. Failures are rescheduled with backoff and reported to the monitor once; a catch-up
-   * is reported once.
-   */
+  /** Write every due mirror (or only the due ones among `only`) once; see MirrorFlusher. */
   async flush(only?: readonly MirrorTarget[]): Promise<void> {
-    const due = dueTargets(await this.outbox(), this.now()).filter(
-      ({ target }) => only === undefined || only.includes(target),
-    );
-    if (due.length === 0) return;
-    const snapshot = await this.snapshot();
-    const outcomes = await Promise.all(
-      due.map(async ({ target, generation }) => {
-        try {
-          await this.options.mirrors[target]?.(snapshot);
-          return { target, generation, error: null };
-        } catch (err) {
-          return { target, generation, error: err instanceof Error ? err.message : String(err) };
-        }
-      }),
-    );
-    const caughtUp: MirrorTarget[] = [];
-    const failed: { target: MirrorTarget; error: string; entry: OutboxEntry | undefined }[] = [];
-    const lagging: { target: MirrorTarget; since: number }[] = [];
-    await this.update((outbox) => {
-      let next = outbox;
-      for (const { target, generation, error } of outcomes) {
-        const before = next[target];
-        if (error === null) {
-          next = flushSucceeded(next, target, generation, this.now());
-          // A caught-up entry that stays (a newer change arrived meanwhile) starts unreported,
-          // so a later failure is reported again.
-          const kept = next[target];
-          if (kept?.reported) next = { ...next, [target]: { ...kept, reported: false } };
-          if (before?.reported) caughtUp.push(target);
-          continue;
-        }
-        next = flushFailed(next, target, this.now());
-        const entry = next[target];
-        failed.push({ target, error, entry });
-        if (entry && !entry.reported) {
-          next = { ...next, [target]: { ...entry, reported: true } };
-          lagging.push({ target, since: entry.since });
-        }
-      }
-      return next;
-    });
-    for (const target of caughtUp) {
-      this.options.log?.(`presence mirror ${target} caught up for user ${snapshot.userId}`);
-      await this.report(target, snapshot.userId, null);
-    }
-    for (const { target, error, entry } of failed) {
-      this.options.log?.(
-        `presence mirror ${target} write failed for user ${snapshot.userId} (attempt ${entry?.attempts ?? "?"}, retrying): ${error}`,
-      );
-    }
-    for (const { target, since } of lagging) await this.report(target, snapshot.userId, since);
-  }
-
-  private async report(target: MirrorTarget, userId: string, since: number | null): Promise<void> {
-    try {
-      await this.options.reportLag?.(target, userId, since);
-    } catch (err) {
-      this.options.log?.(
-        `presence lag report failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
+    await this.flusher.flush(() => this.snapshot(), only);
   }
 
   /**
@@ -319,19 +223,17 @@ export class PresenceKeeper {
   /** Read-modify-write of the outbox; always re-read, since a flush awaits in between. */
   private async update(
     change: (outbox: Outbox<MirrorTarget>) => Outbox<MirrorTarget>,
-  ): Promise<Outbox<MirrorTarget>> {
-    const next = change(await this.outbox());
-    await this.write(OUTBOX_KEY, next);
-    return next;
+  ): Promise<void> {
+    await this.write(OUTBOX_KEY, change(await this.outbox()));
   }
 
   private async read<T>(key: string): Promise<T | undefined> {
-    return this.current.has(key) ? (this.current.get(key) as T) : this.options.storage.get<T>(key);
+    return this.options.storage.get<T>(key);
   }
 
+  /** In effect at once; stored by the next commit if what must survive a restart changed. */
   private stage(key: string, value: unknown): void {
-    this.current.set(key, value);
-    this.unsaved.add(key);
+    this.options.storage.stage(key, value, (stored) => durablePart(key, stored));
   }
 
   /** Write a value now, with anything staged (every staged value is the latest). */
@@ -341,27 +243,17 @@ export class PresenceKeeper {
   }
 
   /**
-   * Store every staged value that differs from storage in what must survive a restart; the
-   * puts are made without a pause, so they commit together. A socket more or less for an
-   * online user, with its mirrors written, changes only the version and the outbox's
-   * generations: that stays in memory and costs no commit. Neither needs storage: versions
-   * come from the clock (nextVersion), and a generation only matters while its entry exists.
+   * A socket more or less for an online user, with its mirrors written, changes only the
+   * version and the outbox's generations: that stays in memory and costs no commit. Neither
+   * needs storage: versions come from the clock (nextVersion), and a generation only matters
+   * while its entry exists.
    */
-  private async commit(): Promise<void> {
-    const keys = [...this.unsaved];
-    this.unsaved.clear();
-    const writes: Promise<void>[] = [];
-    for (const key of keys) {
-      const value = this.current.get(key);
-      const stored = await this.options.storage.get(key);
-      if (stored !== undefined && durablePart(key, stored) === durablePart(key, value)) continue;
-      writes.push(this.options.storage.put(key, value));
-    }
-    await Promise.all(writes);
+  private commit(): Promise<void> {
+    return this.options.storage.commit();
   }
 }
 
-/** What of a stored value must survive a restart, as comparable text. */
+/** What of a stored presence value must survive a restart, as comparable text. */
 function durablePart(key: string, value: unknown): string {
   if (key === PRESENCE_KEY) {
     const { version: _version, ...rest } = value as PresenceState;
@@ -375,13 +267,4 @@ function durablePart(key: string, value: unknown): string {
     return stableJson(Object.fromEntries(entries));
   }
   return stableJson(value);
-}
-
-/** JSON with object keys sorted, so equal values give equal text. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

@@ -1,5 +1,5 @@
 /**
- * A room's history (PROTOCOL "Rooms"): every room message (`group_message`,
+ * A room's history (docs/protocol.md, "Rooms"): every room message (`group_message`,
  * `consultation_message`) is stored once, in its room, with the room's next `group_seq` and the
  * history's `epoch`, so a client that missed some can have them replayed (`join_group` with
  * `since_group_seq`, `resume` on room sockets). Pruned by count (ROOM_HISTORY_MAX) and age
@@ -17,7 +17,7 @@ import type {
   RoomPosition,
   ServerData,
 } from "../protocol/messages.ts";
-import type { SqlPort } from "./sql.ts";
+import type { Sql } from "./sql.ts";
 
 export interface RoomHistoryLimits {
   /** Most messages kept. Default 1,000 (ROOM_HISTORY_MAX). */
@@ -88,13 +88,13 @@ interface HistoryState {
  * in memory after the first read.
  */
 export class RoomHistory {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   private readonly limits: RoomHistoryLimits;
   private readonly newEpoch: () => string;
   private state: HistoryState | null = null;
 
   constructor(
-    sql: SqlPort,
+    sql: Sql,
     limits: RoomHistoryLimits,
     newEpoch: () => string = () => crypto.randomUUID(),
   ) {

@@ -3,7 +3,7 @@
  * user-socket connections that joined) and, for a consultation, the participants who ever
  * opened a room socket (with the username they had then), for `consultation_state`.
  */
-import type { SqlPort } from "./sql.ts";
+import type { Sql } from "./sql.ts";
 
 export interface Participant {
   userId: string;
@@ -11,9 +11,9 @@ export interface Participant {
 }
 
 export class RoomMembers {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
 
-  constructor(sql: SqlPort) {
+  constructor(sql: Sql) {
     this.sql = sql;
     sql.exec(`CREATE TABLE IF NOT EXISTS members (
       user_id TEXT NOT NULL, connection_id TEXT NOT NULL, PRIMARY KEY (user_id, connection_id))`);

@@ -1,12 +1,12 @@
 /**
  * Whether a room has anyone online in it, and the `room.occupied` / `room.vacated` webhook
- * events when that changes (PROTOCOL.md, "Presence webhooks"). The events are stored in the
+ * events when that changes (docs/protocol.md, "Presence webhooks"). The events are stored in the
  * room's own outbox, in the order of the room's occupancy `version` (one more per change), so a
  * receiver sees each room's events in order, at least once.
  *
  * Runtime-agnostic: storage and the outbox are injected.
  */
-import type { KeyValueStore } from "./presence-keeper.ts";
+import type { KeyValueStore } from "./cached-store.ts";
 import type { WebhookOutbox } from "./webhook-outbox.ts";
 
 interface Occupancy {

@@ -1,5 +1,5 @@
 /**
- * Room presence in batches (PROTOCOL.md, "Who receives status_changed"). A member's online or
+ * Room presence in batches (docs/protocol.md, "Who receives status_changed"). A member's online or
  * offline flip reaches the room in one call from that member's actor; the room keeps the flips
  * of a window (the latest per user), and at the window's end makes one call per member carrying
  * every flip of the window. Above `maxMembers` members it sends counts only:

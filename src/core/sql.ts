@@ -6,7 +6,7 @@ export interface SqlCursor<T> {
   toArray(): T[];
 }
 
-export interface SqlPort {
+export interface Sql {
   exec<T extends Record<string, SqlValue>>(query: string, ...bindings: SqlValue[]): SqlCursor<T>;
 }
 
@@ -17,13 +17,13 @@ export type SqlValue = string | number | null | ArrayBuffer;
  * consultation lease) pay nothing for it, not even at every wake.
  */
 export class LazyTable {
-  private readonly sql: SqlPort;
+  private readonly sql: Sql;
   private readonly name: string;
   private readonly ddl: readonly string[];
   private known: boolean | null = null;
 
   /** `ddl` creates the table `name` (and any companions of it). */
-  constructor(sql: SqlPort, name: string, ddl: readonly string[]) {
+  constructor(sql: Sql, name: string, ddl: readonly string[]) {
     this.sql = sql;
     this.name = name;
     this.ddl = ddl;

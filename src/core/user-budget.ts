@@ -1,5 +1,5 @@
 /**
- * A user's budget across all their sockets (PROTOCOL.md, "Budgets"): a token bucket in cost
+ * A user's budget across all their sockets (docs/protocol.md, "Budgets"): a token bucket in cost
  * units, held by the user's UserHub, so twenty sockets of one account share one allowance
  * instead of getting twenty. The per-connection rate (ratelimit.ts) still applies to each socket.
  *

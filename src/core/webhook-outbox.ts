@@ -1,6 +1,6 @@
 /**
  * One user's (or one room's) pending presence webhook events, kept in that actor's storage and
- * sent in order until the receiver answers 2xx (PROTOCOL.md, "Presence webhooks").
+ * sent in order until the receiver answers 2xx (docs/protocol.md, "Presence webhooks").
  *
  * Unlike the presence outbox (outbox.ts), which holds no payload because a mirror only needs the
  * latest state, a webhook receiver is promised every flip: the events themselves are stored.
@@ -10,8 +10,9 @@
  *
  * Runtime-agnostic: storage, the sender, the monitor and the clock are injected.
  */
+
+import type { KeyValueStore } from "./cached-store.ts";
 import type { WebhookEventType } from "./config.ts";
-import type { KeyValueStore } from "./presence-keeper.ts";
 
 interface EventCommon {
   /** Unique per event; a receiver dedupes on it (delivery is at least once). */

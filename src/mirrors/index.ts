@@ -8,8 +8,8 @@
  * bound how many sessions the gateway opens; the caller passes that mirror in.
  */
 import type { Config } from "../core/config.ts";
+import type { MirrorTarget } from "../core/mirror-flusher.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
-import type { MirrorTarget } from "../core/presence-keeper.ts";
 import { UpstashRedisMirror } from "./redis.ts";
 import type { PostgresMirror, RedisMirror } from "./types.ts";
 

@@ -20,7 +20,7 @@ export interface UpstashRedisMirrorOptions {
   retries?: number;
 }
 
-/** Keys as PROTOCOL.md names them, under the configured prefix. */
+/** Keys as docs/protocol.md names them, under the configured prefix. */
 export function redisKeys(prefix: string, userId: string) {
   return {
     connections: `${prefix}user_connections:${userId}`,

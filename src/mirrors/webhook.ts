@@ -3,8 +3,9 @@
  * with WEBHOOK_SECRET in the `Realtime-Signature` header, and succeeds only on a 2xx answer.
  * Holds only settings (no connection), so one sender serves every actor of an isolate.
  */
+
+import type { KeyValueStore } from "../core/cached-store.ts";
 import type { WebhookConfig } from "../core/config.ts";
-import type { KeyValueStore } from "../core/presence-keeper.ts";
 import { type WebhookEvent, WebhookOutbox } from "../core/webhook-outbox.ts";
 import { SIGNATURE_HEADER, signWebhook } from "../sdk/webhook-signature.ts";
 

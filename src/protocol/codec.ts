@@ -1,7 +1,7 @@
 /**
  * Frames in and out: an unknown WebSocket message becomes a typed command or a GatewayError.
  *
- * The order of checks decides which error a client sees, so it follows PROTOCOL.md:
+ * The order of checks decides which error a client sees, so it follows docs/protocol.md:
  * binary → size → JSON → envelope shape → known type → data (text and nesting, then the schema).
  */
 import * as v from "valibot";
@@ -17,7 +17,7 @@ import {
   type ServerType,
 } from "./messages.ts";
 
-/** Default frame limit (PROTOCOL.md): 64 KiB. */
+/** Default frame limit (docs/protocol.md): 64 KiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();

@@ -28,7 +28,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** HTTP status for each code (PROTOCOL.md: 400/401/403/404/413/426/429/503). */
+/** HTTP status for each code (docs/protocol.md: 400/401/403/404/413/426/429/503). */
 const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
   invalid_message: 400,
@@ -63,7 +63,7 @@ export interface Disconnect {
 }
 
 /**
- * Every close the gateway starts (PROTOCOL.md, "Close codes"): the server closes through these
+ * Every close the gateway starts (docs/protocol.md, "Close codes"): the server closes through these
  * rows and the client SDK decides from the same rows whether to reconnect. Rows that share a
  * code share `reconnect`, because the client sees only the code.
  */
@@ -77,6 +77,8 @@ export const Disconnects = {
   sessionLost: { code: 1011, reason: "session lost", reconnect: "yes" },
   tokenExpired: { code: 4001, reason: "token expired", reconnect: "with_new_token" },
   consultationForbidden: { code: 4003, reason: "consultation not allowed", reconnect: "no" },
+  /** An operator closed every socket of the user (`DELETE /api/v1/users/{id}/connections`). */
+  terminated: { code: 4003, reason: "terminated", reconnect: "no" },
   tooManyConnections: { code: 4009, reason: "too many connections", reconnect: "no" },
 } as const satisfies Record<string, Disconnect>;
 

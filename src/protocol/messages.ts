@@ -1,5 +1,5 @@
 /**
- * The wire protocol (PROTOCOL.md) as schemas and types.
+ * The wire protocol (docs/protocol.md) as schemas and types.
  *
  * Client commands are valibot schemas, because they arrive as untrusted JSON and must be
  * parsed; server frames are plain types, because the gateway builds them itself. Both are
@@ -180,7 +180,7 @@ export interface SystemBroadcast {
   sent_at: string;
 }
 
-/** Where a room message sits in its room's history (PROTOCOL "Rooms"). */
+/** Where a room message sits in its room's history (docs/protocol.md, "Rooms"). */
 export interface RoomPosition {
   /** Per room, strictly increasing. */
   group_seq: number;

@@ -34,7 +34,7 @@ export interface UseRealtimeResult extends RealtimeSnapshot {
     message: string,
     messageType?: string,
   ) => ReturnType<RealtimeClient["sendMessage"]>;
-  /** Any command of PROTOCOL.md, resolving with its reply frame (the SDK's `request`). */
+  /** Any command of docs/protocol.md, resolving with its reply frame (the SDK's `request`). */
   request: <K extends CommandType>(type: K, ...args: RequestArgs<K>) => Promise<ReplyOf<K>>;
   /** The current client (null before the first effect or while disabled), for everything else. */
   client: RealtimeClient | null;

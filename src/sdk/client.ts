@@ -1,7 +1,7 @@
 /**
  * The realtime client SDK for browsers and Node ≥ 22: one reconnecting socket to the gateway,
  * typed frames, request/reply by id, heartbeats, resume without loss or duplicates, and token
- * refresh. This file is the protocol (PROTOCOL.md); sockets, backoff, timeouts and the send
+ * refresh. This file is the protocol (docs/protocol.md); sockets, backoff, timeouts and the send
  * queue are the transport's (transport.ts), mailbox ordering is mailbox-cursor.ts's.
  * No runtime imports beyond the platform: the protocol module is imported for types only.
  */
@@ -288,7 +288,7 @@ export class RealtimeClient {
     const [data, options] = args;
     return new Promise((resolve, reject) => {
       // Replies are matched by id, and the id was sent with this command's type, so the reply
-      // frame is the one PROTOCOL.md names for it (or an error, which rejects).
+      // frame is the one docs/protocol.md names for it (or an error, which rejects).
       const settle = (result: Frame | RealtimeError) =>
         result instanceof RealtimeError ? reject(result) : resolve(result as ReplyOf<K>);
       this.send(type, data, options?.timeoutMs ?? this.requestTimeoutMs, true, settle);

@@ -1,11 +1,11 @@
 /**
  * The one error type of the server SDK and the RealtimeService binding: the gateway's error
- * `code` (PROTOCOL.md, "Error codes") with the HTTP status, plus three codes of the SDK's own for
+ * `code` (docs/protocol.md, "Error codes") with the HTTP status, plus three codes of the SDK's own for
  * failures that never reached an answer.
  */
 import { type ErrorCode, httpStatusOf, isErrorCode, readRpcMessage } from "../protocol/errors.ts";
 
-/** The gateway's codes (PROTOCOL.md) and the SDK's own for calls that got no answer. */
+/** The gateway's codes (docs/protocol.md) and the SDK's own for calls that got no answer. */
 export type RealtimeApiErrorCode =
   | ErrorCode
   /** No answer within `timeoutMs`. */

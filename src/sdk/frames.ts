@@ -23,7 +23,7 @@ export type Frame<K extends ServerType = ServerType> = {
 /** What a command's `data` may be (user ids may be numbers; the gateway makes them strings). */
 export type CommandData<K extends CommandType> = InferInput<(typeof COMMAND_DATA)[K]>;
 
-/** The frame type that answers each command (PROTOCOL.md, "Client → server"). */
+/** The frame type that answers each command (docs/protocol.md, "Client → server"). */
 type Replies = {
   ping: "pong";
   get_status: "status_response";
@@ -82,7 +82,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Checks the envelope (a string `type`; `id`, `seq`, `ts` of the right kinds, else left out) and
- * trusts `data` to be what PROTOCOL.md says for that type: the gateway builds these frames from
+ * trusts `data` to be what docs/protocol.md says for that type: the gateway builds these frames from
  * the same types, and a schema library here would outweigh the rest of the client.
  */
 export function parseFrame(text: string): Frame | undefined {

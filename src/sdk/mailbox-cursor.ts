@@ -1,5 +1,5 @@
 /**
- * Exactly once, in order: the client's position in its mailbox sequence (PROTOCOL.md: mailbox
+ * Exactly once, in order: the client's position in its mailbox sequence (docs/protocol.md: mailbox
  * frames carry a strictly increasing `seq`; `resume { since_seq }` replays what came after).
  *
  * A frame at or below the last seq handled is a duplicate. While a resume is in flight, live

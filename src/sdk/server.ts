@@ -112,9 +112,43 @@ export interface RealtimeOnline {
   getUserStatus(userId: UserId): Promise<UserStatus>;
 }
 
+export interface TerminateOptions {
+  /** 1-256 characters, shown to the user in an `error` frame just before the close. */
+  reason?: string;
+  /**
+   * Refuse the user's new sockets (HTTP 403 `forbidden`) until then: a Date or an ISO 8601
+   * timestamp with a time zone, in the future. Replaces an earlier block.
+   */
+  blockUntil?: Date | string;
+}
+
+/** Operators' actions on a user's connections. */
+export interface RealtimeConnections {
+  /**
+   * Close every socket of the user (close code 4003, reason `terminated`; clients do not
+   * reconnect); resolves with how many sockets closed.
+   */
+  terminateUserConnections(userId: UserId, options?: TerminateOptions): Promise<{ closed: number }>;
+}
+
 export interface Realtime {
   messaging: RealtimeMessaging;
   online: RealtimeOnline;
+  connections: RealtimeConnections;
+}
+
+/** The JSON body of a termination (`block_until` as an ISO string). */
+export function terminationBody(options: TerminateOptions = {}): {
+  reason?: string;
+  block_until?: string;
+} {
+  const { reason, blockUntil } = options;
+  return {
+    ...(reason === undefined ? {} : { reason }),
+    ...(blockUntil === undefined
+      ? {}
+      : { block_until: blockUntil instanceof Date ? blockUntil.toISOString() : blockUntil }),
+  };
 }
 
 /**
@@ -122,7 +156,10 @@ export interface Realtime {
  * binding: the same operations, flat. Refusals arrive as plain Errors; read them with
  * `RealtimeApiError.from(err)`.
  */
-export interface RealtimeServiceBinding extends RealtimeMessaging, RealtimeOnline {}
+export interface RealtimeServiceBinding
+  extends RealtimeMessaging,
+    RealtimeOnline,
+    RealtimeConnections {}
 
 export interface RealtimeOptions {
   /** The gateway's origin, e.g. `https://realtime.example.com` (the SDK adds `/api/v1`). */
@@ -234,7 +271,11 @@ export function createRealtime(options: RealtimeOptions): Realtime {
   const send = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
   const authorization = `Bearer ${options.apiKey}`;
 
-  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<Body> {
+  async function call(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<Body> {
     const signal = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = { authorization, accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -357,5 +398,16 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     getUserStatus,
   };
 
-  return { messaging, online };
+  const connections: RealtimeConnections = {
+    async terminateUserConnections(userId, options) {
+      const body = await call(
+        "DELETE",
+        `/users/${user(userId)}/connections`,
+        terminationBody(options),
+      );
+      return { closed: count(body, "closed") };
+    },
+  };
+
+  return { messaging, online, connections };
 }

@@ -1,5 +1,5 @@
 /**
- * The `Realtime-Signature` header of presence webhooks (PROTOCOL.md, "Presence webhooks"):
+ * The `Realtime-Signature` header of presence webhooks (docs/protocol.md, "Presence webhooks"):
  * `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. Web Crypto only, so it runs in
  * Workers, Deno, Node and browsers alike; the Python client (realtime_gateway.webhooks) computes
  * the same value.

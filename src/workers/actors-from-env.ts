@@ -5,7 +5,7 @@
  * is `unavailable` with a retry delay on a socket as over HTTP, never `internal`.
  */
 
-import type { Actors } from "../app/ports.ts";
+import { type Actors, type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../app/context.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import type { DeliveryResult } from "../core/delivery.ts";
 import { Backlog, type InflightLimit, inflightLimit } from "../core/overload.ts";
@@ -88,6 +88,8 @@ export function actorsFromEnv(
         deliver: (delivery) => bounded<DeliveryResult>((at) => stub.deliver(userId, delivery, at)),
         exists: () => callActor(() => stub.exists(userId)),
         status: () => callActor(() => stub.status()),
+        details: () => callActor(() => stub.details()),
+        terminate: (termination) => callActor(() => stub.terminate(userId, termination)),
       };
     },
     shard: (index) => {
@@ -110,4 +112,9 @@ export function actorsFromEnv(
       };
     },
   };
+}
+
+/** What an operation is given in the runtime: the actors behind `env`, the clock, random ids. */
+export function appFromEnv(env: Env, config: Config = loadConfig(env)): AppContext {
+  return { actors: actorsFromEnv(env, config), clock: SYSTEM_CLOCK, ids: RANDOM_IDS };
 }

@@ -5,22 +5,23 @@
  * `error` frame echoing the request id.
  */
 
-import { RANDOM_IDS } from "../app/ports.ts";
-import type { Config } from "../core/config.ts";
-import type { Connection } from "../core/connection.ts";
+import { RANDOM_IDS } from "../app/context.ts";
 import {
   type CommandBudget,
   type CommandContext,
   dispatch,
   type HandlerTable,
-  type HubPort,
+  type HoldingActor,
   NO_BUDGET,
-} from "../core/handlers/index.ts";
+} from "../app/socket/index.ts";
+import type { Config } from "../core/config.ts";
+import type { Connection } from "../core/connection.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import { TokenBucket } from "../core/ratelimit.ts";
 import type { UserBudget } from "../core/user-budget.ts";
 import { decodeFrame, encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError, toGatewayError } from "../protocol/errors.ts";
+import { meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 export class InboundFrames {
@@ -66,7 +67,7 @@ export class InboundFrames {
     ws: WebSocket,
     connection: Connection,
     raw: string | ArrayBuffer,
-    hub: HubPort,
+    holder: HoldingActor,
   ): Promise<void> {
     const now = Date.now();
     let bucket = this.buckets.get(connection.connectionId);
@@ -84,6 +85,7 @@ export class InboundFrames {
       return;
     }
     const decoded = decodeFrame(raw, this.config.maxFrameBytes);
+    meter.frameReceived(decoded.ok ? decoded.command.type : null);
     if (!decoded.ok) {
       this.userBudget?.charge(1, now);
       SocketSet.send(ws, encodeError(decoded.error, decoded.id));
@@ -101,7 +103,7 @@ export class InboundFrames {
     const ctx: CommandContext = {
       connection,
       config: this.config,
-      hub,
+      holder,
       budget: this.budget,
       now: Date.now,
       ids: RANDOM_IDS,

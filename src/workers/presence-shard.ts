@@ -6,6 +6,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { mapBounded } from "../core/bounded.ts";
 import type { Delivery } from "../core/delivery.ts";
+import type { SeriesTotals } from "../core/metrics.ts";
 import { COUNT_SAVE_DELAY_MS, OnlineList, type OnlineUser } from "../core/online-list.ts";
 
 /** How many UserHub deliveries one shard keeps in flight during a broadcast. */
@@ -20,6 +21,9 @@ export class PresenceShard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.list = new OnlineList(ctx.storage.sql);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS metrics (series TEXT PRIMARY KEY, total REAL NOT NULL)",
+    );
   }
 
   /**
@@ -38,6 +42,34 @@ export class PresenceShard extends DurableObject<Env> {
 
   online(): OnlineUser[] {
     return this.list.users();
+  }
+
+  /** Counter deltas from the actors of one isolate (workers/meter.ts), added to the stored totals. */
+  report(deltas: SeriesTotals): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const [series, delta] of Object.entries(deltas)) {
+        if (!Number.isFinite(delta)) continue;
+        this.ctx.storage.sql.exec(
+          `INSERT INTO metrics (series, total) VALUES (?, ?)
+           ON CONFLICT (series) DO UPDATE SET total = total + excluded.total`,
+          series,
+          delta,
+        );
+      }
+    });
+  }
+
+  /** This shard's part of a scrape: its counter totals and its online users and sockets. */
+  metrics(): { totals: SeriesTotals; usersOnline: number; connections: number } {
+    const rows = this.ctx.storage.sql
+      .exec<{ series: string; total: number }>("SELECT series, total FROM metrics")
+      .toArray();
+    const users = this.online();
+    return {
+      totals: Object.fromEntries(rows.map((row) => [row.series, row.total])),
+      usersOnline: users.length,
+      connections: users.reduce((sum, user) => sum + user.connection_count, 0),
+    };
   }
 
   /** Ask every online user of this shard to write its state to `target` again. */

@@ -16,38 +16,42 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import type * as v from "valibot";
 import { broadcast as broadcastToAll } from "../app/broadcast.ts";
+import type { AppContext } from "../app/context.ts";
 import { notify } from "../app/notify.ts";
 import { onlineUsers } from "../app/online-users.ts";
-import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../app/ports.ts";
 import { sendDirectMessage } from "../app/send-direct-message.ts";
 import { sendToRoom } from "../app/send-to-room.ts";
+import { terminateConnections } from "../app/terminate-connections.ts";
 import { userStatus } from "../app/user-status.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { senderOf, TRUSTED_CALLER } from "../http/api/auth.ts";
-import { parseInput } from "../http/api/body.ts";
+import { parseInput, terminationOf } from "../http/api/body.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
   GroupMessageBodySchema,
   GroupNameParamSchema,
   NotificationBodySchema,
+  TerminateConnectionsBodySchema,
 } from "../http/api/schemas.ts";
 import { forRpc, GatewayError, toGatewayError } from "../protocol/errors.ts";
 import { UserIdSchema } from "../protocol/messages.ts";
-import type {
-  BroadcastInput,
-  DirectMessageInput,
-  FanoutSent,
-  GroupMessageInput,
-  MessageSent,
-  NotificationInput,
-  NotificationSent,
-  OnlineUser,
-  RealtimeServiceBinding,
-  UserId,
-  UserStatus,
+import {
+  type BroadcastInput,
+  type DirectMessageInput,
+  type FanoutSent,
+  type GroupMessageInput,
+  type MessageSent,
+  type NotificationInput,
+  type NotificationSent,
+  type OnlineUser,
+  type RealtimeServiceBinding,
+  type TerminateOptions,
+  terminationBody,
+  type UserId,
+  type UserStatus,
 } from "../sdk/server.ts";
-import { actorsFromEnv } from "./actors-from-env.ts";
+import { appFromEnv } from "./actors-from-env.ts";
 
 /**
  * An RPC argument parsed as the HTTP API parses a body: through JSON, size-limited, then the
@@ -86,7 +90,7 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
   async #run<T>(operation: (app: AppContext, config: Config) => Promise<T>) {
     try {
       const config = loadConfig(this.env);
-      const app = { actors: actorsFromEnv(this.env, config), clock: SYSTEM_CLOCK, ids: RANDOM_IDS };
+      const app = appFromEnv(this.env, config);
       return await operation(app, config);
     } catch (err) {
       const error = toGatewayError(err);
@@ -186,6 +190,25 @@ export class RealtimeService extends WorkerEntrypoint<Env> implements RealtimeSe
   async getAllOnlineUsers(): Promise<OnlineUser[]> {
     return this.#run(async (app, config) => {
       return onlineUsers(app, config.presenceShards);
+    });
+  }
+
+  async terminateUserConnections(
+    userId: UserId,
+    options?: TerminateOptions,
+  ): Promise<{ closed: number }> {
+    return this.#run(async (app, config) => {
+      const body = parseArgument(
+        TerminateConnectionsBodySchema,
+        terminationBody(options ?? {}),
+        "options",
+        config.maxFrameBytes,
+      );
+      return terminateConnections(
+        app,
+        parseInput(UserIdSchema, userId, "user_id"),
+        terminationOf(body),
+      );
     });
   }
 

@@ -7,19 +7,22 @@
  * ids, also when the alarm wakes it).
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RoomJoined, RoomPublish } from "../app/ports.ts";
+import type { Actors, RoomJoined, RoomPublish } from "../app/context.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
 import { loadConfig } from "../core/config.ts";
-import type { Connection } from "../core/connection.ts";
 import { Deadlines } from "../core/deadlines.ts";
 import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
-import { consultationIdOf, groupOfRoomActor } from "../core/groups.ts";
+import { groupOfRoomActor } from "../core/groups.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { RoomMembers } from "../core/room-members.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
+
+import { actorsFromEnv } from "./actors-from-env.ts";
+import { consultationData, groupData } from "./room-message-data.ts";
 import { RoomPresenceHost } from "./room-presence-host.ts";
+
 import { RoomSockets } from "./room-sockets.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -62,7 +65,7 @@ export class RoomHub extends DurableObject<Env> {
       groupName: this.groupName,
       members: this.members,
       history: this.history,
-      post: (connection, message) => this.postConsultation(connection, message),
+      actors: this.actorsHere(actorsFromEnv(env, config)),
     });
     this.deadlines.register("reconciliation", {
       nextAt: async () => (await ctx.storage.get<number>(RECONCILE_AT)) ?? null,
@@ -132,6 +135,11 @@ export class RoomHub extends DurableObject<Env> {
     return this.memberCount();
   }
 
+  /** Close these room sockets as terminated, after `frame`; resolves with how many closed. */
+  terminate(_groupName: string, connectionIds: string[], frame: string): Promise<number> {
+    return this.roomSockets.host.terminate(frame, connectionIds);
+  }
+
   /** Users in the room: members who joined from user sockets and room sockets' users. */
   memberCount(): number {
     const members = this.memberIds();
@@ -139,20 +147,13 @@ export class RoomHub extends DurableObject<Env> {
     return members.size;
   }
 
-  /** A group message to every member; resolves with the number of users reached. */
+  /** A room message to every socket of the room; resolves with the number of users reached. */
   async publish(groupName: string, publish: RoomPublish): Promise<{ recipients: number }> {
-    const data = {
-      message_id: publish.messageId,
-      group_name: groupName,
-      from_user_id: publish.fromUserId ?? "system",
-      message_type: publish.messageType,
-      ...(publish.message === undefined ? {} : { message: publish.message }),
-      ...(publish.data === undefined ? {} : { data: publish.data }),
-      sent_at: publish.sentAt,
-    };
     try {
       const recipients = await this.messages.run(() =>
-        this.store("group_message", publish.messageId, data),
+        publish.type === "consultation_message"
+          ? this.store(publish.type, publish.messageId, consultationData(groupName, publish))
+          : this.store(publish.type, publish.messageId, groupData(groupName, publish)),
       );
       return { recipients };
     } catch (err) {
@@ -167,31 +168,26 @@ export class RoomHub extends DurableObject<Env> {
 
   // --- internals ------------------------------------------------------------------------------
 
-  private postConsultation(connection: Connection, message: string) {
-    return this.messages.run(() => this.postToRoom(connection, message));
-  }
-
-  private async postToRoom(connection: Connection, message: string) {
-    const groupName = this.groupName;
-    const messageId = crypto.randomUUID();
-    const sentAt = new Date().toISOString();
-    const consultationId = consultationIdOf(groupName) ?? groupName;
-    const data = {
-      message_id: messageId,
-      consultation_id: consultationId,
-      from_user_id: connection.userId,
-      from_username: connection.username,
-      message,
-      sent_at: sentAt,
+  /** `actors`, with this room itself reached in place rather than through its own stub. */
+  private actorsHere(actors: Actors): Actors {
+    return {
+      ...actors,
+      room: (groupName) =>
+        groupName !== this.groupName
+          ? actors.room(groupName)
+          : {
+              publish: (message) => this.publish(groupName, message),
+              join: (userId, connectionId, since) =>
+                this.join(groupName, userId, connectionId, since),
+              leave: async (userId, connectionId) => this.leave(groupName, userId, connectionId),
+            },
     };
-    const recipients = await this.store("consultation_message", messageId, data);
-    return { messageId, groupName, recipients, sentAt };
   }
 
   /**
-   * Store a room message once, then send it to every socket of the room (PROTOCOL "Rooms"):
-   * the room sockets held here, in place, and the user sockets that joined, through their
-   * UserHubs. Resolves with the users reached; a retried message id is sent once.
+   * Store a room message once, then send it to every socket of the room (docs/protocol.md,
+   * "Rooms"): the room sockets held here, in place, and the user sockets that joined, through
+   * their UserHubs. Resolves with the users reached; a retried message id is sent once.
    */
   private async store<K extends RoomMessageType>(
     type: K,

@@ -4,11 +4,12 @@
  * that user's presence; the lease is renewed from the room's alarm while the socket lives and
  * expires by itself if the room stops renewing it.
  */
+import type { Actors } from "../app/context.ts";
+import { CONSULTATION_HANDLERS } from "../app/socket/consultation.ts";
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
 import { consultationIdOf } from "../core/groups.ts";
-import { CONSULTATION_HANDLERS } from "../core/handlers/consultation.ts";
 import {
   type RoomEntry,
   type RoomHistory,
@@ -16,10 +17,9 @@ import {
   roomResumption,
 } from "../core/room-history.ts";
 import type { RoomMembers } from "../core/room-members.ts";
+import { blockedError } from "../core/termination.ts";
 import { encodeFrame } from "../protocol/codec.ts";
-import { GatewayError } from "../protocol/errors.ts";
-import { callActor } from "./actors-from-env.ts";
-import { type HolderPort, type SocketHooks, SocketHost } from "./socket-host.ts";
+import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A lease lives this long unless renewed: 90 s. */
@@ -28,13 +28,6 @@ export const LEASE_MS = 90_000;
 const RENEW_MS = 30_000;
 /** Where the next lease renewal time is kept in the room's storage. */
 const RENEW_AT = "renew_at";
-
-export interface PostResult {
-  messageId: string;
-  groupName: string;
-  recipients: number;
-  sentAt: string;
-}
 
 export interface RoomSocketsOptions {
   ctx: DurableObjectState;
@@ -45,7 +38,8 @@ export interface RoomSocketsOptions {
   groupName: string;
   members: RoomMembers;
   history: RoomHistory;
-  post: (connection: Connection, message: string) => Promise<PostResult>;
+  /** The actors as a command on a room socket reaches them (its own room in place). */
+  actors: Actors;
 }
 
 export class RoomSockets {
@@ -109,6 +103,7 @@ export class RoomSockets {
           room: groupName,
           expiresAt: Date.now() + LEASE_MS,
         });
+        if (lease.blockedUntil !== undefined) throw blockedError(lease.blockedUntil);
         if (!lease.accepted) return null;
         // This socket's stream is the room's history: its seq is the group_seq.
         const room = history.position();
@@ -171,31 +166,12 @@ export class RoomSockets {
     return { consultation_id: this.consultationId ?? "", participants };
   }
 
-  private commands(connection: Connection): HolderPort {
-    const { env, history, post } = this.options;
+  private commands(connection: Connection): HolderPart {
+    const { actors, history } = this.options;
     return {
-      connectionCount: async () =>
-        (await callActor(() => env.USER_HUB.getByName(connection.userId).status()))
-          .connection_count,
+      actors,
+      connectionCount: async () => (await actors.user(connection.userId).status()).connection_count,
       replay: (sinceSeq) => roomResumption(history.replay({ groupSeq: sinceSeq }, Date.now())),
-      postConsultation: (from, message) => {
-        if (this.consultationId !== null) return post(from, message);
-        throw new GatewayError(
-          "forbidden",
-          "consultation_message is only accepted on consultation sockets",
-        );
-      },
-      // The consultation handler table never routes these here (they answer forbidden first).
-      actors: {
-        user: notOnRoomSockets,
-        shard: notOnRoomSockets,
-        room: notOnRoomSockets,
-      },
-      verifySubscription: notOnRoomSockets,
     };
   }
-}
-
-function notOnRoomSockets(): never {
-  throw new GatewayError("forbidden", "not available on room sockets");
 }

@@ -8,19 +8,21 @@
  * Everything in memory here is a cache that can vanish at any moment (hibernation, eviction):
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
-import { CLOCK_TOLERANCE_SECONDS, verifyToken } from "../core/auth.ts";
+import type { HandlerTable, HoldingActor } from "../app/socket/index.ts";
+import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
-import type { HandlerTable, HubPort } from "../core/handlers/index.ts";
+
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import type { UserBudget } from "../core/user-budget.ts";
+import { errorResponse } from "../http/errors.ts";
 import { encodeError, encodeFrame } from "../protocol/codec.ts";
 import { Disconnects, GatewayError } from "../protocol/errors.ts";
-import type { RoomPosition, UserStatus } from "../protocol/messages.ts";
-import { callActor } from "./actors-from-env.ts";
+import type { RoomPosition } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
+import { flushMeter, meter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
 
 /** A new socket let in: what its `connection_established` frame reports. */
@@ -34,21 +36,21 @@ export interface Admission {
 }
 
 export interface SocketHooks {
-  /** Before the socket is accepted: null refuses it (the user's connection cap, 4009). */
+  /** Before accepting: null refuses the socket (cap, 4009); a GatewayError, the upgrade (403). */
   admit(connection: Connection): Promise<Admission | null>;
   /** After `connection_established` was sent: the actor's own first frames and bookkeeping. */
   onConnect(ws: WebSocket, connection: Connection): Promise<void>;
-  /** What a command on this connection may ask beyond the host's part (see `port`). */
-  onCommand(connection: Connection): HolderPort;
+  /** What a command on this connection may ask beyond what the host answers (see `holder`). */
+  onCommand(connection: Connection): HolderPart;
   /** The socket ended (closed, failed or expired); called once per socket. */
   onGone(connection: Connection): Promise<void>;
 }
 
-/** The part of a command's port every host answers the same way. */
-type HostPort = Pick<HubPort, "userStatuses" | "verifyToken" | "saveConnection" | "reschedule">;
+/** What every host answers the same way when a command asks its holding actor. */
+type HostPart = Pick<HoldingActor, "saveConnection" | "reschedule">;
 
 /** The part only the holding actor can answer. */
-export type HolderPort = Omit<HubPort, keyof HostPort>;
+export type HolderPart = Omit<HoldingActor, keyof HostPart>;
 
 export interface SocketHostOptions {
   ctx: DurableObjectState;
@@ -66,19 +68,6 @@ export interface SocketHostOptions {
 /** What one upgrade adds to the connection: the groups it starts in (a room socket's room). */
 export interface Upgrade {
   groups?: string[];
-}
-
-/**
- * Other users' statuses, in the order asked. Stub calls go through callActor, so a socket sees
- * the same codes as the HTTP API (an overloaded actor is `unavailable`).
- */
-export function userStatuses(env: Pick<Env, "USER_HUB">, userIds: string[]): Promise<UserStatus[]> {
-  return Promise.all(
-    userIds.map(async (userId) => {
-      const status = await callActor(() => env.USER_HUB.getByName(userId).status());
-      return { user_id: userId, is_online: status.is_online, last_seen: status.last_seen };
-    }),
-  );
 }
 
 export class SocketHost {
@@ -100,6 +89,10 @@ export class SocketHost {
     options.deadlines.register("token expiries", {
       nextAt: () => this.nextExpiry(),
       run: (now) => this.expireTokens(now),
+    });
+    options.deadlines.register("metrics", {
+      nextAt: () => meter.flushDueAt(),
+      run: () => flushMeter(options.env, options.label),
     });
   }
 
@@ -124,11 +117,18 @@ export class SocketHost {
       connectedAt: Date.now(),
     });
     if (upgrade.groups !== undefined) connection.groups = upgrade.groups;
-    const admission = await this.options.hooks.admit(connection);
+    let admission: Admission | null;
+    try {
+      admission = await this.options.hooks.admit(connection);
+    } catch (err) {
+      if (err instanceof GatewayError) return errorResponse(err);
+      throw err;
+    }
     if (admission === null) {
       // Not hibernatable: this socket only lives long enough to be told why it is refused.
       server.accept();
-      server.send(
+      SocketSet.send(
+        server,
         encodeError(new GatewayError("too_many_connections", "too many connections for this user")),
       );
       SocketSet.close(server, Disconnects.tooManyConnections);
@@ -156,7 +156,22 @@ export class SocketHost {
   async message(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
-    await this.frames.handle(ws, connection, raw, this.port(connection));
+    await this.frames.handle(ws, connection, raw, this.holder(connection));
+    await this.options.deadlines.ensureBy(meter.flushDueAt());
+  }
+
+  /** Send `frame` on these sockets (default: all), close them as terminated; how many were open. */
+  async terminate(frame: string, connectionIds?: readonly string[]): Promise<number> {
+    const open =
+      connectionIds === undefined
+        ? this.sockets.entries()
+        : connectionIds.flatMap((id) => this.sockets.entries(undefined, id));
+    for (const { ws } of open) {
+      SocketSet.send(ws, frame);
+      SocketSet.close(ws, Disconnects.terminated);
+      await this.gone(ws);
+    }
+    return open.length;
   }
 
   async closed(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -178,11 +193,9 @@ export class SocketHost {
 
   // --- internals ------------------------------------------------------------------------------
 
-  private port(connection: Connection): HubPort {
-    const { env, config, deadlines } = this.options;
+  private holder(connection: Connection): HoldingActor {
+    const { deadlines } = this.options;
     return {
-      userStatuses: (userIds) => userStatuses(env, userIds),
-      verifyToken: (token) => verifyToken(token, config),
       saveConnection: (changed) => this.sockets.save(changed),
       reschedule: () => deadlines.reschedule(),
       ...this.options.hooks.onCommand(connection),

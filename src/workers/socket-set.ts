@@ -4,6 +4,11 @@
  */
 import { type Connection, parseConnection } from "../core/connection.ts";
 import { type Disconnect, Disconnects } from "../protocol/errors.ts";
+import { meter } from "./meter.ts";
+
+/** The exact ping frame the runtime answers without waking the actor (docs/protocol.md). */
+export const AUTO_PING = '{"type":"ping"}';
+export const AUTO_PONG = '{"type":"pong"}';
 
 export class SocketSet {
   private readonly ctx: DurableObjectState;
@@ -21,7 +26,7 @@ export class SocketSet {
     this.parsed.set(ws, connection);
   }
 
-  /** Open sockets; `getWebSockets()` may still list CLOSING ones (PLATFORM-NOTES). */
+  /** Open sockets; `getWebSockets()` may still list CLOSING ones (workerd does). */
   open(except?: WebSocket, tag?: string): WebSocket[] {
     return this.ctx
       .getWebSockets(tag)
@@ -61,9 +66,11 @@ export class SocketSet {
     }
   }
 
+  /** Write a frame, counted in the isolate's meter (workers/meter.ts). */
   static send(ws: WebSocket, frame: string): void {
     try {
       ws.send(frame);
+      meter.frameSent(frame);
     } catch {
       // The socket closed between our check and the send; its close event cleans up.
     }
@@ -83,7 +90,7 @@ export class SocketSet {
   }
 
   /**
-   * Answer a peer's close frame. The runtime does not do it by itself here (PLATFORM-NOTES):
+   * Answer a peer's close frame. workerd does not do it by itself:
    * without this the client waits for its own timeout and ends with 1006. 1005 and 1006 are
    * reserved codes that cannot be sent, so those are answered with 1000.
    */

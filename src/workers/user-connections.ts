@@ -9,9 +9,11 @@ import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
 import { type Lease, Leases } from "../core/leases.ts";
+import type { MirrorTarget } from "../core/mirror-flusher.ts";
 import type { PresenceSnapshot } from "../core/presence.ts";
-import { type MirrorTarget, PresenceKeeper } from "../core/presence-keeper.ts";
+import { PresenceKeeper } from "../core/presence-keeper.ts";
 import { shardName, shardOf } from "../core/sharding.ts";
+import { UserProfileStore } from "../core/user-profile.ts";
 import type { WebhookOutbox } from "../core/webhook-outbox.ts";
 import { createMirrors } from "../mirrors/index.ts";
 import type { PostgresMirror } from "../mirrors/types.ts";
@@ -43,6 +45,8 @@ export class UserConnections {
   readonly leases: Leases;
   /** The actor's storage with its values kept in memory (see CachedStore). */
   readonly store: CachedStore;
+  /** Who the user is, as the last socket's token said. */
+  readonly profile: UserProfileStore;
   /** Pending presence webhook events (null when WEBHOOK_URL is not set). */
   readonly webhooks: WebhookOutbox | null;
   private readonly env: Env;
@@ -63,8 +67,10 @@ export class UserConnections {
       env.MIRROR_MONITOR.getByName("global"),
     );
     this.webhooks = webhooks;
+    this.profile = new UserProfileStore(this.store);
     this.presence = new PresenceKeeper({
       storage: this.store,
+      profile: this.profile,
       mirrors: {
         ...createMirrors(config, postgres),
         shard: async (s) => {
@@ -89,7 +95,7 @@ export class UserConnections {
       coalesceMs: { redis: MIRROR_COALESCE_MS, postgres: MIRROR_COALESCE_MS },
       log: (message) => console.warn(`UserHub:presence: ${message}`),
       onFlip: async (flip, state, now) => {
-        const userId = (await this.presence.profile())?.userId ?? "";
+        const userId = (await this.profile.get())?.userId ?? "";
         await webhooks?.record(flip, userId, state.version, now);
       },
     });
@@ -155,7 +161,7 @@ export class UserConnections {
     now?: boolean;
   }): Promise<void> {
     const count = this.count();
-    const profile = await this.presence.profile();
+    const profile = await this.profile.get();
     const presence = await this.presence.presence();
     const frame = encodeFrame("status_changed", {
       user_id: profile?.userId ?? "",
@@ -194,8 +200,8 @@ export class UserConnections {
   /** A RoomHub lends one of its room sockets to this user's presence, within the cap. */
   async attach(userId: string, lease: Lease, max: number): Promise<boolean> {
     if (this.count() >= max) return false;
-    if ((await this.presence.profile()) === undefined) {
-      await this.presence.rememberProfile({
+    if ((await this.profile.get()) === undefined) {
+      await this.profile.remember({
         userId,
         username: userId,
         isStaff: false,

@@ -4,30 +4,28 @@
  * src/protocol.
  */
 import { DurableObject } from "cloudflare:workers";
-import { StatusMemory } from "../core/announce.ts";
+import { DEFAULT_HANDLERS } from "../app/socket/index.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, deliver, newDelivery } from "../core/delivery.ts";
-import { DEFAULT_HANDLERS } from "../core/handlers/index.ts";
+import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
-import { admitQueued } from "../core/overload.ts";
+import type { Termination } from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
-import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
+import { CoMemberPresence } from "./co-member-presence.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
-import { type HolderPort, type SocketHooks, SocketHost } from "./socket-host.ts";
-import { SocketSet } from "./socket-set.ts";
+import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
+import { AUTO_PING, AUTO_PONG } from "./socket-set.ts";
 import { UserConnections, type UserSnapshot } from "./user-connections.ts";
+import { deliverToUser, type UserDeliveryParts } from "./user-delivery.ts";
+import { userDetails } from "./user-details.ts";
+import { userHoldingActor } from "./user-holding-actor.ts";
 import { UserNotifications } from "./user-notifications.ts";
-import { createUserPort } from "./user-port.ts";
-
-/** The exact ping frame the runtime answers without waking the actor (PROTOCOL.md). */
-export const AUTO_PING = '{"type":"ping"}';
-export const AUTO_PONG = '{"type":"pong"}';
+import { UserTermination } from "./user-termination.ts";
 
 export class UserHub extends DurableObject<Env> {
   private readonly config: Config;
@@ -37,10 +35,11 @@ export class UserHub extends DurableObject<Env> {
   private readonly mailbox: Mailbox;
   private readonly notifications: UserNotifications;
   private readonly knownUser: KnownUser;
+  private readonly deliveryParts: UserDeliveryParts;
+  private readonly termination: UserTermination;
   /** What a command on any of this user's sockets may ask of this actor. */
-  private readonly commands: HolderPort;
-  /** Co-members' flips each socket was told (a flip may come from several shared rooms). */
-  private readonly told = new StatusMemory();
+  private readonly commands: HolderPart;
+  private readonly coMembers = new CoMemberPresence(() => this.host.sockets.entries());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -54,7 +53,7 @@ export class UserHub extends DurableObject<Env> {
       handlers: DEFAULT_HANDLERS,
       deadlines: this.deadlines,
       hooks: this.socketHooks(),
-      // One budget for every socket of this user (PROTOCOL.md, "Budgets"); in memory, so an
+      // One budget for every socket of this user (docs/protocol.md, "Budgets"); in memory, so an
       // evicted hub forgives its user, which only happens once the user went quiet.
       budget: {
         user: new UserBudget(this.config.userBudget, Date.now()),
@@ -64,6 +63,7 @@ export class UserHub extends DurableObject<Env> {
     const postgres = queuedPostgres(env, this.config);
     this.connections = new UserConnections(ctx, env, this.config, this.host.sockets, postgres);
     this.connections.register(this.deadlines);
+    this.termination = new UserTermination(env, this.host, this.connections, this.deadlines);
     this.mailbox = new Mailbox(ctx.storage.sql, this.config.mailbox);
     this.notifications = new UserNotifications(
       ctx,
@@ -72,16 +72,18 @@ export class UserHub extends DurableObject<Env> {
       postgres && ((records) => postgres.recordNotifications(records)),
     );
     this.notifications.register(this.deadlines, async () => {
-      const profile = await this.connections.presence.profile();
+      const profile = await this.connections.profile.get();
       return profile?.userId ?? ctx.id.toString();
     });
     this.knownUser = new KnownUser({
       store: this.connections.store,
-      connectedBefore: async () => (await this.connections.presence.profile()) !== undefined,
+      connectedBefore: async () => (await this.connections.profile.get()) !== undefined,
       lookup: postgres && ((userId) => postgres.userExists(userId)),
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
-    this.commands = createUserPort({
+    const { config, host, mailbox, knownUser, deadlines } = this;
+    this.deliveryParts = { config, host, mailbox, knownUser, deadlines };
+    this.commands = userHoldingActor({
       env,
       config: this.config,
       connections: this.connections,
@@ -126,6 +128,11 @@ export class UserHub extends DurableObject<Env> {
     return this.connections.status();
   }
 
+  /** Sockets, groups, presence and mailbox size, for operators (`GET /api/v1/users/{id}`). */
+  details() {
+    return userDetails(this.host.sockets, this.connections, this.mailbox);
+  }
+
   /** Whether this user exists: has a socket, connected before, or is in the application's table. */
   async exists(userId: string): Promise<boolean> {
     try {
@@ -142,20 +149,7 @@ export class UserHub extends DurableObject<Env> {
    */
   async deliver(userId: string, delivery: Delivery, offeredAt?: number): Promise<DeliveryResult> {
     try {
-      admitQueued(offeredAt, Date.now(), this.config.overload);
-      return await deliver(
-        {
-          mailbox: this.mailbox,
-          sockets: () =>
-            this.host.sockets.entries().map(({ ws, connection }) => ({
-              groups: connection.groups,
-              send: (frame: string) => SocketSet.send(ws, frame),
-            })),
-          isKnownUser: () => this.knownUser.check(userId),
-          now: Date.now,
-        },
-        delivery,
-      );
+      return await deliverToUser(this.deliveryParts, userId, delivery, offeredAt);
     } catch (err) {
       throw forRpc(err);
     }
@@ -183,7 +177,11 @@ export class UserHub extends DurableObject<Env> {
   async attachRemote(
     userId: string,
     lease: Lease,
-  ): Promise<{ accepted: boolean; connectionCount: number }> {
+  ): Promise<{ accepted: boolean; connectionCount: number; blockedUntil?: number }> {
+    const blocked = await this.termination.blockedUntil();
+    if (blocked !== null) {
+      return { accepted: false, connectionCount: this.connections.count(), blockedUntil: blocked };
+    }
     const max = this.config.maxConnectionsPerUser;
     const accepted = await this.connections.attach(userId, lease, max);
     if (accepted) await this.deadlines.reschedule();
@@ -205,6 +203,11 @@ export class UserHub extends DurableObject<Env> {
     await this.deadlines.reschedule();
   }
 
+  /** Close every socket of this user as terminated, optionally blocking new ones. */
+  terminate(_userId: string, termination: Termination): Promise<{ closed: number }> {
+    return this.termination.terminate(termination);
+  }
+
   /** Write this user's presence to a mirror again (after that mirror's outage). */
   async rewriteMirror(target: "redis" | "postgres"): Promise<void> {
     await this.connections.presence.rewrite([target]);
@@ -219,26 +222,12 @@ export class UserHub extends DurableObject<Env> {
       .map((e) => e.connection.connectionId);
   }
 
-  /** Co-members flipped (one room's window): tell this user's sockets in that room, once each. */
+  /** A room's window of co-members' flips, or a large room's count: to this user's sockets in it. */
   pushStatuses(groupName: string, statuses: StatusChanged[]): void {
-    for (const { ws, connection } of this.host.sockets.entries()) {
-      if (!connection.groups.includes(groupName)) continue;
-      for (const status of statuses) {
-        if (this.told.firstTime(status, connection.connectionId))
-          SocketSet.send(ws, encodeFrame("status_changed", status));
-      }
-    }
+    this.coMembers.statuses(groupName, statuses);
   }
-
-  /** A large room's online count changed: tell this user's sockets in it. */
   pushRoomPresence(groupName: string, onlineCount: number): void {
-    const frame = encodeFrame("room_presence", {
-      group_name: groupName,
-      online_count: onlineCount,
-    });
-    for (const { ws, connection } of this.host.sockets.entries()) {
-      if (connection.groups.includes(groupName)) SocketSet.send(ws, frame);
-    }
+    this.coMembers.count(groupName, onlineCount);
   }
 
   // --- internals ------------------------------------------------------------------------------
@@ -246,9 +235,11 @@ export class UserHub extends DurableObject<Env> {
   private socketHooks(): SocketHooks {
     return {
       admit: async (connection) => {
+        const refusal = await this.termination.refusal();
+        if (refusal !== null) throw refusal;
         if (this.connections.count() >= this.config.maxConnectionsPerUser) return null;
         const { userId, username, isStaff, isSuperuser } = connection;
-        await this.connections.presence.rememberProfile({ userId, username, isStaff, isSuperuser });
+        await this.connections.profile.remember({ userId, username, isStaff, isSuperuser });
         return { connectionCount: () => this.connections.count(), lastSeq: this.mailbox.lastSeq() };
       },
       onConnect: (ws) => this.connections.changed({ opened: ws, now: true }),

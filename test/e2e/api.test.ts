@@ -12,6 +12,7 @@ import {
   FanoutResultSchema,
   NotificationResultSchema,
   OnlineUsersResultSchema,
+  UserDetailsResultSchema,
   UserStatusResultSchema,
 } from "../../src/http/api/schemas.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
@@ -256,6 +257,47 @@ describe("GET /api/v1/users/{id}/status and /users/online", () => {
   });
 });
 
+describe("GET /api/v1/users/{id}", () => {
+  it("lists each socket with its groups, the user's groups and the mailbox's size", async () => {
+    const user = uniqueUser("details");
+    const claims = { username: "dana", groups: ["group_details_*"] };
+    const tabs = [await connectAs(user, claims), await connectAs(user, claims)];
+    if (hasRooms) await joinGroup(tabs[0] as Client, "group_details_a");
+    const sent = await call("POST", `/users/${user}/notifications`, {
+      body: { title: "t", message: "stored" },
+    });
+    expect(sent.status).toBe(200);
+
+    const { status, json } = await call("GET", `/users/${user}`);
+    expect(status).toBe(200);
+    const details = v.parse(UserDetailsResultSchema, json);
+    expect(details).toMatchObject({
+      user_id: user,
+      username: "dana",
+      is_online: true,
+      connection_count: 2,
+      mailbox: { messages: 1, notifications: 1, last_seq: 1 },
+    });
+    const ids = tabs.map((tab) => tab.established.data.connection_id);
+    expect(details.sockets.map((s) => s.connection_id).sort()).toEqual([...ids].sort());
+    expect(details.sockets.every((s) => s.kind === "user" && s.connected_at !== null)).toBe(true);
+    if (hasRooms) {
+      expect(details.groups).toEqual(["group_details_a"]);
+      const joined = details.sockets.find((s) => s.connection_id === ids[0]);
+      expect(joined?.groups).toEqual(["group_details_a"]);
+    }
+    for (const tab of tabs) await tab.close();
+  });
+
+  it("answers 404 for a user who never connected, and is not shadowing /users/online", async () => {
+    const { status, error } = await refusal("GET", `/users/${uniqueUser("ghost")}`);
+    expect(status).toBe(404);
+    expect(error.code).toBe("user_not_found");
+    const online = await call("GET", "/users/online");
+    expect(v.parse(OnlineUsersResultSchema, online.json).count).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe("authentication failures", () => {
   const path = "/users/online";
 
@@ -357,9 +399,12 @@ describe("GET /api/v1/openapi.json", () => {
         "POST /api/v1/broadcasts",
         "POST /api/v1/groups/{name}/messages",
         "GET /api/v1/users/{id}/status",
+        "GET /api/v1/users/{id}",
         "GET /api/v1/users/online",
+        "DELETE /api/v1/users/{id}/connections",
         "GET /api/v1/openapi.json",
         "GET /health",
+        "GET /metrics",
       ].sort(),
     );
   });

@@ -1,6 +1,6 @@
 /**
  * A close the server starts completes promptly: the client's `close` event follows the
- * server's close frame within a second (PROTOCOL "Close codes"), for every reason the server
+ * server's close frame within a second (docs/protocol.md, "Close codes"), for every reason the server
  * closes. Measured with the `ws` client, whose `close` event fires only once the close
  * handshake is done and the TCP connection has ended.
  *

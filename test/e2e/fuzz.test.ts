@@ -2,7 +2,7 @@
  * A short run of the black-box fuzzer (test/fuzz/fuzzer.ts; longer runs: `npm run fuzz`) against
  * the stack of the global setup: generated bad frames, HTTP requests and upgrades, while two
  * other users exchange direct messages. Each finding names its input, so a failure here reads as
- * a list of the gateway's answers that break PROTOCOL.md.
+ * a list of the gateway's answers that break docs/protocol.md.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, inject, it } from "vitest";

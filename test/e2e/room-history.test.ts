@@ -1,5 +1,5 @@
 /**
- * Room history end to end (PROTOCOL "Rooms"): room messages from a socket, the HTTP API and
+ * Room history end to end (docs/protocol.md, "Rooms"): room messages from a socket, the HTTP API and
  * the server SDK carry the room's group_seq to user sockets and consultation sockets, and the
  * client SDK, cut off for a while, rejoins and gets exactly the messages it missed, once each.
  */

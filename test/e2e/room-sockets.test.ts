@@ -1,5 +1,5 @@
 /**
- * Room sockets (`/ws/group/{name}/`, PROTOCOL "Endpoints"): a socket held by the room's own
+ * Room sockets (`/ws/group/{name}/`, docs/protocol.md, "Endpoints"): a socket held by the room's own
  * actor, opened by the SDK with `client.room(name)`, counted toward the user's online status,
  * and reached by every message to the room.
  */

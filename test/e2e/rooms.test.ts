@@ -1,5 +1,5 @@
 /**
- * A message to a room reaches every socket in it (PROTOCOL "Rooms"), whichever actor holds it:
+ * A message to a room reaches every socket in it (docs/protocol.md, "Rooms"), whichever actor holds it:
  * the consultation sockets of `/ws/consultation/{id}/` (held by the room) and the user sockets
  * that joined `consultation_{id}` (held by their users' actors). The seed notifies consultation
  * participants from server code with `send_to_group("consultation_{id}", message_type=

@@ -11,9 +11,11 @@ import {
   type RealtimeClient,
   RealtimeError,
 } from "../../src/sdk/client.ts";
+import { createRealtime } from "../../src/sdk/server.ts";
 import { freePort } from "../dev/helpers/ports.ts";
 import { E2E_VARS } from "../helpers/e2e-config.ts";
 import { eventually, sleep } from "../helpers/frames.ts";
+import { TEST_API_KEY } from "../helpers/secrets.ts";
 import { mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { connectAs, gatewayUrl, uniqueUser, wsUrl } from "./helpers.ts";
 import { TcpProxy } from "./tcp-proxy.ts";
@@ -184,6 +186,21 @@ describe("client SDK against the gateway", () => {
     }
   });
 
+  it("stops at 4003 terminated when an operator closes the user's connections", async () => {
+    const user = uniqueUser("sdk-term");
+    const client = sdkFor(user);
+    await client.opened();
+    const closing = nextEvent(client, "close");
+    const operator = createRealtime({ baseUrl: gatewayUrl(), apiKey: TEST_API_KEY });
+    expect(await operator.connections.terminateUserConnections(user, { reason: "bye" })).toEqual({
+      closed: 1,
+    });
+    expect(await closing).toMatchObject({ code: 4003, reason: "terminated", willReconnect: false });
+    await sleep(300);
+    expect(client.state).toBe("closed");
+    expect(await operator.online.getUserConnectionCount(user)).toBe(0);
+  });
+
   it("bounds the retries of a token the gateway refuses (a 401 looks like a network error)", async () => {
     const token = await mintToken(uniqueUser("sdk"), { expiresIn: -120 });
     const client = createClient({
@@ -243,7 +260,7 @@ describe("client SDK features that light up with the server", () => {
     await sleep(300);
     expect(seen).toEqual(expected);
     // m0 was seq 1, so m1-m5 were 2-6 and the replay covered m6-m10, seq 7-11. (from_seq is
-    // left out: PROTOCOL.md does not say whether it is since_seq or the first seq replayed.)
+    // left out: docs/protocol.md does not say whether it is since_seq or the first seq replayed.)
     expect(resumed).toHaveLength(1);
     // m11 may be stored before the resume request arrives: then the replay covers it too (and
     // the client drops its live copy), so to_seq is 11 or 12.

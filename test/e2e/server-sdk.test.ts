@@ -220,3 +220,30 @@ describe("errors", () => {
     );
   });
 });
+
+describe("connections", () => {
+  it("terminateUserConnections closes the user's sockets and blocks them until blockUntil", async () => {
+    const user = uniqueUser("sdk-t");
+    const tab = await connectAs(user);
+    tab.send({ type: "ping" });
+    const blockUntil = new Date(Date.now() + 60_000);
+    expect(
+      await realtime.connections.terminateUserConnections(user, { reason: "revoked", blockUntil }),
+    ).toEqual({ closed: 1 });
+    expect(await tab.frames.waitClosed()).toEqual({ code: 4003, reason: "terminated" });
+    await expect(connectAs(user)).rejects.toMatchObject({ status: 403 });
+  });
+
+  it("terminateUserConnections refuses a block in the past with the field named", async () => {
+    const refused = await failure(
+      realtime.connections.terminateUserConnections(uniqueUser("sdk-t"), {
+        blockUntil: "2020-01-01T00:00:00Z",
+      }),
+    );
+    expect(refused).toMatchObject({
+      code: "validation_failed",
+      status: 400,
+      details: { field: "block_until" },
+    });
+  });
+});

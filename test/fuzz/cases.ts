@@ -1,6 +1,6 @@
 /**
  * Generated bad input for the black-box fuzzer (fuzzer.ts): socket frames and HTTP requests,
- * each with what the gateway must answer per PROTOCOL.md. Deterministic for a seed, so a
+ * each with what the gateway must answer per docs/protocol.md. Deterministic for a seed, so a
  * finding can be replayed (`npm run fuzz -- --seed N`).
  */
 
@@ -255,7 +255,7 @@ const FRAME_GENERATORS: ReadonlyArray<(random: Random, targets: Targets) => Fram
       : Uint8Array.from({ length: 1 + random.int(512) }, () => random.int(256)),
     expect: anyError("invalid_message"),
   }),
-  // PROTOCOL "Text": NUL and lone surrogates are refused wherever a string is stored.
+  // docs/protocol.md, "Text": NUL and lone surrogates are refused wherever a string is stored.
   (random, targets) => {
     const bad = random.pick(UNSTORABLE);
     const frame = random.pick([
@@ -271,7 +271,7 @@ const FRAME_GENERATORS: ReadonlyArray<(random: Random, targets: Targets) => Fram
       expect: anyError("validation_failed", "invalid_group"),
     };
   },
-  // PROTOCOL "ids": numbers must be safe integers.
+  // docs/protocol.md, "ids": numbers must be safe integers.
   (random) => ({
     category: "unsafe integer id",
     frame: random.pick([

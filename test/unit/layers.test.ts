@@ -1,7 +1,7 @@
 /**
- * The layers' one rule: the core (src/protocol, src/core, src/app once it exists) imports nothing
- * from the runtime. Every module there, and every module it reaches through relative imports,
- * names no `cloudflare:` module and nothing under src/workers.
+ * The layers, lowest first: src/protocol → src/core → src/app → src/mirrors, src/http, src/sdk →
+ * src/workers. A module reaches (through its relative imports, followed to the end) no module of
+ * a higher layer, and the three lowest name no `cloudflare:` module.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -9,6 +9,20 @@ import { describe, expect, it } from "vitest";
 
 const root = resolve(import.meta.dirname, "../..");
 const CORE = ["src/protocol", "src/core", "src/app"];
+/** Each folder's rank; a module may reach its own rank and lower ones. */
+const LAYERS: [string, number][] = [
+  ["src/protocol/", 0],
+  ["src/core/", 1],
+  ["src/app/", 2],
+  ["src/mirrors/", 3],
+  ["src/http/", 3],
+  ["src/sdk/", 3],
+  ["src/workers/", 4],
+];
+
+function rankOf(file: string): number | undefined {
+  return LAYERS.find(([folder]) => file.startsWith(folder))?.[1];
+}
 
 function modulesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -71,4 +85,16 @@ describe("the core's import graph", () => {
       "cloudflare:email",
     ]);
   });
+});
+
+describe("each layer's import graph", () => {
+  for (const [folder, rank] of LAYERS) {
+    it(`${folder} reaches no module of a higher layer`, () => {
+      const graph = importGraph(modulesUnder(join(root, folder)));
+      const upward = [...graph.keys()]
+        .map((file) => relative(root, file))
+        .filter((file) => (rankOf(file) ?? 0) > rank);
+      expect(upward).toEqual([]);
+    });
+  }
 });

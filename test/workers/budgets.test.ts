@@ -1,5 +1,5 @@
 /**
- * Budgets (PROTOCOL.md, "Budgets") inside workerd, with budgets small enough to reach
+ * Budgets (docs/protocol.md, "Budgets") inside workerd, with budgets small enough to reach
  * (vitest.workers.config.ts, project "workers-budgets"): USER_BUDGET_PER_SECOND 2,
  * USER_BUDGET_BURST 60, NEW_TARGETS_PER_MINUTE 5, MAILBOX_MAX 10.
  */

@@ -201,6 +201,7 @@ describe("membership and group messages", () => {
       sockets.push(...batch);
     }
     const result = await env.ROOM_HUB.getByName(`room:${group}`).publish(group, {
+      type: "group_message",
       messageId: crypto.randomUUID(),
       fromUserId: null,
       messageType: "announcement",

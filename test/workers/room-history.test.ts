@@ -1,5 +1,5 @@
 /**
- * Room history inside workerd (PROTOCOL "Rooms"): each room message stored once in its RoomHub
+ * Room history inside workerd (docs/protocol.md, "Rooms"): each room message stored once in its RoomHub
  * with a group_seq and the room's epoch, replayed by join_group { since_group_seq } and by
  * resume on consultation sockets, and a room whose storage was lost says so.
  */

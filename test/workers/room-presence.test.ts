@@ -1,5 +1,5 @@
 /**
- * Room presence in batches (PROTOCOL.md, "Who receives status_changed"), with
+ * Room presence in batches (docs/protocol.md, "Who receives status_changed"), with
  * ROOM_PRESENCE_MAX_MEMBERS = 3: per-user status_changed up to 3 members, counts above.
  */
 import { env } from "cloudflare:workers";

@@ -5,6 +5,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/http/app.ts";
+import { appFromEnv } from "../../src/workers/actors-from-env.ts";
 import { mintSubscriptionToken, mintToken, type TokenOptions } from "../helpers/tokens.ts";
 import { connectAs, join, reply, uniqueUser, upgrade, wrapSocket } from "./helpers.ts";
 
@@ -47,7 +48,7 @@ describe("which tokens open a socket", () => {
 });
 
 describe("ALLOW_QUERY_TOKEN=false", () => {
-  const app = createApp();
+  const app = createApp((runtimeEnv) => appFromEnv(runtimeEnv));
   const strictEnv = { ...env, ALLOW_QUERY_TOKEN: "false" };
   const open = (path: string, headers: Record<string, string>) =>
     app.fetch(

@@ -1,4 +1,4 @@
-"""Verifying the gateway's presence webhooks (PROTOCOL.md, "Presence webhooks").
+"""Verifying the gateway's presence webhooks (docs/protocol.md, "Presence webhooks").
 
 Each POST carries `Realtime-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 Verify against the raw body bytes (in Django: `request.body`), before parsing it.

@@ -1,6 +1,6 @@
 /**
  * Who is calling the HTTP API: server code holding the API key, or a staff user with a JWT.
- * The two differ in one rule only (PROTOCOL.md, "HTTP API"): with the API key the caller speaks
+ * The two differ in one rule only (docs/protocol.md, "HTTP API"): with the API key the caller speaks
  * for any user, so `from_user_id` is trusted; a staff token speaks only for its own user.
  */
 import { isPrivileged, type Principal, verifyToken } from "../../core/auth.ts";

@@ -3,12 +3,13 @@
  * valibot schema. Every failure is a GatewayError naming what was wrong.
  */
 import * as v from "valibot";
+import type { Termination } from "../../core/termination.ts";
 import { GatewayError } from "../../protocol/errors.ts";
 
 /**
  * `application/json`, with or without parameters, and structured `+json` types (RFC 6839).
  * Anything else is refused with 400 `invalid_json`, so the API answers with the protocol's own
- * codes only (PROTOCOL.md lists 400/401/403/404/413/429/503).
+ * codes only (docs/protocol.md lists 400/401/403/404/413/429/503).
  */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -45,15 +46,26 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
   return bytes;
 }
 
-/** The request's JSON body, at most `maxBytes` long. */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+/**
+ * The request's JSON body, at most `maxBytes` long. With `optional` (a DELETE), a request
+ * without a body (no bytes, whatever its Content-Type) reads as `{}`.
+ */
+export async function readJsonBody(
+  request: Request,
+  maxBytes: number,
+  options: { optional?: boolean } = {},
+): Promise<unknown> {
   const contentType = request.headers.get("Content-Type") ?? "";
-  if (!JSON_MEDIA_TYPE.test(contentType)) {
-    throw new GatewayError("invalid_json", "Content-Type must be application/json", {
+  const wrongType = () =>
+    new GatewayError("invalid_json", "Content-Type must be application/json", {
       details: { content_type: contentType.slice(0, 100) },
     });
-  }
+  if (!options.optional && !JSON_MEDIA_TYPE.test(contentType)) throw wrongType();
   const bytes = await readLimited(request, maxBytes);
+  if (options.optional) {
+    if (bytes.byteLength === 0) return {};
+    if (!JSON_MEDIA_TYPE.test(contentType)) throw wrongType();
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -105,4 +117,24 @@ export function parseInput<TSchema extends v.GenericSchema>(
       ? "is required"
       : issue.message;
   throw new GatewayError("validation_failed", `${name}: ${message}`, { details: { field: name } });
+}
+
+/** A validated termination body as the operation takes it (`block_until` in ms). */
+export function terminationOf(body: { reason?: string; block_until?: string }): Termination {
+  return {
+    reason: body.reason ?? null,
+    blockUntil:
+      body.block_until === undefined ? null : parseTimestamp(body.block_until, "block_until"),
+  };
+}
+
+/** An ISO 8601 timestamp (already checked for shape) as ms since the epoch. */
+function parseTimestamp(value: string, field: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw new GatewayError("validation_failed", `${field}: is not a valid time`, {
+      details: { field },
+    });
+  }
+  return ms;
 }

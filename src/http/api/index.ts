@@ -1,11 +1,10 @@
 /**
- * The HTTP API under /api/v1 (PROTOCOL.md, "HTTP API"): authenticate, read the body, run the
+ * The HTTP API under /api/v1 (docs/protocol.md, "HTTP API"): authenticate, read the body, run the
  * route's operation, answer JSON. The routes themselves are a table (api/routes.ts).
  */
 import { Hono } from "hono";
-import { type AppContext, RANDOM_IDS, SYSTEM_CLOCK } from "../../app/ports.ts";
+import type { AppContext } from "../../app/context.ts";
 import { toGatewayError } from "../../protocol/errors.ts";
-import { actorsFromEnv } from "../../workers/actors-from-env.ts";
 import { errorResponse } from "../errors.ts";
 import type { AppEnv } from "../types.ts";
 import { authenticateApiCaller } from "./auth.ts";
@@ -20,15 +19,12 @@ function routerPath(template: string): string {
 }
 
 /**
- * Build the router; `portsOf` is how routes reach the actors (tests pass in-memory twins).
- * `limiter` counts each caller's requests (one per isolate; see api/rate-limit.ts).
+ * Build the router; `appOf` is how routes reach the actors (the Worker entry passes the runtime's,
+ * tests in-memory twins). `limiter` counts each caller's requests (one per isolate; see
+ * api/rate-limit.ts).
  */
 export function createApi(
-  portsOf: (env: Env) => AppContext = (env) => ({
-    actors: actorsFromEnv(env),
-    clock: SYSTEM_CLOCK,
-    ids: RANDOM_IDS,
-  }),
+  appOf: (env: Env) => AppContext,
   limiter: ApiRateLimiter = new ApiRateLimiter(),
 ): Hono<AppEnv> {
   const api = new Hono<AppEnv>();
@@ -41,12 +37,16 @@ export function createApi(
       const caller = await authenticateApiCaller(c.req.header("Authorization") ?? null, config);
       limiter.take(caller, config.apiRateLimit, Date.now());
       const body =
-        route.body === NO_BODY ? undefined : await readJsonBody(c.req.raw, config.maxFrameBytes);
+        route.body === NO_BODY
+          ? undefined
+          : await readJsonBody(c.req.raw, config.maxFrameBytes, {
+              optional: route.bodyOptional === true,
+            });
       const result = await route.run({
         params: c.req.param(),
         body,
         caller,
-        ports: portsOf(c.env),
+        app: appOf(c.env),
         config,
       });
       c.header("cache-control", "no-store");
@@ -62,5 +62,3 @@ export function createApi(
   });
   return api;
 }
-
-export const api = createApi();

@@ -18,6 +18,8 @@ import {
   NotificationResultSchema,
   OnlineUserSchema,
   OnlineUsersResultSchema,
+  TerminateConnectionsBodySchema,
+  TerminateConnectionsResultSchema,
   UserStatusResultSchema,
 } from "./schemas.ts";
 
@@ -41,6 +43,8 @@ const COMPONENTS = {
   BroadcastBody: BroadcastBodySchema,
   GroupMessageBody: GroupMessageBodySchema,
   FanoutResult: FanoutResultSchema,
+  TerminateConnectionsBody: TerminateConnectionsBodySchema,
+  TerminateConnectionsResult: TerminateConnectionsResultSchema,
   UserStatus: UserStatusResultSchema,
   OnlineUser: OnlineUserSchema,
   OnlineUsers: OnlineUsersResultSchema,
@@ -123,7 +127,9 @@ function operation(route: ApiRoute): Json {
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(route.body === NO_BODY
       ? {}
-      : { requestBody: { required: true, content: jsonContent(route.body) } }),
+      : {
+          requestBody: { required: route.bodyOptional !== true, content: jsonContent(route.body) },
+        }),
     responses: {
       "200": { description: "Success", content: jsonContent(route.result) },
       ...errorResponses([...new Set([...route.errors, ...COMMON_ERRORS])]),
@@ -161,6 +167,22 @@ export function buildOpenApiDocument(): Json {
       responses: { "200": { description: "Health", content: jsonContent(HealthResultSchema) } },
     },
   };
+  paths["/metrics"] = {
+    get: {
+      operationId: "getMetrics",
+      summary: "Prometheus metrics",
+      description:
+        "Prometheus text exposition format 0.0.4; the API key or a staff JWT. docs/operations.md lists the metrics and how stale each can be.",
+      tags: ["meta"],
+      responses: {
+        "200": {
+          description: "The metrics",
+          content: { "text/plain; version=0.0.4": { schema: { type: "string" } } },
+        },
+        ...errorResponses(["unauthorized", "forbidden", "unavailable"]),
+      },
+    },
+  };
   const schemas = relocateRefs(toJsonSchemaDefs(COMPONENTS, CONVERSION));
   return {
     openapi: "3.1.0",
@@ -168,7 +190,7 @@ export function buildOpenApiDocument(): Json {
       title: "Realtime gateway HTTP API",
       version: "1.0.0",
       description:
-        'Server-side sends and presence queries (PROTOCOL.md, "HTTP API"). Authenticate with ' +
+        'Server-side sends and presence queries (docs/protocol.md, "HTTP API"). Authenticate with ' +
         "`Authorization: Bearer <API_KEY>` or a staff/superuser JWT. Errors are " +
         "`{ error: { code, message, details? } }`.",
     },

@@ -5,16 +5,18 @@
  */
 import * as v from "valibot";
 import { broadcast } from "../../app/broadcast.ts";
+import type { AppContext } from "../../app/context.ts";
 import { notify } from "../../app/notify.ts";
 import { onlineUsers } from "../../app/online-users.ts";
-import type { AppContext } from "../../app/ports.ts";
 import { sendDirectMessage } from "../../app/send-direct-message.ts";
 import { sendToRoom } from "../../app/send-to-room.ts";
+import { terminateConnections } from "../../app/terminate-connections.ts";
+import { userDetails } from "../../app/user-details.ts";
 import { userStatus } from "../../app/user-status.ts";
 import type { Config } from "../../core/config.ts";
 import type { ErrorCode } from "../../protocol/errors.ts";
 import { type ApiCaller, originOf, senderOf } from "./auth.ts";
-import { parseBody, parseInput } from "./body.ts";
+import { parseBody, parseInput, terminationOf } from "./body.ts";
 import {
   BroadcastBodySchema,
   DirectMessageBodySchema,
@@ -25,6 +27,9 @@ import {
   NotificationBodySchema,
   NotificationResultSchema,
   OnlineUsersResultSchema,
+  TerminateConnectionsBodySchema,
+  TerminateConnectionsResultSchema,
+  UserDetailsResultSchema,
   UserIdParamSchema,
   UserStatusResultSchema,
 } from "./schemas.ts";
@@ -37,12 +42,12 @@ export interface RouteRequest {
   params: Record<string, string>;
   body: unknown;
   caller: ApiCaller;
-  ports: AppContext;
+  app: AppContext;
   config: Config;
 }
 
 export interface ApiRoute {
-  method: "get" | "post";
+  method: "get" | "post" | "delete";
   /** OpenAPI path template below /api/v1, e.g. `/users/{id}/status`. */
   path: string;
   operationId: string;
@@ -50,6 +55,8 @@ export interface ApiRoute {
   description: string;
   params: Record<string, v.GenericSchema<string, string>>;
   body: v.GenericSchema;
+  /** The body may be left out (read as `{}`). */
+  bodyOptional?: boolean;
   result: v.GenericSchema;
   /** Errors this route answers with besides those every route may (see openapi.ts). */
   errors: readonly ErrorCode[];
@@ -73,7 +80,7 @@ interface RouteDefinition<
     params: Params<P>;
     body: v.InferOutput<B>;
     caller: ApiCaller;
-    ports: AppContext;
+    app: AppContext;
     config: Config;
   }): Promise<v.InferOutput<R>>;
 }
@@ -87,7 +94,7 @@ function defineRoute<
   const paramsSchema = v.object(definition.params);
   return {
     ...route,
-    run: async ({ params, body, caller, ports, config }) =>
+    run: async ({ params, body, caller, app, config }) =>
       handle({
         // Each path parameter is reported by its own name (`details.field: "id"`).
         params: parseInput(paramsSchema, params, "path"),
@@ -96,7 +103,7 @@ function defineRoute<
           ? parseInput(definition.body, body, "body")
           : parseBody(definition.body, body),
         caller,
-        ports,
+        app,
         config,
       }),
   };
@@ -118,8 +125,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NotificationBodySchema,
     result: NotificationResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: async ({ params, body, ports }) => {
-      const sent = await notify(ports, params.id, body);
+    handle: async ({ params, body, app }) => {
+      const sent = await notify(app, params.id, body);
       return {
         notification_id: sent.notificationId,
         delivered: sent.delivered,
@@ -140,8 +147,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: DirectMessageBodySchema,
     result: DirectMessageResultSchema,
     errors: [...BODY_ERRORS, ...USER_ERRORS],
-    handle: async ({ params, body, caller, ports }) => {
-      const sent = await sendDirectMessage(ports, params.id, {
+    handle: async ({ params, body, caller, app }) => {
+      const sent = await sendDirectMessage(app, params.id, {
         from: senderOf(caller, body.from_user_id),
         message: body.message,
         messageType: body.message_type,
@@ -160,8 +167,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: BroadcastBodySchema,
     result: FanoutResultSchema,
     errors: BODY_ERRORS,
-    handle: async ({ body, caller, ports, config }) => {
-      const sent = await broadcast(ports, config.presenceShards, {
+    handle: async ({ body, caller, app, config }) => {
+      const sent = await broadcast(app, config.presenceShards, {
         fromUserId: originOf(caller),
         message: body.message,
         messageType: body.message_type,
@@ -181,14 +188,32 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: GroupMessageBodySchema,
     result: FanoutResultSchema,
     errors: [...BODY_ERRORS, "invalid_group"],
-    handle: async ({ params, body, caller, ports, config }) => {
-      const sent = await sendToRoom(ports, config, params.name, {
+    handle: async ({ params, body, caller, app, config }) => {
+      const sent = await sendToRoom(app, config, params.name, {
         fromUserId: originOf(caller),
         messageType: body.message_type,
         data: body.data,
       });
       return { message_id: sent.messageId, recipients: sent.recipients };
     },
+  }),
+  defineRoute({
+    method: "delete",
+    path: "/users/{id}/connections",
+    operationId: "terminateUserConnections",
+    summary: "Close every socket of a user",
+    description:
+      "Closes every socket of the user (user sockets, and the room and consultation sockets held for them) " +
+      "with close code 4003 and reason `terminated`, each after an `error` frame carrying " +
+      "`reason`. With `block_until`, the user's upgrades answer 403 `forbidden` until then " +
+      "(kept in the user's actor). The body is optional.",
+    params: { id: UserIdParamSchema },
+    body: TerminateConnectionsBodySchema,
+    bodyOptional: true,
+    result: TerminateConnectionsResultSchema,
+    errors: BODY_ERRORS,
+    handle: async ({ params, body, app }) =>
+      terminateConnections(app, params.id, terminationOf(body)),
   }),
   defineRoute({
     method: "get",
@@ -200,8 +225,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: UserStatusResultSchema,
     errors: ["validation_failed", ...USER_ERRORS],
-    handle: async ({ params, ports }) => {
-      const status = await userStatus(ports, params.id);
+    handle: async ({ params, app }) => {
+      const status = await userStatus(app, params.id);
       return {
         user_id: status.userId,
         is_online: status.isOnline,
@@ -220,12 +245,27 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: NO_BODY,
     result: OnlineUsersResultSchema,
     errors: [],
-    handle: async ({ ports, config }) => {
-      const users = (await onlineUsers(ports, config.presenceShards)).map((user) => ({
+    handle: async ({ app, config }) => {
+      const users = (await onlineUsers(app, config.presenceShards)).map((user) => ({
         user_id: user.userId,
         connection_count: user.connectionCount,
       }));
       return { users, count: users.length };
     },
+  }),
+  defineRoute({
+    method: "get",
+    path: "/users/{id}",
+    operationId: "getUserDetails",
+    summary: "A user's sockets, groups and mailbox, for operators",
+    description:
+      "Every open socket of the user (connection id, kind, when it opened, its groups), the " +
+      "groups of all of them, the presence record and the mailbox's size. The admin console's " +
+      "user view (registered after `/users/online`, which it would otherwise shadow).",
+    params: { id: UserIdParamSchema },
+    body: NO_BODY,
+    result: UserDetailsResultSchema,
+    errors: ["validation_failed", ...USER_ERRORS],
+    handle: ({ params, app }) => userDetails(app, params.id),
   }),
 ];

@@ -96,6 +96,38 @@ export const GroupMessageBodySchema = v.pipe(
   v.title("GroupMessageBody"),
 );
 
+/** The operator's reason shown to a terminated user: 1-256 characters. */
+export const MAX_TERMINATION_REASON_CHARS = 256;
+
+export const TerminateConnectionsBodySchema = v.pipe(
+  v.object({
+    reason: v.optional(
+      v.pipe(
+        v.string("must be a string"),
+        v.minLength(1, "must not be empty"),
+        v.maxLength(
+          MAX_TERMINATION_REASON_CHARS,
+          `must be at most ${MAX_TERMINATION_REASON_CHARS} characters`,
+        ),
+        storableText(),
+        v.description(
+          `1-${MAX_TERMINATION_REASON_CHARS} characters, sent to each socket as the message of an \`error\` frame (code \`forbidden\`, \`details.reason: "terminated"\`) just before the close.`,
+        ),
+      ),
+    ),
+    block_until: v.optional(
+      v.pipe(
+        v.string("must be a string"),
+        v.isoTimestamp("must be an ISO 8601 timestamp with a time zone, e.g. 2026-12-31T00:00:00Z"),
+        v.description(
+          "ISO 8601 timestamp with a time zone, in the future: until then the user's upgrades answer 403 `forbidden`. Replaces an earlier block.",
+        ),
+      ),
+    ),
+  }),
+  v.title("TerminateConnectionsBody"),
+);
+
 export type NotificationBody = v.InferOutput<typeof NotificationBodySchema>;
 export type DirectMessageBody = v.InferOutput<typeof DirectMessageBodySchema>;
 export type BroadcastBody = v.InferOutput<typeof BroadcastBodySchema>;
@@ -119,11 +151,49 @@ export const FanoutResultSchema = v.object({
   recipients: v.pipe(v.number(), v.integer(), v.minValue(0), v.description("Users reached.")),
 });
 
+export const TerminateConnectionsResultSchema = v.object({
+  closed: v.pipe(
+    v.number(),
+    v.integer(),
+    v.minValue(0),
+    v.description("Sockets closed: the user's own and the room sockets held for them."),
+  ),
+});
+
 export const UserStatusResultSchema = v.object({
   user_id: v.string(),
   is_online: v.boolean(),
   connection_count: v.pipe(v.number(), v.integer(), v.minValue(0)),
   last_seen: v.nullable(IsoTimeSchema),
+});
+
+const CountSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+export const UserDetailsResultSchema = v.object({
+  user_id: v.string(),
+  username: v.nullable(v.string()),
+  is_online: v.boolean(),
+  connection_count: CountSchema,
+  last_seen: v.nullable(IsoTimeSchema),
+  sockets: v.array(
+    v.object({
+      connection_id: v.string(),
+      kind: v.pipe(
+        v.picklist(["user", "room"]),
+        v.description(
+          "`user`: a /ws/user/ socket; `room`: a room or consultation socket (held by its room).",
+        ),
+      ),
+      connected_at: v.nullable(IsoTimeSchema),
+      groups: v.array(v.string()),
+    }),
+  ),
+  groups: v.pipe(v.array(v.string()), v.description("Every group the user's sockets are in.")),
+  mailbox: v.object({
+    messages: v.pipe(CountSchema, v.description("Stored messages, notifications included.")),
+    notifications: CountSchema,
+    last_seq: v.pipe(CountSchema, v.description("The last `seq` handed out.")),
+  }),
 });
 
 export const OnlineUserSchema = v.object({

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { broadcast } from "../../../src/app/broadcast.ts";
-import { fakePorts } from "../http/fake-ports.ts";
+import { fakeApp } from "../helpers/fake-app.ts";
 
 describe("broadcasting", () => {
   it("sends the same system_broadcast through every shard and sums the users reached", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     app.shards.set(0, [{ user_id: "1", connection_count: 1 }]);
     app.shards.set(2, [
       { user_id: "2", connection_count: 1 },
@@ -27,7 +27,7 @@ describe("broadcasting", () => {
   });
 
   it("comes from system when server code sends it", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     await broadcast(app, 1, { fromUserId: null, message: "m", messageType: "info" });
     expect(JSON.parse(app.broadcasts[0]?.delivery.json ?? "null").from_user_id).toBe("system");
   });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { onlineUsers } from "../../../src/app/online-users.ts";
-import { fakePorts } from "../http/fake-ports.ts";
+import { fakeApp } from "../helpers/fake-app.ts";
 
 describe("the online users", () => {
   it("are merged from every shard and ordered by id", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     app.shards.set(0, [{ user_id: "b", connection_count: 1 }]);
     app.shards.set(1, [
       { user_id: "c", connection_count: 3 },
@@ -18,6 +18,6 @@ describe("the online users", () => {
   });
 
   it("are none when no shard has anyone", async () => {
-    expect(await onlineUsers(fakePorts(), 3)).toEqual([]);
+    expect(await onlineUsers(fakeApp(), 3)).toEqual([]);
   });
 });

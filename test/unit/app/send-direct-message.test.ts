@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { sendDirectMessage } from "../../../src/app/send-direct-message.ts";
-import { addUser, FIXED_NOW, fakePorts } from "../http/fake-ports.ts";
+import { addUser, FIXED_NOW, fakeApp } from "../helpers/fake-app.ts";
 
 const from = { userId: "1", username: "ada" };
 
 describe("sending a direct message", () => {
   it("delivers one user_message to the target's actor and counts the sockets it reached", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     const target = addUser(app, "2", { sockets: 3 });
     const sent = await sendDirectMessage(app, "2", { from, message: "hi", messageType: "chat" });
     expect(sent).toEqual({
@@ -24,7 +24,7 @@ describe("sending a direct message", () => {
   });
 
   it("reaches no socket of an offline user, whose mailbox keeps it", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     addUser(app, "2");
     expect(
       (await sendDirectMessage(app, "2", { from, message: "later", messageType: "chat" }))
@@ -34,7 +34,7 @@ describe("sending a direct message", () => {
 
   it("refuses an unknown target with user_not_found naming the user", async () => {
     await expect(
-      sendDirectMessage(fakePorts(), "nobody", { from, message: "x", messageType: "chat" }),
+      sendDirectMessage(fakeApp(), "nobody", { from, message: "x", messageType: "chat" }),
     ).rejects.toMatchObject({ code: "user_not_found", details: { user_id: "nobody" } });
   });
 });

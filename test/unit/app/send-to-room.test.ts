@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { sendToRoom } from "../../../src/app/send-to-room.ts";
 import { parseConfig } from "../../../src/core/config.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
-import { FIXED_NOW, fakePorts } from "../http/fake-ports.ts";
+import { FIXED_NOW, fakeApp } from "../helpers/fake-app.ts";
 
 const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET });
 
 describe("sending to a room", () => {
   it("publishes once to the group's room and answers how many users it reached", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     app.rooms?.set("group_a", 5);
     const sent = await sendToRoom(app, config, "group_a", {
       fromUserId: "1",
@@ -24,6 +24,7 @@ describe("sending to a room", () => {
       {
         groupName: "group_a",
         message: {
+          type: "group_message",
           messageId: "id-1",
           fromUserId: "1",
           messageType: "chat",
@@ -35,7 +36,7 @@ describe("sending to a room", () => {
   });
 
   it("carries server code's data instead of text", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     await sendToRoom(app, config, "group_a", {
       fromUserId: null,
       messageType: "t",
@@ -46,7 +47,7 @@ describe("sending to a room", () => {
   });
 
   it("refuses a name outside the group prefixes before reaching any room", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     await expect(
       sendToRoom(app, config, "elsewhere_a", { fromUserId: null, messageType: "t", data: {} }),
     ).rejects.toMatchObject({ code: "invalid_group" });
@@ -54,7 +55,7 @@ describe("sending to a room", () => {
   });
 
   it("answers unavailable while the deployment has no rooms", async () => {
-    const app = fakePorts();
+    const app = fakeApp();
     app.rooms = null;
     await expect(
       sendToRoom(app, config, "group_a", { fromUserId: null, messageType: "t", data: {} }),

@@ -472,7 +472,7 @@ describe("verifyToken with a JWKS (JWT_JWKS_URL)", () => {
   });
 
   // Bug: when the key set cannot be fetched the token is refused as `unauthorized` (401), so every
-  // client is told its token is bad during an outage of the identity provider. PROTOCOL.md has
+  // client is told its token is bad during an outage of the identity provider. docs/protocol.md has
   // `unavailable` for "a dependency is down"; reasonOf() even names the timeout case.
   it("answers unavailable, not unauthorized, when the key set cannot be fetched", async () => {
     const gone = await serveJwks([rsa.jwk]);

@@ -53,4 +53,42 @@ describe("CachedStore", () => {
     expect(await new CachedStore(store).get("k")).toBe(2);
     expect(store.counts.get).toBe(1);
   });
+
+  it("serves a staged value at once and stores it only at commit", async () => {
+    const store = backing();
+    const cached = new CachedStore(store);
+    cached.stage("k", { v: 1 });
+    expect(await cached.get("k")).toEqual({ v: 1 });
+    expect(store.counts.put).toBe(0);
+    await cached.commit();
+    expect(store.data.get("k")).toEqual({ v: 1 });
+  });
+
+  it("does not store a staged value whose durable form equals the stored one, but serves it", async () => {
+    const store = backing();
+    store.data.set("k", { v: 1, version: 1 });
+    const cached = new CachedStore(store);
+    const withoutVersion = (value: unknown) => JSON.stringify({ ...(value as object), version: 0 });
+    cached.stage("k", { v: 1, version: 2 }, withoutVersion);
+    await cached.commit();
+    expect(store.counts.put).toBe(0);
+    expect(await cached.get("k")).toEqual({ v: 1, version: 2 });
+    cached.stage("k", { v: 2, version: 3 }, withoutVersion);
+    await cached.commit();
+    expect(store.data.get("k")).toEqual({ v: 2, version: 3 });
+  });
+
+  it("commits every staged key together, and a put replaces a staged value", async () => {
+    const store = backing();
+    const cached = new CachedStore(store);
+    cached.stage("a", 1);
+    cached.stage("b", 2);
+    await cached.put("b", 3);
+    await cached.commit();
+    expect([...store.data]).toEqual([
+      ["b", 3],
+      ["a", 1],
+    ]);
+    expect(await cached.get("b")).toBe(3);
+  });
 });

@@ -17,7 +17,7 @@ function configError(env: RawEnv, withBase = true): ConfigError {
 }
 
 describe("parseConfig: defaults", () => {
-  it("fills in every default from PROTOCOL.md with only a secret set", () => {
+  it("fills in every default from docs/protocol.md with only a secret set", () => {
     const config = parseConfig(base);
     expect(config).toMatchObject({
       apiKey: null,

@@ -117,4 +117,29 @@ describe("Deadlines", () => {
     deadlines.register("tokens", deadline(null));
     expect(() => deadlines.register("tokens", deadline(null))).toThrow(/twice/);
   });
+
+  it("ensureBy asks no deadline while the alarm already comes in time, and re-arms when not", async () => {
+    const { state, storage } = alarmStorage();
+    const deadlines = new Deadlines(storage);
+    const metrics = deadline(T0 + 5_000);
+    let asked = 0;
+    deadlines.register("metrics", {
+      nextAt: () => {
+        asked++;
+        return metrics.nextAt();
+      },
+      run: metrics.run,
+    });
+    await deadlines.ensureBy(null);
+    expect(asked).toBe(0);
+    await deadlines.ensureBy(T0 + 5_000);
+    expect(state.alarm).toBe(T0 + 5_000);
+    const askedOnce = asked;
+    await deadlines.ensureBy(T0 + 9_000);
+    expect(asked).toBe(askedOnce);
+    expect(state.writes).toBe(1);
+    metrics.at = T0 + 1_000;
+    await deadlines.ensureBy(T0 + 1_000);
+    expect(state.alarm).toBe(T0 + 1_000);
+  });
 });

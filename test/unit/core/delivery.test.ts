@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
   type Delivery,
-  type DeliveryPorts,
   type DeliverySocket,
   deliver,
   newDelivery,
+  type Recipient,
 } from "../../../src/core/delivery.ts";
 import { Mailbox } from "../../../src/core/mailbox.ts";
 import type { MailboxType } from "../../../src/protocol/messages.ts";
@@ -23,7 +23,7 @@ function socket(groups: string[] = []): FakeSocket {
 }
 
 interface User {
-  ports: DeliveryPorts;
+  recipient: Recipient;
   mailbox: Mailbox;
   sockets: FakeSocket[];
   knownLookups: number;
@@ -36,7 +36,7 @@ function user(sockets: FakeSocket[], known = true): User {
     mailbox,
     sockets,
     knownLookups: 0,
-    ports: {
+    recipient: {
       mailbox,
       sockets: () => u.sockets,
       isKnownUser: async () => {
@@ -128,7 +128,7 @@ describe("deliver", () => {
   describe("to a user with open sockets", () => {
     it("stores a direct message with the next seq and sends it to every socket", async () => {
       const alice = user([socket(), socket()]);
-      const result = await deliver(alice.ports, directMessage());
+      const result = await deliver(alice.recipient, directMessage());
       expect(result).toEqual({ status: "delivered", seq: 1, sockets: 2, connectionCount: 2 });
       for (const s of alice.sockets) {
         expect(parsed(s)).toEqual([
@@ -144,15 +144,15 @@ describe("deliver", () => {
 
     it("does not ask the user table when a socket is open", async () => {
       const alice = user([socket()], false);
-      expect((await deliver(alice.ports, directMessage())).status).toBe("delivered");
+      expect((await deliver(alice.recipient, directMessage())).status).toBe("delivered");
       expect(alice.knownLookups).toBe(0);
     });
 
     it("gives each stored message the next seq on its frame", async () => {
       const alice = user([socket()]);
-      await deliver(alice.ports, directMessage("a"));
-      await deliver(alice.ports, notification("b"));
-      await deliver(alice.ports, systemBroadcast("c"));
+      await deliver(alice.recipient, directMessage("a"));
+      await deliver(alice.recipient, notification("b"));
+      await deliver(alice.recipient, systemBroadcast("c"));
       expect(parsed(alice.sockets[0] as FakeSocket).map((f) => [f.type, f.seq])).toEqual([
         ["user_message", 1],
         ["notification", 2],
@@ -167,7 +167,7 @@ describe("deliver", () => {
       ["notification", notification()],
     ] as const)("stores a %s for resume", async (_type, delivery) => {
       const bob = user([], true);
-      expect(await deliver(bob.ports, delivery)).toEqual({
+      expect(await deliver(bob.recipient, delivery)).toEqual({
         status: "stored",
         seq: 1,
         sockets: 0,
@@ -184,7 +184,7 @@ describe("deliver", () => {
       ["consultation_message", consultationMessage()],
     ] as const)("drops a %s without storing it", async (_type, delivery) => {
       const bob = user([], true);
-      expect(await deliver(bob.ports, delivery)).toEqual({
+      expect(await deliver(bob.recipient, delivery)).toEqual({
         status: "dropped",
         seq: null,
         sockets: 0,
@@ -200,7 +200,7 @@ describe("deliver", () => {
       ["notification", notification()],
     ] as const)("answers not_found for a %s and stores nothing", async (_type, delivery) => {
       const ghost = user([], false);
-      expect(await deliver(ghost.ports, delivery)).toEqual({
+      expect(await deliver(ghost.recipient, delivery)).toEqual({
         status: "not_found",
         seq: null,
         sockets: 0,
@@ -211,7 +211,7 @@ describe("deliver", () => {
 
     it("drops a broadcast without asking whether the user exists", async () => {
       const ghost = user([], false);
-      expect((await deliver(ghost.ports, systemBroadcast())).status).toBe("dropped");
+      expect((await deliver(ghost.recipient, systemBroadcast())).status).toBe("dropped");
       expect(ghost.knownLookups).toBe(0);
     });
   });
@@ -222,7 +222,7 @@ describe("deliver", () => {
       const otherGroup = socket(["group_b"]);
       const noGroup = socket();
       const alice = user([inGroup, otherGroup, noGroup]);
-      expect(await deliver(alice.ports, groupMessage("group_a"))).toEqual({
+      expect(await deliver(alice.recipient, groupMessage("group_a"))).toEqual({
         status: "delivered",
         seq: null,
         sockets: 1,
@@ -243,7 +243,7 @@ describe("deliver", () => {
 
     it("are dropped, unstored, when the user is online but no socket joined the group", async () => {
       const alice = user([socket(["group_b"])]);
-      expect(await deliver(alice.ports, groupMessage("group_a"))).toEqual({
+      expect(await deliver(alice.recipient, groupMessage("group_a"))).toEqual({
         status: "dropped",
         seq: null,
         sockets: 0,
@@ -255,13 +255,13 @@ describe("deliver", () => {
 
     it("match the group name exactly, not by prefix", async () => {
       const alice = user([socket(["group_ab"])]);
-      expect((await deliver(alice.ports, groupMessage("group_a"))).status).toBe("dropped");
+      expect((await deliver(alice.recipient, groupMessage("group_a"))).status).toBe("dropped");
     });
 
     it("reach consultation sockets of that consultation's room", async () => {
       const room = socket(["consultation_7"]);
       const alice = user([room, socket(["consultation_8"])]);
-      const result = await deliver(alice.ports, consultationMessage());
+      const result = await deliver(alice.recipient, consultationMessage());
       expect(result).toMatchObject({ status: "delivered", sockets: 1 });
       expect(parsed(room).map((f) => f.type)).toEqual(["consultation_message"]);
     });
@@ -280,12 +280,12 @@ describe("deliver", () => {
       async (_t, make) => {
         const s = socket(["group_a", "consultation_7"]);
         const alice = user([s]);
-        await deliver(alice.ports, directMessage("before"));
-        const first = await deliver(alice.ports, make());
+        await deliver(alice.recipient, directMessage("before"));
+        const first = await deliver(alice.recipient, make());
         expect(first).toMatchObject({ status: "delivered", seq: 2 });
         const framesBefore = s.frames.length;
 
-        expect(await deliver(alice.ports, make())).toEqual({
+        expect(await deliver(alice.recipient, make())).toEqual({
           status: "duplicate",
           seq: 2,
           sockets: 0,
@@ -298,9 +298,9 @@ describe("deliver", () => {
 
     it("answers duplicate for a message stored while the user was offline", async () => {
       const bob = user([], true);
-      await deliver(bob.ports, directMessage());
+      await deliver(bob.recipient, directMessage());
       bob.sockets.push(socket());
-      expect(await deliver(bob.ports, directMessage())).toEqual({
+      expect(await deliver(bob.recipient, directMessage())).toEqual({
         status: "duplicate",
         seq: 1,
         sockets: 0,

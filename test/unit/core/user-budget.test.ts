@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NEW_TARGET_WINDOW_MS, NewTargets } from "../../../src/core/new-targets.ts";
 import { costOf, MAX_DEBT_SECONDS, UserBudget } from "../../../src/core/user-budget.ts";
-import { command } from "../helpers/hub.ts";
+import { command } from "../helpers/holding-actor.ts";
 
 const DEFAULTS = { perSecond: 100, burst: 200 };
 

@@ -1,5 +1,5 @@
 /**
- * A SqlPort over Node's built-in SQLite, so core modules written against a Durable Object's
+ * A Sql over Node's built-in SQLite, so core modules written against a Durable Object's
  * `ctx.storage.sql` run in plain Node tests.
  *
  * What it keeps of the DO semantics: `exec(query, ...bindings)` runs one statement at once and
@@ -8,9 +8,9 @@
  * port to a second instance of a class to simulate the actor being evicted and rebuilt.
  */
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue } from "node:sqlite";
-import type { SqlCursor, SqlPort, SqlValue } from "../../../src/core/sql.ts";
+import type { Sql, SqlCursor, SqlValue } from "../../../src/core/sql.ts";
 
-export interface TestSql extends SqlPort {
+export interface TestSql extends Sql {
   /** The underlying database, to look at or tamper with tables directly. */
   readonly db: DatabaseSync;
   /** Every statement run through `exec`, in order. */

@@ -3,10 +3,11 @@
  * modules that take a KeyValueStore. Like the real one, values are structured-cloned on the way
  * in and out, so a caller mutating what it read changes nothing until it puts it back.
  */
-import type { KeyValueStore } from "../../../src/core/presence-keeper.ts";
+import type { KeyValueStore } from "../../../src/core/cached-store.ts";
 
 export interface MemoryStorage extends KeyValueStore {
   readonly map: Map<string, unknown>;
+  delete(key: string): Promise<boolean>;
 }
 
 export function memoryStorage(): MemoryStorage {
@@ -20,6 +21,9 @@ export function memoryStorage(): MemoryStorage {
     },
     async put<T>(key: string, value: T): Promise<void> {
       map.set(key, structuredClone(value));
+    },
+    async delete(key: string): Promise<boolean> {
+      return map.delete(key);
     },
   };
 }

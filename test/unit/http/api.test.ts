@@ -20,13 +20,13 @@ import {
 import type { AppEnv } from "../../../src/http/types.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 import { mintSubscriptionToken, mintToken } from "../../helpers/tokens.ts";
-import { addUser, type FakePorts, FIXED_NOW, fakePorts } from "./fake-ports.ts";
+import { addUser, type FakeApp, FIXED_NOW, fakeApp } from "../helpers/fake-app.ts";
 import { checkOpenApi } from "./openapi-check.ts";
 
 const NOW_ISO = new Date(FIXED_NOW).toISOString();
 
-/** The API mounted as the worker mounts it, with this configuration and these ports. */
-function gateway(env: RawEnv = {}, ports: FakePorts = fakePorts()) {
+/** The API mounted as the worker mounts it, with this configuration and this in-memory twin of the actors. */
+function gateway(env: RawEnv = {}, fake: FakeApp = fakeApp()) {
   const config = parseConfig({
     JWT_SECRET: TEST_JWT_SECRET,
     API_KEY: TEST_API_KEY,
@@ -40,7 +40,7 @@ function gateway(env: RawEnv = {}, ports: FakePorts = fakePorts()) {
   });
   app.route(
     API_PREFIX,
-    createApi(() => ports),
+    createApi(() => fake),
   );
   const call = async (
     method: string,
@@ -69,7 +69,7 @@ function gateway(env: RawEnv = {}, ports: FakePorts = fakePorts()) {
       json: (await response.json()) as any,
     };
   };
-  return { app, ports, call };
+  return { app, fake, call };
 }
 
 describe("authentication", () => {
@@ -180,8 +180,8 @@ describe("rate limit (API_RATE_LIMIT_PER_SECOND)", () => {
 
 describe("senders", () => {
   it("trusts from_user_id with the API key and requires it", async () => {
-    const { call, ports } = gateway();
-    const bob = addUser(ports, "bob", { sockets: 1 });
+    const { call, fake } = gateway();
+    const bob = addUser(fake, "bob", { sockets: 1 });
     const sent = await call("POST", "/users/bob/messages", {
       body: { from_user_id: 7, message: "hi" },
     });
@@ -200,8 +200,8 @@ describe("senders", () => {
   });
 
   it("sends as the staff caller by default and refuses another from_user_id with 403", async () => {
-    const { call, ports } = gateway();
-    const bob = addUser(ports, "bob");
+    const { call, fake } = gateway();
+    const bob = addUser(fake, "bob");
     const auth = await mintToken("boss", { staff: true, username: "The Boss" });
     expect(
       (await call("POST", "/users/bob/messages", { auth, body: { message: "a" } })).status,
@@ -230,13 +230,13 @@ describe("senders", () => {
   });
 
   it("broadcasts from the staff caller, or from `system` with the API key", async () => {
-    const { call, ports } = gateway();
+    const { call, fake } = gateway();
     await call("POST", "/broadcasts", { body: { message: "m1" } });
     await call("POST", "/broadcasts", {
       auth: await mintToken("boss", { staff: true }),
       body: { message: "m2" },
     });
-    const senders = ports.broadcasts
+    const senders = fake.broadcasts
       .map((b) => JSON.parse(b.delivery.json))
       .map((d) => d.from_user_id ?? null);
     expect(new Set(senders)).toEqual(new Set(["system", "boss"]));
@@ -245,8 +245,8 @@ describe("senders", () => {
 
 describe("bodies", () => {
   it("refuses a body that is not declared as JSON with 400 invalid_json", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
     const response = await call("POST", "/users/bob/notifications", {
       raw: JSON.stringify({ title: "t", message: "m" }),
       headers: { "Content-Type": "text/plain" },
@@ -256,8 +256,8 @@ describe("bodies", () => {
   });
 
   it("accepts application/json with a charset", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
     const response = await call("POST", "/users/bob/notifications", {
       raw: JSON.stringify({ title: "t", message: "m" }),
       headers: { "Content-Type": "application/json; charset=utf-8" },
@@ -304,8 +304,8 @@ describe("bodies", () => {
   });
 
   it("names the failing field: missing, too long, wrong type, bad path id", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
     const cases: [string, string, unknown, string][] = [
       ["POST", "/users/bob/notifications", { message: "m" }, "title"],
       ["POST", "/users/bob/notifications", { title: "t", message: "x".repeat(8193) }, "message"],
@@ -353,8 +353,8 @@ describe("text, ids and shapes in bodies", () => {
     ["data.list.2", '{"title":"t","message":"m","data":{"list":[1,"ok","\\udc00"]}}'],
     ["data.\ufffd", '{"title":"t","message":"m","data":{"\\ud800":1}}'],
   ])("refuses a notification with text Postgres cannot store in %s", async (field, raw) => {
-    const { call, ports } = gateway();
-    const bob = addUser(ports, "bob");
+    const { call, fake } = gateway();
+    const bob = addUser(fake, "bob");
     const response = await post(call, "/users/bob/notifications", raw);
     expect(response.status).toBe(400);
     expect(response.json.error.code).toBe("validation_failed");
@@ -363,9 +363,9 @@ describe("text, ids and shapes in bodies", () => {
   });
 
   it("refuses NUL in a direct message, a broadcast and a group message's data", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
-    ports.rooms?.set("group_a", 1);
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
+    fake.rooms?.set("group_a", 1);
     const cases: [string, string, string][] = [
       ["/users/bob/messages", '{"from_user_id":"a","message":"\\u0000"}', "message"],
       ["/broadcasts", '{"message":"x\\u0000"}', "message"],
@@ -379,13 +379,13 @@ describe("text, ids and shapes in bodies", () => {
         details: { field },
       });
     }
-    expect(ports.published).toEqual([]);
+    expect(fake.published).toEqual([]);
   });
 
   it("accepts data nested 32 levels deep and refuses 33 with validation_failed", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
-    ports.rooms?.set("group_a", 1);
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
+    fake.rooms?.set("group_a", 1);
     const ok = await call("POST", "/groups/group_a/messages", {
       body: { message_type: "t", data: nested(32) },
     });
@@ -401,8 +401,8 @@ describe("text, ids and shapes in bodies", () => {
   });
 
   it("refuses a from_user_id that is a number beyond 2^53 - 1 and takes it as a string", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
     const unsafe = await post(
       call,
       "/users/bob/messages",
@@ -419,7 +419,7 @@ describe("text, ids and shapes in bodies", () => {
       '{"from_user_id":"9007199254740993","message":"m"}',
     );
     expect(safe.status).toBe(200);
-    expect(JSON.parse(ports.users.get("bob")?.deliveries[0]?.json ?? "null")).toMatchObject({
+    expect(JSON.parse(fake.users.get("bob")?.deliveries[0]?.json ?? "null")).toMatchObject({
       from_user_id: "9007199254740993",
     });
   });
@@ -427,8 +427,8 @@ describe("text, ids and shapes in bodies", () => {
 
 describe("operations", () => {
   it("notifies a user: stored and pushed, with the id, time and data {} by default", async () => {
-    const { call, ports } = gateway();
-    const bob = addUser(ports, "bob", { sockets: 2 });
+    const { call, fake } = gateway();
+    const bob = addUser(fake, "bob", { sockets: 2 });
     const response = await call("POST", "/users/bob/notifications", {
       body: { title: "Hello", message: "Welcome" },
     });
@@ -450,8 +450,8 @@ describe("operations", () => {
   });
 
   it("answers delivered false for a known user with no socket", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "bob");
+    const { call, fake } = gateway();
+    addUser(fake, "bob");
     const response = await call("POST", "/users/bob/messages", {
       body: { from_user_id: "ann", message: "later" },
     });
@@ -478,8 +478,8 @@ describe("operations", () => {
   });
 
   it("reports a user's status under the id of the path", async () => {
-    const { call, ports } = gateway();
-    addUser(ports, "42", { sockets: 3, isOnline: true, lastSeen: null });
+    const { call, fake } = gateway();
+    addUser(fake, "42", { sockets: 3, isOnline: true, lastSeen: null });
     const response = await call("GET", "/users/42/status");
     expect(v.parse(UserStatusResultSchema, response.json)).toEqual({
       user_id: "42",
@@ -490,9 +490,9 @@ describe("operations", () => {
   });
 
   it("broadcasts through every shard and counts the users reached", async () => {
-    const { call, ports } = gateway();
-    ports.shards.set(0, [{ user_id: "a", connection_count: 1 }]);
-    ports.shards.set(2, [
+    const { call, fake } = gateway();
+    fake.shards.set(0, [{ user_id: "a", connection_count: 1 }]);
+    fake.shards.set(2, [
       { user_id: "b", connection_count: 2 },
       { user_id: "c", connection_count: 1 },
     ]);
@@ -501,8 +501,8 @@ describe("operations", () => {
       message_id: "id-1",
       recipients: 3,
     });
-    expect(ports.broadcasts.map((b) => b.shard).sort()).toEqual([0, 1, 2]);
-    const delivery = ports.broadcasts[0]?.delivery;
+    expect(fake.broadcasts.map((b) => b.shard).sort()).toEqual([0, 1, 2]);
+    const delivery = fake.broadcasts[0]?.delivery;
     expect(delivery).toMatchObject({ type: "system_broadcast", messageId: "id-1" });
     expect(JSON.parse(delivery?.json ?? "null")).toMatchObject({
       message: "maintenance",
@@ -512,9 +512,9 @@ describe("operations", () => {
   });
 
   it("lists the online users of all shards, ordered by id, with the count", async () => {
-    const { call, ports } = gateway();
-    ports.shards.set(1, [{ user_id: "zed", connection_count: 1 }]);
-    ports.shards.set(2, [{ user_id: "amy", connection_count: 4 }]);
+    const { call, fake } = gateway();
+    fake.shards.set(1, [{ user_id: "zed", connection_count: 1 }]);
+    fake.shards.set(2, [{ user_id: "amy", connection_count: 4 }]);
     const response = await call("GET", "/users/online");
     expect(v.parse(OnlineUsersResultSchema, response.json)).toEqual({
       users: [
@@ -526,16 +526,17 @@ describe("operations", () => {
   });
 
   it("publishes a group message with data to the group's room", async () => {
-    const { call, ports } = gateway();
-    ports.rooms?.set("group_chess", 5);
+    const { call, fake } = gateway();
+    fake.rooms?.set("group_chess", 5);
     const response = await call("POST", "/groups/group_chess/messages", {
       body: { message_type: "move", data: { from: "e2", to: "e4" } },
     });
     expect(response.json).toEqual({ message_id: "id-1", recipients: 5 });
-    expect(ports.published).toEqual([
+    expect(fake.published).toEqual([
       {
         groupName: "group_chess",
         message: {
+          type: "group_message",
           messageId: "id-1",
           fromUserId: null,
           messageType: "move",
@@ -556,9 +557,9 @@ describe("operations", () => {
   });
 
   it("answers 503 unavailable to group sends when the deployment has no RoomHub", async () => {
-    const ports = fakePorts();
-    ports.rooms = null;
-    const { call } = gateway({}, ports);
+    const fake = fakeApp();
+    fake.rooms = null;
+    const { call } = gateway({}, fake);
     const response = await call("POST", "/groups/group_a/messages", {
       body: { message_type: "t", data: null },
     });
@@ -567,11 +568,11 @@ describe("operations", () => {
   });
 
   it("turns an unexpected failure into 500 internal without its text", async () => {
-    const ports = fakePorts();
-    ports.actors.shard = () => {
+    const fake = fakeApp();
+    fake.actors.shard = () => {
       throw new Error("secret stack detail");
     };
-    const { call } = gateway({}, ports);
+    const { call } = gateway({}, fake);
     const errors: unknown[] = [];
     const original = console.error;
     console.error = (...args: unknown[]) => errors.push(args);
@@ -583,6 +584,45 @@ describe("operations", () => {
       console.error = original;
     }
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("terminating connections", () => {
+  it("takes no body, an empty one, or a JSON one, and passes the block in ms", async () => {
+    const { call, fake } = gateway();
+    addUser(fake, "42", { sockets: 2 });
+    expect(await call("DELETE", "/users/42/connections")).toMatchObject({
+      status: 200,
+      json: { closed: 2 },
+    });
+    const empty = await call("DELETE", "/users/42/connections", {
+      raw: "",
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(empty).toMatchObject({ status: 200, json: { closed: 0 } });
+    const until = new Date(FIXED_NOW + 60_000).toISOString();
+    await call("DELETE", "/users/42/connections", { body: { reason: "bye", block_until: until } });
+    expect(fake.terminated.map((t) => t.termination)).toEqual([
+      { reason: null, blockUntil: null },
+      { reason: null, blockUntil: null },
+      { reason: "bye", blockUntil: FIXED_NOW + 60_000 },
+    ]);
+  });
+
+  it("refuses a body that is not JSON, and a block that is not in the future", async () => {
+    const { call } = gateway();
+    const text = await call("DELETE", "/users/42/connections", {
+      raw: "reason=bye",
+      headers: { "Content-Type": "text/plain" },
+    });
+    expect(text).toMatchObject({ status: 400, json: { error: { code: "invalid_json" } } });
+    const past = await call("DELETE", "/users/42/connections", {
+      body: { block_until: NOW_ISO },
+    });
+    expect(past).toMatchObject({
+      status: 400,
+      json: { error: { code: "validation_failed", details: { field: "block_until" } } },
+    });
   });
 });
 
@@ -598,14 +638,14 @@ describe("OpenAPI document", () => {
     });
   });
 
-  it("lists exactly the routes the router has, plus /health", () => {
-    const api = createApi();
+  it("lists exactly the routes the router has, plus /health and /metrics", () => {
+    const api = createApi(() => fakeApp());
     const routed = api.routes
       .map((r) => `${r.method.toLowerCase()} ${API_PREFIX}${r.path.replace(/:(\w+)/g, "{$1}")}`)
       .sort();
     const { operations } = checkOpenApi(document);
     const documented = operations.map((o) => `${o.method} ${o.path}`).sort();
-    expect(documented).toEqual([...routed, "get /health"].sort());
+    expect(documented).toEqual([...routed, "get /health", "get /metrics"].sort());
     expect(routed).toHaveLength(API_ROUTES.length + 1);
   });
 

@@ -27,6 +27,7 @@ import { GatewayError } from "../../../src/protocol/errors.ts";
 import { findDataProblem, isStorableText } from "../../../src/protocol/json-data.ts";
 import { UserIdSchema } from "../../../src/protocol/messages.ts";
 import { TEST_API_KEY, TEST_JWT_SECRET } from "../../helpers/secrets.ts";
+import { addUser, fakeApp } from "../helpers/fake-app.ts";
 import {
   anyField,
   deepJson,
@@ -37,7 +38,6 @@ import {
   nastyString,
   userIdValue,
 } from "../protocol/arbitraries.ts";
-import { addUser, fakePorts } from "./fake-ports.ts";
 
 const RUNS = { numRuns: 300 };
 
@@ -135,19 +135,19 @@ describe("path and id schemas on any input", () => {
 });
 
 describe("the router on any raw body", () => {
-  const ports = fakePorts();
-  const bob = addUser(ports, "bob", { sockets: 1 });
+  const fake = fakeApp();
+  const bob = addUser(fake, "bob", { sockets: 1 });
   /** What the operations handed to the actors since the last call (and forget it). */
   const handedOver = () => {
     const all = {
       notifications: bob.notifications.splice(0),
       deliveries: bob.deliveries.splice(0).map((d) => JSON.parse(d.json) as unknown),
-      broadcasts: ports.broadcasts.splice(0).map((b) => JSON.parse(b.delivery.json) as unknown),
-      published: ports.published.splice(0),
+      broadcasts: fake.broadcasts.splice(0).map((b) => JSON.parse(b.delivery.json) as unknown),
+      published: fake.published.splice(0),
     };
     return all;
   };
-  ports.rooms?.set("group_a", 2);
+  fake.rooms?.set("group_a", 2);
   const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET, API_KEY: TEST_API_KEY });
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
@@ -156,7 +156,7 @@ describe("the router on any raw body", () => {
   });
   app.route(
     API_PREFIX,
-    createApi(() => ports),
+    createApi(() => fake),
   );
   const paths = [
     "/users/bob/notifications",

@@ -55,6 +55,7 @@ describe("the disconnect table", () => {
       sessionLost: 1011,
       tokenExpired: 4001,
       consultationForbidden: 4003,
+      terminated: 4003,
       tooManyConnections: 4009,
     });
   });

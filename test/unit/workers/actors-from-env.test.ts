@@ -6,8 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../../src/core/config.ts";
 import { GatewayError } from "../../../src/protocol/errors.ts";
 import { actorFailure } from "../../../src/workers/actors-from-env.ts";
-import { userStatuses } from "../../../src/workers/socket-host.ts";
-import { createUserPort } from "../../../src/workers/user-port.ts";
+import { userHoldingActor } from "../../../src/workers/user-holding-actor.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
 describe("failed actor calls", () => {
@@ -38,8 +37,8 @@ describe("failed actor calls", () => {
 });
 
 describe("a socket's commands", () => {
-  /** The UserHub's port over an env whose every RoomHub and UserHub is overloaded. */
-  function portOverOverloadedActors() {
+  /** The UserHub, as its sockets' handlers reach it, over an env whose every RoomHub and UserHub is overloaded. */
+  function hostOverOverloadedActors() {
     const overloaded = () =>
       Promise.reject(
         Object.assign(new Error("Durable Object is overloaded"), { overloaded: true }),
@@ -52,13 +51,20 @@ describe("a socket's commands", () => {
     const config = parseConfig({ JWT_SECRET: TEST_JWT_SECRET });
     // Only the env's stubs and the config are reached by the calls below.
     const parts = { env, config, connections: { presence: { profile: async () => null } } };
-    return { env, ...createUserPort(parts as unknown as Parameters<typeof createUserPort>[0]) };
+    return userHoldingActor(parts as unknown as Parameters<typeof userHoldingActor>[0]);
   }
 
   it("answer unavailable with a retry delay when the room's actor is overloaded, as HTTP does", async () => {
-    const port = portOverOverloadedActors();
-    const message = { messageId: "m1", fromUserId: "1", messageType: "t", data: {}, sentAt: "" };
-    const refused = await port.actors
+    const host = hostOverOverloadedActors();
+    const message = {
+      type: "group_message" as const,
+      messageId: "m1",
+      fromUserId: "1",
+      messageType: "t",
+      data: {},
+      sentAt: "",
+    };
+    const refused = await host.actors
       .room("group_a")
       ?.publish(message)
       .catch((err: unknown) => err);
@@ -67,11 +73,9 @@ describe("a socket's commands", () => {
   });
 
   it("answer unavailable when the target user's actor is overloaded", async () => {
-    const port = portOverOverloadedActors();
-    await expect(userStatuses(port.env as unknown as Env, ["2"])).rejects.toMatchObject({
-      code: "unavailable",
-    });
-    await expect(port.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
+    const host = hostOverOverloadedActors();
+    await expect(host.actors.user("2").status()).rejects.toMatchObject({ code: "unavailable" });
+    await expect(host.actors.room("group_a")?.join("1", "c1")).rejects.toMatchObject({
       code: "unavailable",
     });
   });
