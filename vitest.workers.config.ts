@@ -23,6 +23,14 @@ const BUDGET_TESTS = "test/workers/budgets.test.ts";
 const SMALL_ROOMS = { ROOM_PRESENCE_MAX_MEMBERS: "3" };
 const ROOM_PRESENCE_TESTS = "test/workers/room-presence.test.ts";
 
+/** A fan-out bound small enough to need two levels of shards in a test, and the bench meter. */
+const SMALL_FANOUT = {
+  FANOUT_MAX_CALLS_PER_MESSAGE: "4",
+  PRESENCE_SHARDS: "1",
+  BENCH_METER: "true",
+};
+const FANOUT_TESTS = "test/workers/fanout.test.ts";
+
 // Actor tests inside workerd: real sockets, hibernation, alarms and storage.
 export default defineConfig({
   test: {
@@ -39,7 +47,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
-          exclude: [BUDGET_TESTS, ROOM_PRESENCE_TESTS],
+          exclude: [BUDGET_TESTS, ROOM_PRESENCE_TESTS, FANOUT_TESTS],
         },
       },
       {
@@ -61,6 +69,16 @@ export default defineConfig({
           }),
         ],
         test: { name: "workers-room-presence", include: [ROOM_PRESENCE_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ...BINDINGS, ...SMALL_FANOUT } },
+          }),
+        ],
+        test: { name: "workers-fanout", include: [FANOUT_TESTS] },
       },
     ],
   },

@@ -13,11 +13,13 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { killAllChildren } from "../dev/server-process.ts";
 import { REPO_ROOT } from "../dev/workerd-runtime.ts";
+import { billedMeter } from "./driver/billed.ts";
 import { isClean } from "./driver/ledger.ts";
 import { measureServer } from "./driver/measure-server.ts";
 import { type Mode, PARAMETERS } from "./driver/params.ts";
 import { cpuShareSince, treeSummary } from "./driver/proc.ts";
 import { TokenMint } from "./driver/tokens.ts";
+import { checkFanoutModel, DEFAULT_FANOUT_MAX_CALLS } from "./report/fanout-model.ts";
 import { markdownReport, NOISY_OTHER_PERCENT } from "./report/markdown.ts";
 import { type BenchReport, type Machine, SCENARIOS, type ServerReport } from "./report/model.ts";
 import { latencySvg } from "./report/svg.ts";
@@ -170,6 +172,20 @@ async function main(): Promise<number> {
   log(
     `${mode} run of ${targets.length} servers; scratch in ${workDir.slice(REPO_ROOT.length + 1)}`,
   );
+  const checks = await checkFanoutModel();
+  report.fanoutModel = {
+    maxCalls: Number(projectVars.FANOUT_MAX_CALLS_PER_MESSAGE ?? DEFAULT_FANOUT_MAX_CALLS),
+    checks,
+  };
+  for (const check of checks) {
+    log(
+      `fan-out model: ${check.recipients} users under ${check.maxCalls} calls: model ${check.modelCalls} calls, simulated ${check.simulatedCalls}; ${check.modelShards} shards in ${check.shardLevels} levels${check.agrees ? "" : " DISAGREES"}`,
+    );
+    if (!check.agrees)
+      report.problems.push(
+        `The fan-out simulation disagrees with the model for ${check.recipients} users under ${check.maxCalls} calls.`,
+      );
+  }
 
   for (const target of targets) {
     const entry: ServerReport = {
@@ -220,6 +236,7 @@ async function main(): Promise<number> {
           deadline,
           log: (line) => log(`${target.label}: ${line}`),
           onServerLine: (listener) => running?.process.onLine(listener),
+          meter: await billedMeter(running.httpBase),
         },
         parameters,
         values.only === "storm" ? "storm" : undefined,
@@ -240,6 +257,8 @@ async function main(): Promise<number> {
       } else if (!result.ok) {
         entry.status = "failed";
         entry.reason = result.reason;
+        // What it measured before failing stays in the table, the failure listed below it.
+        if (result.scenarios) entry.scenarios = result.scenarios;
       } else {
         entry.scenarios = result.scenarios;
       }

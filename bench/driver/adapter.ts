@@ -40,6 +40,8 @@ export interface ServerCapabilities {
   readonly groups: boolean;
   /** Server-side broadcast to every connected user (broadcast scenario). */
   readonly broadcast: boolean;
+  /** Sockets held by the room itself (`/ws/group/{name}/`): the gateway only. */
+  readonly roomSockets?: boolean;
 }
 
 export interface ServerAdapter {
@@ -47,10 +49,15 @@ export interface ServerAdapter {
   readonly protocol: string;
   readonly capabilities: ServerCapabilities;
   connect(request: ConnectRequest): Promise<BenchSocket>;
+  /**
+   * A socket held by the room itself, receiving `group`'s messages without joining (the
+   * gateway's room socket, `/ws/group/{name}/`); absent where a room is joined from a socket.
+   */
+  connectRoom?(request: ConnectRequest, group: string): Promise<BenchSocket>;
   /** Server-side send to every member of `group`; resolves once the server accepted it. */
   sendToGroup(group: string, body: string): Promise<void>;
-  /** Server-side send to every connected user; resolves once the server accepted it. */
-  broadcast(body: string): Promise<void>;
+  /** Server-side send to every connected user; resolves with the recipients the server counted. */
+  broadcast(body: string): Promise<number>;
 }
 
 /** A capability the server does not have: the scenario is reported as not applicable. */

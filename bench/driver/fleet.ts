@@ -59,11 +59,12 @@ export class Fleet {
     return indexes;
   }
 
-  /** Opens one socket per entry of `users` (a user may appear several times). */
+  /** Opens one socket per entry of `users` (a user may appear several times), by `connect`. */
   async open(
     users: readonly BenchUser[],
     concurrency: number,
     timeoutMs: number,
+    connect: ServerAdapter["connect"] = (request) => this.#adapter.connect(request),
   ): Promise<OpenResult> {
     const base = this.sockets.length;
     this.sockets.length = base + users.length;
@@ -74,7 +75,7 @@ export class Fleet {
     await inPool(users, concurrency, async (user, i) => {
       const index = base + i;
       try {
-        const socket = await this.#adapter.connect({
+        const socket = await connect({
           user,
           token: tokens[i] as string,
           timeoutMs,

@@ -203,13 +203,25 @@ export class GatewayProtocolAdapter implements ServerAdapter {
     );
   }
 
+  /** Only where the server has room sockets (`roomSockets`: the gateway). */
+  get connectRoom():
+    | ((request: ConnectRequest, group: string) => Promise<BenchSocket>)
+    | undefined {
+    if (!this.capabilities.roomSockets) return undefined;
+    return (request, group) =>
+      GatewaySocket.open(
+        `${this.#wsBase}/ws/group/${encodeURIComponent(group)}/?token=${encodeURIComponent(request.token)}`,
+        request,
+      );
+  }
+
   sendToGroup(group: string, body: string): Promise<void> {
     if (!this.#api || !this.capabilities.groups)
       throw new NotSupportedError("no server-side group send");
     return this.#api.sendToGroup(group, body);
   }
 
-  broadcast(body: string): Promise<void> {
+  broadcast(body: string): Promise<number> {
     if (!this.#api || !this.capabilities.broadcast)
       throw new NotSupportedError("no server-side broadcast");
     return this.#api.broadcast(body);

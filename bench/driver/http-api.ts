@@ -17,11 +17,14 @@ export class HttpApi {
     });
   }
 
-  async broadcast(body: string): Promise<void> {
-    await this.#post("/api/v1/broadcasts", { message: body, message_type: "bench" });
+  /** Resolves with the number of users (or sockets) the server says it reached. */
+  async broadcast(body: string): Promise<number> {
+    const answer = await this.#post("/api/v1/broadcasts", { message: body, message_type: "bench" });
+    const recipients = (JSON.parse(answer) as { recipients?: unknown }).recipients;
+    return typeof recipients === "number" ? recipients : 0;
   }
 
-  async #post(path: string, payload: unknown): Promise<void> {
+  async #post(path: string, payload: unknown): Promise<string> {
     const response = await fetch(this.#base + path, {
       method: "POST",
       headers: { Authorization: `Bearer ${this.#apiKey}`, "Content-Type": "application/json" },
@@ -31,5 +34,6 @@ export class HttpApi {
     const text = await response.text();
     if (!response.ok)
       throw new Error(`POST ${path}: HTTP ${response.status} ${text.slice(0, 200)}`);
+    return text;
   }
 }

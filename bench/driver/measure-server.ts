@@ -1,25 +1,29 @@
 // Runs every scenario against one running server, in an order that keeps the measurements
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
-// so memory is measured before other scenarios leave garbage, then dm, then fanout, then the
-// presence storm (last: it leaves the most work behind). `only` runs just the storm. After each
-// scenario the server must answer /health within a second, or the run counts as failed.
+// so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
+// with one socket each, fan-out to room sockets, fanout (its members all close at once), and the
+// presence storm (`only` runs just that one, after the warmup). After each
+// scenario the server must answer /health within a second, or the run counts as failed (the
+// remaining scenarios still run once it answers again, up to 3 minutes later).
 
 import type { ScenarioOutcomes } from "../report/model.ts";
 import type { Integrity } from "./ledger.ts";
 import { isClean } from "./ledger.ts";
 import type { BenchParameters } from "./params.ts";
-import type { ScenarioContext } from "./scenario.ts";
+import type { Outcome, ScenarioContext } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
-import { fanout } from "./scenarios/fanout.ts";
+import { broadcastToUsers, fanout, fanoutRoom } from "./scenarios/fanout.ts";
 import { storm } from "./scenarios/storm.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
 /** After every scenario the server must answer `GET /health` within this, in milliseconds. */
 const HEALTH_WITHIN_MS = 1_000;
+/** How long a server that missed that check may take to answer again before the run stops. */
+const RECOVERY_MS = 180_000;
 
 /** null when the server answered /health in time, else why not. */
 async function healthAfter(context: ScenarioContext, scenario: string): Promise<string | null> {
@@ -39,9 +43,13 @@ async function healthAfter(context: ScenarioContext, scenario: string): Promise<
 
 export type MeasureResult =
   | { readonly ok: true; readonly warmup: Integrity; readonly scenarios: ScenarioOutcomes }
-  | { readonly ok: false; readonly warmup: Integrity; readonly reason: string };
-
-const NOT_RUN = { status: "n/a", reason: "not selected (--only)" } as const;
+  | {
+      readonly ok: false;
+      readonly warmup: Integrity;
+      readonly reason: string;
+      /** What the scenarios measured (those after an unrecovered failure: failed, not run). */
+      readonly scenarios?: ScenarioOutcomes;
+    };
 
 export async function measureServer(
   context: ScenarioContext,
@@ -57,37 +65,97 @@ export async function measureServer(
     }
     context.log(`warmup NOT clean (continuing, the scenarios will show it): ${summary}`);
   }
-  await sleep(BETWEEN_SCENARIOS_MS);
-  let earlier: Omit<ScenarioOutcomes, "storm"> = {
-    connect: NOT_RUN,
-    idle: NOT_RUN,
-    broadcast: NOT_RUN,
-    dm: NOT_RUN,
-    fanout: NOT_RUN,
+  // Filled as the scenarios run; a server that stops answering /health keeps what it did.
+  const notRun: Outcome<never> = { status: "failed", reason: "not run: /health never answered" };
+  const scenarios: ScenarioOutcomes = {
+    connect: notRun,
+    idle: notRun,
+    broadcast: notRun,
+    dm: notRun,
+    fanout: notRun,
+    fanoutRoom: notRun,
+    broadcastUsers: notRun,
+    storm: notRun,
   };
-  if (only !== "storm") {
-    const crowdOutcomes = await crowd(context, parameters);
-    const afterCrowd = await healthAfter(context, "crowd");
-    if (afterCrowd !== null) return { ok: false, warmup: warm, reason: afterCrowd };
-    await sleep(BETWEEN_SCENARIOS_MS);
-    const dmOutcome = await dm(context, parameters);
-    const afterDm = await healthAfter(context, "dm");
-    if (afterDm !== null) return { ok: false, warmup: warm, reason: afterDm };
-    await sleep(BETWEEN_SCENARIOS_MS);
-    const fanoutOutcome = await fanout(context, parameters);
-    const afterFanout = await healthAfter(context, "fanout");
-    if (afterFanout !== null) return { ok: false, warmup: warm, reason: afterFanout };
-    await sleep(BETWEEN_SCENARIOS_MS);
-    earlier = {
-      connect: crowdOutcomes.connect,
-      idle: crowdOutcomes.idle,
-      broadcast: crowdOutcomes.broadcast,
-      dm: dmOutcome,
-      fanout: fanoutOutcome,
-    };
+  const steps: Array<[string, () => Promise<void>]> = [
+    [
+      "crowd",
+      async () => {
+        Object.assign(scenarios, await crowd(context, parameters));
+      },
+    ],
+    [
+      "dm",
+      async () => {
+        scenarios.dm = await dm(context, parameters);
+      },
+    ],
+    [
+      "broadcastUsers",
+      async () => {
+        scenarios.broadcastUsers = await broadcastToUsers(context, parameters);
+      },
+    ],
+    [
+      "fanoutRoom",
+      async () => {
+        scenarios.fanoutRoom = await fanoutRoom(context, parameters);
+      },
+    ],
+    [
+      "fanout",
+      async () => {
+        scenarios.fanout = await fanout(context, parameters);
+      },
+    ],
+    [
+      "storm",
+      async () => {
+        scenarios.storm = await storm(context, parameters);
+      },
+    ],
+  ];
+  if (only === "storm") {
+    const skipped = { status: "n/a", reason: "not selected (--only)" } as const;
+    for (const name of Object.keys(scenarios) as (keyof ScenarioOutcomes)[]) {
+      if (name !== "storm") scenarios[name] = skipped;
+    }
   }
-  const stormOutcome = await storm(context, parameters);
-  const afterStorm = await healthAfter(context, "storm");
-  if (afterStorm !== null) return { ok: false, warmup: warm, reason: afterStorm };
-  return { ok: true, warmup: warm, scenarios: { ...earlier, storm: stormOutcome } };
+  const failures: string[] = [];
+  for (const [name, run] of steps.filter(([name]) => only === undefined || name === only)) {
+    await sleep(BETWEEN_SCENARIOS_MS);
+    await run();
+    const unhealthy = await healthAfter(context, name);
+    if (unhealthy === null) continue;
+    // The run has failed; the next scenarios still run once the server answers again, so
+    // the report shows how long it was gone and what the rest measured.
+    failures.push(unhealthy);
+    const recovered = await recovery(context);
+    if (recovered === null) {
+      failures.push(`no /health answer within ${RECOVERY_MS / 1000} s after ${name}`);
+      break;
+    }
+    failures[failures.length - 1] += `; it answered again ${(recovered / 1000).toFixed(1)} s later`;
+  }
+  return failures.length === 0
+    ? { ok: true, warmup: warm, scenarios }
+    : { ok: false, warmup: warm, reason: failures.join("; "), scenarios };
+}
+
+/** Milliseconds until `GET /health` answers 200 again, or null past RECOVERY_MS. */
+async function recovery(context: ScenarioContext): Promise<number | null> {
+  const started = performance.now();
+  while (performance.now() - started < RECOVERY_MS) {
+    try {
+      const response = await fetch(`${context.httpBase}/health`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      await response.body?.cancel();
+      if (response.ok) return performance.now() - started;
+    } catch {
+      // Not answering yet.
+    }
+    await sleep(1_000);
+  }
+  return null;
 }

@@ -40,6 +40,8 @@ export interface BenchParameters {
     /** Milliseconds the gateway's flips may take to reach the room, at most. */
     readonly settleTimeoutMs: number;
   };
+  /** Staff broadcasts to this many users, one socket each. */
+  readonly broadcastUsers: { readonly users: number; readonly sends: number };
   /** Wall-clock budget of the whole run, milliseconds; past it the run stops. */
   readonly budgetMs: number;
 }
@@ -62,6 +64,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
     },
     fanout: { members: 20, sends: 3 },
     storm: { members: 20, watchMs: 2_000, settleTimeoutMs: 20_000 },
+    broadcastUsers: { users: 20, sends: 3 },
     budgetMs: 4 * 60_000,
   },
   quick: {
@@ -82,6 +85,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
     },
     fanout: { members: 200, sends: 10 },
     storm: { members: 500, watchMs: 15_000, settleTimeoutMs: 60_000 },
+    broadcastUsers: { users: 200, sends: 5 },
     budgetMs: 15 * 60_000,
   },
   full: {
@@ -101,6 +105,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
     },
     fanout: { members: 2_000, sends: 20 },
     storm: { members: 2_000, watchMs: 30_000, settleTimeoutMs: 180_000 },
+    broadcastUsers: { users: 2_000, sends: 10 },
     budgetMs: 45 * 60_000,
   },
 };

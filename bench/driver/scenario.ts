@@ -1,5 +1,6 @@
 // What every scenario gets and returns.
 import type { ServerAdapter } from "./adapter.ts";
+import type { BilledMeter } from "./billed.ts";
 import type { Integrity } from "./ledger.ts";
 import type { TokenMint } from "./tokens.ts";
 
@@ -21,6 +22,8 @@ export interface ScenarioContext {
   readonly log: (line: string) => void;
   /** Hears every later line the server prints (absent when its output is not followed). */
   readonly onServerLine?: (listener: (line: string) => void) => void;
+  /** The gateway's count of billed work (bench build only); null for other servers. */
+  readonly meter: BilledMeter | null;
 }
 
 export type Outcome<M> =

@@ -158,7 +158,7 @@ export class SocketIoAdapter implements ServerAdapter {
     return this.#api.sendToGroup(group, body);
   }
 
-  broadcast(body: string): Promise<void> {
+  broadcast(body: string): Promise<number> {
     return this.#api.broadcast(body);
   }
 }

@@ -1,6 +1,7 @@
 // The side-by-side Markdown report: one column per server, one row per number, each cell
 // with the project's advantage over that server.
 import { isClean } from "../driver/ledger.ts";
+import { modelGroupCalls } from "./fanout-model.ts";
 import { advantage, METRIC_ROWS, serversWithScenarios } from "./metrics.ts";
 import { type BenchReport, SCENARIOS, type ScenarioOutcomes, type ServerReport } from "./model.ts";
 
@@ -30,7 +31,10 @@ function describeParameters(report: BenchReport): string[] {
     `- **dm**: pairs of users, one socket each, open-loop at ${p.dm.baseRate} msg/s for ${p.dm.baseDurationMs / 1000} s (latency), then ${p.dm.ladder.length > 0 ? `${p.dm.ladder.join(", ")} msg/s for ${p.dm.stepDurationMs / 1000} s each until a step is not kept up (throughput)` : "no ladder"}; at most ${p.dm.maxPerSocketRate} msg/s per socket.`,
     `- **fanout**: ${p.fanout.members} users in one group, ${p.fanout.sends} server-side sends (HTTP API), one at a time.`,
     `- **storm**: ${p.storm.members} users in one group, 3 group sends, then every socket closed at once without leaving; /health probed every 250 ms for at least ${p.storm.watchMs / 1000} s (the gateway: until every offline flip reached the room, then 3 s).`,
+    `- **fanoutRoom**: ${p.fanout.members} users, one room socket each (\`/ws/group/{name}/\`, held by the room's actor; servers without room sockets open a socket and join), ${p.fanout.sends} server-side sends, one at a time.`,
+    `- **broadcastUsers**: ${p.broadcastUsers.users} users, one socket each, ${p.broadcastUsers.sends} staff broadcasts (HTTP API), one at a time.`,
     `- **broadcast**: ${p.crowd.broadcasts} server-side broadcasts to the ${p.crowd.sockets} connect sockets.`,
+    "- **billed work** (gateway only, counted by its bench build with BENCH_METER): Durable Object calls and storage rows written during the sends, divided by the messages sent; background work in that window (presence, mirrors) is included.",
     `- **idle**: the same sockets held ${p.crowd.idleMs / 1000} s; RSS of the server's whole process tree.`,
   ];
 }
@@ -49,6 +53,27 @@ function integrityLine(server: ServerReport & { scenarios: ScenarioOutcomes }): 
     errors += outcome.integrity.errors + outcome.integrity.dropped;
   }
   return `${lost} / ${duplicated} / ${misrouted} / ${errors}`;
+}
+
+/** The fan-out model (docs/scale.md) against the simulation and against the measured calls. */
+function modelLines(report: BenchReport, ran: ServerReport[]): string[] {
+  const model = report.fanoutModel;
+  if (!model) return [];
+  const lines = ["", "Fan-out model (docs/scale.md) against the simulated tree:", ""];
+  for (const c of model.checks) {
+    lines.push(
+      `- ${c.recipients.toLocaleString("en-US")} users, at most ${c.maxCalls} calls per actor: model ${c.modelCalls} calls through ${c.modelShards} shards in ${c.shardLevels} level(s); simulated ${c.simulatedCalls} calls, ${c.simulatedShards} shards, busiest actor ${c.busiestActorCalls} calls: ${c.agrees ? "agrees" : "**DISAGREES**"}.`,
+    );
+  }
+  for (const server of ran) {
+    const fanout = server.scenarios?.fanout;
+    if (fanout?.status !== "ok" || !fanout.metrics.work) continue;
+    const { members, work } = fanout.metrics;
+    lines.push(
+      `- ${server.label}, fanout to ${members}: the model expects ${modelGroupCalls(members, model.maxCalls)} actor calls per message (the publish, the shards, one per member; FANOUT_MAX_CALLS_PER_MESSAGE ${model.maxCalls}); measured ${work.actorCallsPerMessage} (background work included), busiest actor ${work.busiestActorCallsPerMessage}.`,
+    );
+  }
+  return lines;
 }
 
 /** Other processes' share of the machine above which a server's numbers are flagged noisy. */
@@ -142,6 +167,7 @@ export function markdownReport(report: BenchReport): string {
       lines.push(`- **${server.label}**: ⚠ ${disturbance}.`);
     for (const note of server.notes ?? []) lines.push(`- ${server.label}: ${note}.`);
   }
+  lines.push(...modelLines(report, ran));
   const dmRows = ran.filter((s) => s.scenarios.dm.status === "ok");
   if (dmRows.length > 0) {
     lines.push("");

@@ -22,6 +22,49 @@ function ok<K extends ScenarioName>(outcomes: ScenarioOutcomes, name: K) {
     : null;
 }
 
+type Metered = "dm" | "fanout" | "fanoutRoom" | "broadcastUsers" | "broadcast";
+
+/** The billed work the gateway's bench meter counted per message (none for the references). */
+function workRows(scenario: Metered): MetricRow[] {
+  const work = (o: ScenarioOutcomes) => ok(o, scenario)?.work ?? null;
+  return [
+    {
+      scenario,
+      label: "actor calls per message (billed)",
+      better: "lower",
+      digits: 1,
+      value: (o) => work(o)?.actorCallsPerMessage ?? null,
+    },
+    {
+      scenario,
+      label: "busiest actor's calls per message",
+      better: "lower",
+      digits: 1,
+      value: (o) => work(o)?.busiestActorCallsPerMessage ?? null,
+    },
+    {
+      scenario,
+      label: "storage rows written per message (billed)",
+      better: "lower",
+      digits: 1,
+      value: (o) => work(o)?.rowsWrittenPerMessage ?? null,
+    },
+  ];
+}
+
+function timeToLastRows(
+  scenario: "fanout" | "fanoutRoom" | "broadcastUsers",
+  who: string,
+): MetricRow[] {
+  return (["p50", "p95"] as const).map((p) => ({
+    scenario,
+    label: `time to last ${who} ${p} (ms)`,
+    better: "lower",
+    digits: 1,
+    value: (o: ScenarioOutcomes) => ok(o, scenario)?.timeToLastMs?.[p] ?? null,
+  }));
+}
+
 export const METRIC_ROWS: readonly MetricRow[] = [
   {
     scenario: "connect",
@@ -87,20 +130,13 @@ export const METRIC_ROWS: readonly MetricRow[] = [
     digits: 0,
     value: (o) => ok(o, "dm")?.peakDeliveredPerSecond ?? null,
   },
-  {
-    scenario: "fanout",
-    label: "time to last member p50 (ms)",
-    better: "lower",
-    digits: 1,
-    value: (o) => ok(o, "fanout")?.timeToLastMs?.p50 ?? null,
-  },
-  {
-    scenario: "fanout",
-    label: "time to last member p95 (ms)",
-    better: "lower",
-    digits: 1,
-    value: (o) => ok(o, "fanout")?.timeToLastMs?.p95 ?? null,
-  },
+  ...workRows("dm"),
+  ...timeToLastRows("fanout", "member"),
+  ...workRows("fanout"),
+  ...timeToLastRows("fanoutRoom", "room socket"),
+  ...workRows("fanoutRoom"),
+  ...timeToLastRows("broadcastUsers", "user"),
+  ...workRows("broadcastUsers"),
   {
     scenario: "storm",
     label: "/health during the presence storm, max (ms)",
@@ -133,6 +169,7 @@ export const METRIC_ROWS: readonly MetricRow[] = [
     digits: 1,
     value: (o) => ok(o, "broadcast")?.timeToLastMs?.p95 ?? null,
   },
+  ...workRows("broadcast"),
   {
     scenario: "idle",
     label: "memory per user, first socket (KiB)",

@@ -8,6 +8,7 @@ import type { BroadcastMetrics, ConnectMetrics, IdleMetrics } from "../driver/sc
 import type { DmMetrics } from "../driver/scenarios/dm.ts";
 import type { FanoutMetrics } from "../driver/scenarios/fanout.ts";
 import type { StormMetrics } from "../driver/scenarios/storm.ts";
+import type { ModelCheck } from "./fanout-model.ts";
 
 export interface ScenarioOutcomes {
   connect: Outcome<ConnectMetrics>;
@@ -15,6 +16,10 @@ export interface ScenarioOutcomes {
   dm: Outcome<DmMetrics>;
   fanout: Outcome<FanoutMetrics>;
   broadcast: Outcome<BroadcastMetrics>;
+  /** Staff broadcasts to users with one socket each. */
+  broadcastUsers: Outcome<FanoutMetrics>;
+  /** Group sends to room sockets (held by the room's actor). */
+  fanoutRoom: Outcome<FanoutMetrics>;
   storm: Outcome<StormMetrics>;
 }
 
@@ -23,6 +28,8 @@ export const SCENARIOS: readonly ScenarioName[] = [
   "connect",
   "dm",
   "fanout",
+  "fanoutRoom",
+  "broadcastUsers",
   "broadcast",
   "idle",
   "storm",
@@ -72,4 +79,6 @@ export interface BenchReport {
   /** False when any scenario lost, duplicated or misrouted a message, or anything failed. */
   clean: boolean;
   problems: string[];
+  /** The fan-out tree's call counts against the capacity model (docs/scale.md). */
+  fanoutModel?: { maxCalls: number; checks: ModelCheck[] };
 }

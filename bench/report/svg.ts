@@ -28,6 +28,16 @@ const PANELS: readonly Panel[] = [
     pick: (o) => (o.fanout.status === "ok" ? o.fanout.metrics.timeToLastMs : null),
   },
   {
+    title: "Fan-out to room sockets: time until the last socket has it",
+    scenario: "fanoutRoom",
+    pick: (o) => (o.fanoutRoom.status === "ok" ? o.fanoutRoom.metrics.timeToLastMs : null),
+  },
+  {
+    title: "Broadcast to users: time until the last user has it",
+    scenario: "broadcastUsers",
+    pick: (o) => (o.broadcastUsers.status === "ok" ? o.broadcastUsers.metrics.timeToLastMs : null),
+  },
+  {
     title: "Broadcast: time until the last socket has it",
     scenario: "broadcast",
     pick: (o) => (o.broadcast.status === "ok" ? o.broadcast.metrics.timeToLastMs : null),

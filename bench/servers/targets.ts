@@ -9,6 +9,7 @@ import {
   type ServerProcess,
   waitForHttp,
 } from "../../dev/server-process.ts";
+import { type StackServices, startStackServices } from "../../dev/stack-services.ts";
 import {
   buildWorker,
   OFFLINE_ENV,
@@ -16,7 +17,7 @@ import {
   startWorkerd,
   wranglerCommand,
 } from "../../dev/workerd-runtime.ts";
-import type { ServerAdapter } from "../driver/adapter.ts";
+import type { ServerAdapter, ServerCapabilities } from "../driver/adapter.ts";
 import { GatewayProtocolAdapter } from "../driver/gateway-adapter.ts";
 import { SocketIoAdapter } from "../driver/socketio-adapter.ts";
 
@@ -65,6 +66,10 @@ const PROJECT_CONFIG = join(REPO_ROOT, "wrangler.toml");
 const PROJECT_ENTRY = join(REPO_ROOT, "src/worker.ts");
 
 const everything = { groups: true, broadcast: true };
+/** The gateway: everything, and room sockets. */
+const gateway = { ...everything, roomSockets: true };
+/** The gateway's bench build: it counts its billed work (src/workers/meter.ts). */
+const BENCH_VARS = { BENCH_METER: "true" };
 const dmOnly = { groups: false, broadcast: false };
 
 function projectMissing(): string | null {
@@ -124,7 +129,7 @@ async function startWranglerDev(
   configPath: string,
   context: StartContext,
   vars: Record<string, string>,
-  capabilities: { groups: boolean; broadcast: boolean },
+  capabilities: ServerCapabilities,
 ): Promise<RunningServer> {
   const [port, inspectorPort] = [await freePort(), await freePort()];
   const persistDir = join(context.workDir, "state", id);
@@ -196,14 +201,36 @@ function ramMissing(): string | null {
   return existsSync(RAM_ROOT) ? null : `no ${RAM_ROOT} (tmpfs) on this machine`;
 }
 
+/**
+ * The gateway's mirrors as `npm start` runs them (dev/stack-services.ts): Postgres at
+ * DATABASE_URL when the bench's environment sets it, else embedded PGlite, behind the Neon
+ * proxy, migrated; Redis through the local Upstash bridge over 127.0.0.1:6379, under a key
+ * prefix of this run.
+ */
+async function startMirrors(id: string, context: StartContext): Promise<StackServices> {
+  const dataDir = join(context.workDir, "state", id, "services");
+  mkdirSync(dataDir, { recursive: true });
+  const settings: Record<string, string> = {
+    REDIS_KEY_PREFIX: `bench:${id}:${Date.now().toString(36)}:`,
+  };
+  if (process.env.DATABASE_URL) settings.DATABASE_URL = process.env.DATABASE_URL;
+  return startStackServices({
+    dataDir,
+    settings,
+    redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    log: (line) => context.log(`${id}: ${line}`),
+  });
+}
+
 async function startProductionLike(
   id: string,
   configPath: string,
   context: StartContext,
   vars: Record<string, string>,
   secrets: Record<string, string>,
-  capabilities: { groups: boolean; broadcast: boolean },
+  capabilities: ServerCapabilities,
   storage: Storage = "disk",
+  mirrors = false,
 ): Promise<RunningServer> {
   const buildDir = join(context.workDir, "build", id);
   const storageDir =
@@ -222,13 +249,19 @@ async function startProductionLike(
   );
   const port = await freePort();
   const inspectorPort = context.inspect ? await freePort() : undefined;
+  const services = mirrors ? await startMirrors(id, context) : null;
+  const allSecrets = { ...services?.workerVars, ...secrets };
+  const stopServices = async () => {
+    await services?.close();
+  };
   const started = performance.now();
   const child = startWorkerd(build, {
     port,
     storageDir,
     vars,
-    secretNames: Object.keys(secrets),
-    secrets,
+    secretNames: Object.keys(allSecrets),
+    secrets: allSecrets,
+    localNetwork: services !== null,
     inspectorPort,
     configFile: join(buildDir, "workerd.capnp"),
     logFile: join(context.workDir, "logs", `${id}.log`),
@@ -242,17 +275,24 @@ async function startProductionLike(
       adapter: new GatewayProtocolAdapter({ httpBase, apiKey: context.apiKey, capabilities }),
       startupMs: performance.now() - started,
       notes: [
+        ...(services === null
+          ? []
+          : [
+              `mirrors on: Redis ${services.redis.mode}, Postgres ${services.postgres.embedded ? "embedded PGlite" : "DATABASE_URL"}`,
+            ]),
         ...(storage === "ram" ? [`Durable Object storage on tmpfs (${RAM_ROOT})`] : []),
         ...(inspectorPort === undefined ? [] : [`workerd inspector on 127.0.0.1:${inspectorPort}`]),
       ],
       disturbances: () => [],
       stop: async () => {
         await child.stop();
+        await stopServices();
         removeRamStorage();
       },
     };
   } catch (error) {
     await child.stop();
+    await stopServices();
     removeRamStorage();
     throw error;
   }
@@ -270,9 +310,11 @@ export const TARGETS: readonly ServerTarget[] = [
         "gateway-workerd",
         PROJECT_CONFIG,
         context,
-        { ...context.projectVars },
+        { ...BENCH_VARS, ...context.projectVars },
         { JWT_SECRET: context.secret, API_KEY: context.apiKey },
-        everything,
+        gateway,
+        "disk",
+        true,
       ),
   },
   {
@@ -286,10 +328,11 @@ export const TARGETS: readonly ServerTarget[] = [
         "gateway-workerd-ram",
         PROJECT_CONFIG,
         context,
-        { ...context.projectVars },
+        { ...BENCH_VARS, ...context.projectVars },
         { JWT_SECRET: context.secret, API_KEY: context.apiKey },
-        everything,
+        gateway,
         "ram",
+        true,
       ),
   },
   {
@@ -303,8 +346,13 @@ export const TARGETS: readonly ServerTarget[] = [
         "gateway-wrangler-dev",
         PROJECT_CONFIG,
         context,
-        { ...context.projectVars, JWT_SECRET: context.secret, API_KEY: context.apiKey },
-        everything,
+        {
+          ...BENCH_VARS,
+          ...context.projectVars,
+          JWT_SECRET: context.secret,
+          API_KEY: context.apiKey,
+        },
+        gateway,
       ),
   },
   {

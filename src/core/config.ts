@@ -83,6 +83,13 @@ export interface Config {
    * (`room_presence`) instead of per-user `status_changed`. Default 100.
    */
   roomPresenceMaxMembers: number;
+  /**
+   * FANOUT_MAX_CALLS_PER_MESSAGE: calls one actor makes for one message at most; more
+   * recipients go through fan-out shards (src/core/fanout-tree.ts). Default 500.
+   */
+  fanoutMaxCalls: number;
+  /** BENCH_METER: count actor calls and rows written for the bench (never in production). */
+  benchMeter: boolean;
   groupPrefixes: string[];
   publicGroupPrefixes: string[];
   redis: { url: string; token: string; keyPrefix: string } | null;
@@ -346,6 +353,8 @@ export function parseConfig(env: RawEnv): Config {
     },
     roomFanoutWindow: integer(env, "ROOM_FANOUT_WINDOW", 512, 1, 100_000),
     roomPresenceMaxMembers: integer(env, "ROOM_PRESENCE_MAX_MEMBERS", 100, 0, 100_000),
+    fanoutMaxCalls: integer(env, "FANOUT_MAX_CALLS_PER_MESSAGE", 500, 2, 100_000),
+    benchMeter: boolean(env, "BENCH_METER", false),
     groupPrefixes,
     publicGroupPrefixes,
     redis:

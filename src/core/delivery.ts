@@ -62,8 +62,34 @@ export interface DeliverySocket {
   readonly groups: readonly string[];
 }
 
+/**
+ * Ids of the last messages pushed without a mailbox write (room messages), so a delivery
+ * retried by a fan-out shard is not pushed twice. In memory: retries come within seconds.
+ */
+export class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity = 1_024) {
+    this.#capacity = capacity;
+  }
+
+  /** Whether `id` was seen already; remembers it either way (the oldest one goes past capacity). */
+  seen(id: string): boolean {
+    if (this.#ids.has(id)) return true;
+    this.#ids.add(id);
+    if (this.#ids.size > this.#capacity) {
+      const [oldest] = this.#ids;
+      if (oldest !== undefined) this.#ids.delete(oldest);
+    }
+    return false;
+  }
+}
+
 export interface Recipient {
   mailbox: Mailbox;
+  /** Room messages pushed lately; without it a retried room message is pushed again. */
+  pushed?: RecentIds;
   /** The user's open sockets right now. */
   sockets(): DeliverySocket[];
   /** Whether the user exists even though no socket is open (seen before, or in the app's table). */
@@ -94,6 +120,9 @@ export async function deliver(recipient: Recipient, delivery: Delivery): Promise
   }
   const now = recipient.now();
   if (!isMailboxType(delivery.type)) {
+    if (recipient.pushed?.seen(delivery.messageId)) {
+      return { status: "duplicate", seq: null, sockets: 0, connectionCount };
+    }
     // Stored once in the room already: pushed only, with no per-user seq.
     const ts = new Date(delivery.createdAt ?? now).toISOString();
     const frame = encodeRawFrame(delivery.type, delivery.json, { ts });

@@ -1,26 +1,31 @@
 /**
  * PresenceShard: the online users of one shard (user → shard by a stable hash). UserHubs keep
  * it current through their outbox; it answers "who is online" and fans broadcasts out to its
- * online users only, so a broadcast costs the number of online users, not of all users seen.
+ * online users only, so a broadcast costs the number of online users, not of all users seen;
+ * past FANOUT_MAX_CALLS_PER_MESSAGE of them, through FanoutShards.
  */
 import { DurableObject } from "cloudflare:workers";
 import { mapBounded } from "../core/bounded.ts";
+import { type Config, loadConfig } from "../core/config.ts";
 import type { Delivery } from "../core/delivery.ts";
 import type { SeriesTotals } from "../core/metrics.ts";
 import { COUNT_SAVE_DELAY_MS, OnlineList, type OnlineUser } from "../core/online-list.ts";
+import { fanOutToUsers } from "./fanout-shard.ts";
 
-/** How many UserHub deliveries one shard keeps in flight during a broadcast. */
+/** How many UserHubs one shard asks at once to rewrite their mirrors. */
 const FANOUT_CONCURRENCY = 128;
 
 export type { OnlineUser };
 
 export class PresenceShard extends DurableObject<Env> {
   private readonly list: OnlineList;
+  private readonly config: Config;
   private countSave: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.list = new OnlineList(ctx.storage.sql);
+    this.config = loadConfig(env);
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS metrics (series TEXT PRIMARY KEY, total REAL NOT NULL)",
     );
@@ -83,18 +88,11 @@ export class PresenceShard extends DurableObject<Env> {
     });
   }
 
-  /** Deliver to every online user of this shard; returns how many users it reached. */
+  /** Deliver to every online user of this shard (through fan-out shards past the bound). */
   async broadcast(delivery: Delivery): Promise<number> {
-    const users = this.online();
-    const reached = await mapBounded(users, FANOUT_CONCURRENCY, async ({ user_id }) => {
-      try {
-        const result = await this.env.USER_HUB.getByName(user_id).deliver(user_id, delivery);
-        return result.status === "delivered" || result.status === "duplicate";
-      } catch (err) {
-        console.warn(`PresenceShard:broadcast: delivery to ${user_id} failed: ${String(err)}`);
-        return false;
-      }
-    });
-    return reached.filter(Boolean).length;
+    const users = this.online().map(({ user_id }) => user_id);
+    const path = `fanout:${this.ctx.id.name ?? this.ctx.id.toString()}`;
+    const result = await fanOutToUsers(this.env, this.config, path, users, delivery);
+    return result.reached;
   }
 }

@@ -1,17 +1,18 @@
 /**
  * RoomHub: one Durable Object per group (`room:{name}`). It stores the room's messages once
  * (its history, src/core/room-history.ts), keeps the members (user id → connection ids that
- * joined from user sockets), fans room messages out to the members' UserHubs, and holds the room's own sockets itself (RoomSockets: `/ws/group/{name}/`, and
- * `/ws/consultation/{id}/` for a consultation), leasing each one to its user's UserHub so
- * presence counts it. Its name comes from the runtime (`ctx.id.name`, filled for `getByName`
+ * joined from user sockets), fans room messages out to the members' UserHubs (through
+ * FanoutShards past FANOUT_MAX_CALLS_PER_MESSAGE), and holds the room's own sockets itself
+ * (RoomSockets: `/ws/group/{name}/`, and `/ws/consultation/{id}/` for a consultation), leasing
+ * each one to its user's UserHub so presence counts it. Its name comes from the runtime (`ctx.id.name`, filled for `getByName`
  * ids, also when the alarm wakes it).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Actors, RoomJoined, RoomPublish } from "../app/context.ts";
 import { mapBounded, Window } from "../core/bounded.ts";
-import { loadConfig } from "../core/config.ts";
+import { type Config, loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, roomDelivery } from "../core/delivery.ts";
+import { type Delivery, roomDelivery } from "../core/delivery.ts";
 import { groupOfRoomActor } from "../core/groups.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
@@ -20,6 +21,7 @@ import { forRpc } from "../protocol/errors.ts";
 import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
 
 import { actorsFromEnv } from "./actors-from-env.ts";
+import { fanOutToUsers } from "./fanout-shard.ts";
 import { consultationData, groupData } from "./room-message-data.ts";
 import { RoomPresenceHost } from "./room-presence-host.ts";
 
@@ -35,6 +37,7 @@ const RECONCILE_AT = "reconcile_at";
 export class RoomHub extends DurableObject<Env> {
   /** The group this room is. */
   private readonly groupName: string;
+  private readonly config: Config;
   private readonly deadlines: Deadlines;
   private readonly members: RoomMembers;
   private readonly history: RoomHistory;
@@ -49,6 +52,7 @@ export class RoomHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const config = loadConfig(env);
+    this.config = config;
     // By count only: fanning one message out to a large room may rightly take seconds.
     const maxAgeMs = Number.POSITIVE_INFINITY;
     this.messages = inflightLimit(config.overload, "the room is overloaded", { maxAgeMs });
@@ -203,23 +207,22 @@ export class RoomHub extends DurableObject<Env> {
     return users.size;
   }
 
-  /** Deliver to every member's UserHub in parallel; members without a joined socket are ghosts. */
+  /** Deliver to every member's UserHub (through fan-out shards past the bound); drop ghosts. */
   private async fanOut(delivery: Delivery): Promise<Set<string>> {
-    const reached = new Set<string>();
-    await mapBounded([...this.memberIds()], this.window.size, async (userId) => {
-      try {
-        const hub = this.env.USER_HUB.getByName(userId);
-        const result = await this.window.run<DeliveryResult>(
-          async () => await hub.deliver(userId, delivery),
-        );
-        if (result.status === "delivered" || result.status === "duplicate") reached.add(userId);
-        // No socket of theirs has joined: a membership whose leave never arrived.
-        else if (result.status === "dropped") this.dropMember(userId);
-      } catch (err) {
-        console.warn(`RoomHub:fanOut: delivery to ${userId} failed: ${String(err)}`);
-      }
-    });
-    return reached;
+    const members = this.memberIds();
+    const path = `fanout:room:${this.groupName}`;
+    const result = await fanOutToUsers(
+      this.env,
+      this.config,
+      path,
+      [...members],
+      delivery,
+      this.window,
+    );
+    // No socket of theirs has joined: a membership whose leave never arrived.
+    for (const userId of result.dropped) this.dropMember(userId);
+    for (const userId of [...result.dropped, ...result.failed]) members.delete(userId);
+    return members;
   }
 
   /** Keep only memberships whose sockets still exist and still have the group joined. */

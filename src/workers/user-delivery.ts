@@ -5,7 +5,7 @@
  */
 import type { Config } from "../core/config.ts";
 import type { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, deliver } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, deliver, type RecentIds } from "../core/delivery.ts";
 import type { KnownUser } from "../core/known-user.ts";
 import type { Mailbox } from "../core/mailbox.ts";
 import { admitQueued } from "../core/overload.ts";
@@ -19,6 +19,8 @@ export interface UserDeliveryParts {
   mailbox: Mailbox;
   knownUser: KnownUser;
   deadlines: Deadlines;
+  /** Room messages pushed lately, so a fan-out shard's retry does not push one twice. */
+  pushed: RecentIds;
 }
 
 export async function deliverToUser(
@@ -31,6 +33,7 @@ export async function deliverToUser(
   const result = await deliver(
     {
       mailbox: parts.mailbox,
+      pushed: parts.pushed,
       sockets: () =>
         parts.host.sockets.entries().map(({ ws, connection }) => ({
           groups: connection.groups,

@@ -7,7 +7,7 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_HANDLERS } from "../app/socket/index.ts";
 import { type Config, loadConfig } from "../core/config.ts";
 import { Deadlines } from "../core/deadlines.ts";
-import { type Delivery, type DeliveryResult, newDelivery } from "../core/delivery.ts";
+import { type Delivery, type DeliveryResult, newDelivery, RecentIds } from "../core/delivery.ts";
 import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
@@ -82,7 +82,8 @@ export class UserHub extends DurableObject<Env> {
       log: (message) => console.warn(`UserHub:knownUser: ${message}`),
     });
     const { config, host, mailbox, knownUser, deadlines } = this;
-    this.deliveryParts = { config, host, mailbox, knownUser, deadlines };
+    const pushed = new RecentIds();
+    this.deliveryParts = { config, host, mailbox, knownUser, deadlines, pushed };
     this.commands = userHoldingActor({
       env,
       config: this.config,

@@ -64,6 +64,11 @@ describe("HTTP API in workerd", () => {
     expect((await api("GET", "/users/online")).status).toBe(200);
   });
 
+  it("has no bench meter unless BENCH_METER is on", async () => {
+    const response = await exports.default.fetch(new Request("http://gateway.test/__bench/meter"));
+    expect(response.status).toBe(404);
+  });
+
   it("delivers a notification to every tab of the user", async () => {
     const user = uniqueUser("n");
     const tabs = [await connectAs(user), await connectAs(user)];

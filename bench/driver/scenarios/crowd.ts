@@ -6,6 +6,7 @@
 //    (the first socket, with whatever per-user state the server keeps: a Durable Object) and
 //    per extra socket of an already-connected user; CPU ticks over an idle window.
 // 3. broadcast: repeated server-side broadcasts; time until the last socket has each.
+import type { BilledWork } from "../billed.ts";
 import { Fleet } from "../fleet.ts";
 import { addIntegrity, emptyIntegrity, type Integrity, isClean, Ledger } from "../ledger.ts";
 import type { BenchParameters } from "../params.ts";
@@ -46,6 +47,8 @@ export interface BroadcastMetrics {
   readonly timeToLastMs: Percentiles | null;
   /** Per delivery, milliseconds. */
   readonly deliveryMs: Percentiles | null;
+  /** Actor calls and rows written per broadcast (the gateway's meter), or null. */
+  readonly work: BilledWork | null;
 }
 
 export interface CrowdOutcomes {
@@ -185,12 +188,15 @@ async function broadcastTo(
   };
   const recipients = new Set(fleet.openIndexes);
   context.log(`broadcast: ${sends} broadcasts to ${recipients.size} sockets`);
+  await context.meter?.reset();
+  let sent = 0;
   for (let n = 0; n < sends; n++) {
     checkDeadline(context, `broadcast ${n}`);
     const key = `bc-${context.tag}-${n}`;
     ledger.expect(key, recipients);
     try {
       await context.adapter.broadcast(Ledger.body(key));
+      sent++;
     } catch (error) {
       ledger.cancel(key);
       sendIntegrity.errors++;
@@ -200,6 +206,7 @@ async function broadcastTo(
     await ledger.drain(drainMs);
     await sleep(100);
   }
+  const work = (await context.meter?.perMessage(sent)) ?? null;
   const integrity = ledger.settle();
   addIntegrity(integrity, sendIntegrity);
   if (!isClean(integrity)) return { status: "broken", integrity };
@@ -211,6 +218,7 @@ async function broadcastTo(
       sends,
       timeToLastMs: roundPercentiles(percentiles(ledger.completionLatencies)),
       deliveryMs: roundPercentiles(percentiles(ledger.deliveryLatencies)),
+      work,
     },
   };
 }

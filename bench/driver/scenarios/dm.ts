@@ -4,6 +4,7 @@
 // The base step gives the latency percentiles; then the ladder raises the rate until a step
 // is not kept up, which bounds the sustained throughput.
 import type { Delivery } from "../adapter.ts";
+import type { BilledWork } from "../billed.ts";
 import { Fleet } from "../fleet.ts";
 import { addIntegrity, emptyIntegrity, type Integrity, isClean, Ledger, note } from "../ledger.ts";
 import type { BenchParameters } from "../params.ts";
@@ -41,6 +42,8 @@ export interface DmMetrics {
   readonly sustainedIsLowerBound: boolean;
   /** Highest delivered/s of any step. */
   readonly peakDeliveredPerSecond: number;
+  /** Actor calls and rows written per message of the base step (the gateway's meter), or null. */
+  readonly work: BilledWork | null;
 }
 
 const KEPT_UP_FRACTION = 0.95;
@@ -83,6 +86,8 @@ export async function dm(
     if (!isClean(prime.integrity)) return { status: "broken", integrity: total };
     await sleep(500);
     const steps: DmStep[] = [];
+    let work: BilledWork | null = null;
+    await context.meter?.reset();
     for (const [i, rate] of [baseRate, ...ladder].entries()) {
       checkDeadline(context, `dm at ${rate}/s`);
       const duration = i === 0 ? baseDurationMs : stepDurationMs;
@@ -97,6 +102,7 @@ export async function dm(
       );
       addIntegrity(total, integrity);
       steps.push(step);
+      if (i === 0) work = (await context.meter?.perMessage(step.sent)) ?? null;
       context.log(
         `dm: ${rate} msg/s -> sent ${step.sentPerSecond}/s, delivered ${step.deliveredPerSecond}/s, p99 ${step.latencyMs?.p99 ?? "-"} ms${step.keptUp ? "" : " (not kept up)"}`,
       );
@@ -117,6 +123,7 @@ export async function dm(
         sustainedDeliveredPerSecond: Math.max(0, ...keptUp.map((step) => step.deliveredPerSecond)),
         sustainedIsLowerBound: steps.length === ladder.length + 1 && last?.keptUp === true,
         peakDeliveredPerSecond: Math.max(0, ...steps.map((step) => step.deliveredPerSecond)),
+        work,
       },
     };
   } catch (error) {

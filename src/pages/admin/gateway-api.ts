@@ -4,6 +4,8 @@
  * never put in a URL, and it is gone when the tab closes.
  */
 
+import type { UserDetails } from "../../app/context.ts";
+
 const STORAGE_KEY = "realtime-admin:credential";
 
 /** A refused call: the gateway's error code and message, and the HTTP status. */
@@ -24,23 +26,7 @@ export interface OnlineUsers {
   count: number;
 }
 
-export interface UserSocket {
-  connection_id: string;
-  kind: "user" | "room";
-  connected_at: string | null;
-  groups: string[];
-}
-
-export interface UserDetails {
-  user_id: string;
-  username: string | null;
-  is_online: boolean;
-  connection_count: number;
-  last_seen: string | null;
-  sockets: UserSocket[];
-  groups: string[];
-  mailbox: { messages: number; notifications: number; last_seq: number };
-}
+export type { UserDetails } from "../../app/context.ts";
 
 export type MirrorState = "ok" | "off" | "behind";
 

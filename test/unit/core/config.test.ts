@@ -69,6 +69,8 @@ describe("parseConfig: defaults", () => {
       overload: { maxInflight: 64, maxWaitMs: 2_000, retryAfterMs: 1_000 },
       roomFanoutWindow: 512,
       roomPresenceMaxMembers: 100,
+      fanoutMaxCalls: 500,
+      benchMeter: false,
     });
     const set = parseConfig({
       ...base,
@@ -86,6 +88,12 @@ describe("parseConfig: defaults", () => {
     );
     expect(configError({ ACTOR_MAX_INFLIGHT: "0" }).setting).toBe("ACTOR_MAX_INFLIGHT");
     expect(configError({ ROOM_FANOUT_WINDOW: "0" }).setting).toBe("ROOM_FANOUT_WINDOW");
+    expect(parseConfig({ ...base, FANOUT_MAX_CALLS_PER_MESSAGE: "4" }).fanoutMaxCalls).toBe(4);
+    // One call per actor could never shrink a list: a tree needs at least two.
+    expect(configError({ FANOUT_MAX_CALLS_PER_MESSAGE: "1" }).setting).toBe(
+      "FANOUT_MAX_CALLS_PER_MESSAGE",
+    );
+    expect(configError({ BENCH_METER: "maybe" }).setting).toBe("BENCH_METER");
   });
 
   it("reads numbers given as numbers, as wrangler vars may be", () => {

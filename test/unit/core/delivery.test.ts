@@ -4,6 +4,7 @@ import {
   type DeliverySocket,
   deliver,
   newDelivery,
+  RecentIds,
   type Recipient,
 } from "../../../src/core/delivery.ts";
 import { Mailbox } from "../../../src/core/mailbox.ts";
@@ -251,6 +252,24 @@ describe("deliver", () => {
       });
       expect(alice.mailbox.lastSeq()).toBe(0);
       expect(alice.sockets[0]?.frames).toEqual([]);
+    });
+
+    it("are pushed once when a fan-out shard retries them (RecentIds)", async () => {
+      const joined = socket(["group_a"]);
+      const alice = user([joined]);
+      alice.recipient.pushed = new RecentIds(2);
+      expect((await deliver(alice.recipient, groupMessage("group_a"))).status).toBe("delivered");
+      expect((await deliver(alice.recipient, groupMessage("group_a"))).status).toBe("duplicate");
+      expect(joined.frames).toHaveLength(1);
+      // Past its capacity the oldest id is forgotten.
+      const ids = new RecentIds(2);
+      expect([ids.seen("a"), ids.seen("b"), ids.seen("c"), ids.seen("a")]).toEqual([
+        false,
+        false,
+        false,
+        false,
+      ]);
+      expect(ids.seen("c")).toBe(true);
     });
 
     it("match the group name exactly, not by prefix", async () => {
