@@ -26,6 +26,9 @@ export const CALLS_PER_SECOND = 1_000;
 /** Member calls of one flush in flight at once. */
 const CONCURRENCY = 64;
 
+/** What one member's sockets in a room are told: the window's flips, or a large room's count. */
+export type RoomPresenceUpdate = { statuses: StatusChanged[] } | { onlineCount: number };
+
 export interface RoomPresencePorts {
   /** User ids of the members reached through their user actors. */
   members(): string[];
@@ -36,7 +39,7 @@ export interface RoomPresencePorts {
   /** One call to a member of a large room: the count. */
   pushCount(userId: string, onlineCount: number): Promise<void>;
   /** The room's own sockets (told in place, no call): flips, or the count for a large room. */
-  local(update: { statuses: StatusChanged[] } | { onlineCount: number }): void;
+  local(update: RoomPresenceUpdate): void;
   log?: (message: string) => void;
   /** Run `flush` at `at` (ms since epoch); the host's timer. */
   wakeAt(at: number): void;

@@ -5,6 +5,7 @@
  */
 import { StatusMemory } from "../core/announce.ts";
 import type { Connection } from "../core/connection.ts";
+import type { RoomPresenceUpdate } from "../core/room-presence.ts";
 import { encodeFrame } from "../protocol/codec.ts";
 import type { StatusChanged } from "../protocol/messages.ts";
 import { SocketSet } from "./socket-set.ts";
@@ -18,8 +19,14 @@ export class CoMemberPresence {
     this.sockets = sockets;
   }
 
+  /** To this user's sockets in the room: the window's flips, or the room's online count. */
+  tell(groupName: string, update: RoomPresenceUpdate): void {
+    if ("statuses" in update) this.statuses(groupName, update.statuses);
+    else this.count(groupName, update.onlineCount);
+  }
+
   /** One room's window of flips: `status_changed` to this user's sockets in that room. */
-  statuses(groupName: string, statuses: readonly StatusChanged[]): void {
+  private statuses(groupName: string, statuses: readonly StatusChanged[]): void {
     for (const { ws, connection } of this.inRoom(groupName)) {
       for (const status of statuses) {
         if (this.told.firstTime(status, connection.connectionId))
@@ -29,7 +36,7 @@ export class CoMemberPresence {
   }
 
   /** A large room's online count: `room_presence` to this user's sockets in that room. */
-  count(groupName: string, onlineCount: number): void {
+  private count(groupName: string, onlineCount: number): void {
     const frame = encodeFrame("room_presence", {
       group_name: groupName,
       online_count: onlineCount,

@@ -51,8 +51,9 @@ export class RoomPresenceHost {
         },
         members: () => [...room.memberIds()],
         onlineCount: () => room.onlineCount(),
-        pushStatuses: (userId, statuses) => hub(userId).pushStatuses(room.name(), statuses),
-        pushCount: (userId, count) => hub(userId).pushRoomPresence(room.name(), count),
+        pushStatuses: (userId, statuses) => hub(userId).pushRoomPresence(room.name(), { statuses }),
+        pushCount: (userId, onlineCount) =>
+          hub(userId).pushRoomPresence(room.name(), { onlineCount }),
         local: (update) => {
           if ("onlineCount" in update) {
             const data = { group_name: room.name(), online_count: update.onlineCount };

@@ -12,10 +12,11 @@ import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
+import type { RoomPresenceUpdate } from "../core/room-presence.ts";
 import type { Termination } from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
+import type { NotificationMessage } from "../protocol/messages.ts";
 import { CoMemberPresence } from "./co-member-presence.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
@@ -224,11 +225,8 @@ export class UserHub extends DurableObject<Env> {
   }
 
   /** A room's window of co-members' flips, or a large room's count: to this user's sockets in it. */
-  pushStatuses(groupName: string, statuses: StatusChanged[]): void {
-    this.coMembers.statuses(groupName, statuses);
-  }
-  pushRoomPresence(groupName: string, onlineCount: number): void {
-    this.coMembers.count(groupName, onlineCount);
+  pushRoomPresence(groupName: string, update: RoomPresenceUpdate): void {
+    this.coMembers.tell(groupName, update);
   }
 
   // --- internals ------------------------------------------------------------------------------
