@@ -63,7 +63,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 5_000,
     },
     fanout: { members: 20, sends: 3 },
-    storm: { members: 20, watchMs: 2_000, settleTimeoutMs: 20_000 },
+    storm: { members: 20, watchMs: 8_000, settleTimeoutMs: 20_000 },
     broadcastUsers: { users: 20, sends: 3 },
     budgetMs: 4 * 60_000,
   },
