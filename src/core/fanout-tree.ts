@@ -18,7 +18,7 @@ export interface FanoutResult {
   failed: string[];
 }
 
-export interface FanoutPorts<T> {
+export interface FanoutSend<T> {
   /** Deliver to one recipient directly. */
   toUser(recipient: T): Promise<UserOutcome>;
   /** Hand a chunk to fan-out shard number `index` of this actor. */
@@ -68,13 +68,13 @@ export function splitRecipients<T>(recipients: readonly T[], maxCalls: number): 
 export async function fanOut<T extends string>(
   recipients: readonly T[],
   options: { maxCalls: number; concurrency: number; attempts?: number },
-  ports: FanoutPorts<T>,
+  send: FanoutSend<T>,
 ): Promise<FanoutResult> {
   const result: FanoutResult = { reached: 0, dropped: [], failed: [] };
   if (chunkSizes(recipients.length, options.maxCalls).length === 0) {
     await mapBounded(recipients, options.concurrency, async (recipient) => {
-      const outcome = await ports.toUser(recipient).catch((err: unknown) => {
-        ports.log?.(`delivery to ${recipient} failed: ${String(err)}`);
+      const outcome = await send.toUser(recipient).catch((err: unknown) => {
+        send.log?.(`delivery to ${recipient} failed: ${String(err)}`);
         return "failed" as const;
       });
       if (outcome === "reached") result.reached++;
@@ -88,10 +88,10 @@ export async function fanOut<T extends string>(
     chunks.map(async (chunk, index) => {
       for (let attempt = 1; ; attempt++) {
         try {
-          mergeInto(result, await ports.toShard(index, chunk));
+          mergeInto(result, await send.toShard(index, chunk));
           return;
         } catch (err) {
-          ports.log?.(`shard ${index} failed (attempt ${attempt}): ${String(err)}`);
+          send.log?.(`shard ${index} failed (attempt ${attempt}): ${String(err)}`);
           if (attempt >= attempts) {
             result.failed.push(...chunk);
             return;

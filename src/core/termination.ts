@@ -24,7 +24,7 @@ export interface Termination {
 }
 
 /** What terminating needs from the user's actor. */
-export interface TerminationPorts {
+export interface TerminationTargets {
   store: KeyValueStore & { delete(key: string): Promise<boolean> };
   /** Send `frame` on each of the actor's own sockets and close it as terminated; resolves with how many. */
   closeOwn(frame: string): Promise<number>;
@@ -51,14 +51,14 @@ export function terminationFrame(reason: string | null): string {
  * retried, closing what is left.
  */
 export async function terminateConnections(
-  ports: TerminationPorts,
+  targets: TerminationTargets,
   termination: Termination,
 ): Promise<{ closed: number }> {
-  if (termination.blockUntil !== null) await ports.store.put(BLOCK_KEY, termination.blockUntil);
+  if (termination.blockUntil !== null) await targets.store.put(BLOCK_KEY, termination.blockUntil);
   const frame = terminationFrame(termination.reason);
-  let closed = await ports.closeOwn(frame);
+  let closed = await targets.closeOwn(frame);
   const byRoom = new Map<string, string[]>();
-  for (const lease of ports.leases()) {
+  for (const lease of targets.leases()) {
     byRoom.set(lease.room, [...(byRoom.get(lease.room) ?? []), lease.connectionId]);
   }
   const failures: string[] = [];
@@ -66,9 +66,9 @@ export async function terminateConnections(
     [...byRoom].map(async ([room, connectionIds]) => {
       try {
         // Not `closed += await …`: that reads `closed` before the await and loses concurrent sums.
-        const closedInRoom = await ports.closeLeased(room, connectionIds, frame);
+        const closedInRoom = await targets.closeLeased(room, connectionIds, frame);
         closed += closedInRoom;
-        for (const connectionId of connectionIds) await ports.endLease(connectionId);
+        for (const connectionId of connectionIds) await targets.endLease(connectionId);
       } catch (err) {
         failures.push(`${room}: ${String(err)}`);
       }
@@ -85,7 +85,7 @@ export async function terminateConnections(
 
 /** Until when this user's upgrades are refused (ms since epoch), or null; an expired block is removed. */
 export async function blockedUntil(
-  store: TerminationPorts["store"],
+  store: TerminationTargets["store"],
   now: number,
 ): Promise<number | null> {
   const until = await store.get<number>(BLOCK_KEY);

@@ -76,12 +76,17 @@ describe("the Python client", () => {
     const member = await joined(user, group);
     const other = await connectAs(user, { groups: ["consultation_*"] });
     const tabs = [member, other];
+    const revokedUser = djangoId();
+    const revoked = await connectAs(revokedUser);
+    // A client that spoke first gets the server's close at once (docs/protocol.md, close codes).
+    await revoked.request("ping");
 
     const ran = await python(["-m", "unittest", "-v"], {
       ...gatewayEnv(),
       REALTIME_TEST_USER: String(user),
       REALTIME_TEST_GROUP: group,
       REALTIME_TEST_MARK: mark,
+      REALTIME_TEST_REVOKED_USER: String(revokedUser),
     });
 
     expect(ran.stderr).toMatch(/^OK$/m);
@@ -96,6 +101,7 @@ describe("the Python client", () => {
       "test_an_unknown_user_is_user_not_found_with_the_id",
       "test_a_503_then_200_is_retried_once_and_returns_the_answer",
       "test_matches_a_vector_computed_with_openssl",
+      "test_terminate_user_connections_closes_the_users_socket",
     ]) {
       expect(ran.stderr).toMatch(new RegExp(`^${name} .* \\.\\.\\. ok$`, "m"));
     }
@@ -130,6 +136,10 @@ describe("the Python client", () => {
       data: { mark, status: "started" },
     });
     expect(other.frames.unconsumed("group_message")).toEqual([]);
+    expect(
+      (await revoked.frames.next((f) => f.type === "error" && f.data.code === "forbidden")).data,
+    ).toMatchObject({ message: `revoked ${mark}`, details: { reason: "terminated" } });
+    expect(await revoked.frames.waitClosed()).toEqual({ code: 4003, reason: "terminated" });
     for (const tab of tabs) await tab.close();
   });
 });

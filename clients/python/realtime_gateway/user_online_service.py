@@ -5,7 +5,8 @@ Each function also takes `client=` (default: realtime_gateway.default_client()).
 
 from __future__ import annotations
 
-from typing import List, Optional
+from datetime import datetime
+from typing import List, Optional, Union
 
 from .client import RealtimeClient, resolve
 from .models import OnlineUser, UserId, UserStatus
@@ -16,6 +17,7 @@ __all__ = [
     "get_all_online_users",
     "get_online_users",
     "get_user_status",
+    "terminate_user_connections",
 ]
 
 
@@ -44,3 +46,15 @@ def get_online_users(*, client: Optional[RealtimeClient] = None) -> List[OnlineU
 def get_user_status(user_id: UserId, *, client: Optional[RealtimeClient] = None) -> UserStatus:
     """Not in the original: the full status; raises UserNotFound for an unknown user."""
     return resolve(client).get_user_status(user_id)
+
+
+def terminate_user_connections(
+    user_id: UserId,
+    *,
+    reason: Optional[str] = None,
+    block_until: Optional[Union[datetime, str]] = None,
+    client: Optional[RealtimeClient] = None,
+) -> int:
+    """Not in the original: close every socket of the user (4003 `terminated`), optionally
+    refusing their upgrades until `block_until`; returns how many sockets closed."""
+    return resolve(client).terminate_user_connections(user_id, reason=reason, block_until=block_until)

@@ -11,6 +11,7 @@ import os
 import time
 import unittest
 import uuid
+from datetime import datetime
 from typing import Callable
 
 from realtime_gateway import (
@@ -29,6 +30,8 @@ URL = os.environ.get("REALTIME_URL", "")
 USER = int(os.environ.get("REALTIME_TEST_USER", "0"))
 GROUP = os.environ.get("REALTIME_TEST_GROUP", "")
 MARK = os.environ.get("REALTIME_TEST_MARK", "")
+# A user whose one socket the e2e test expects this suite to close (4003 terminated).
+REVOKED = os.environ.get("REALTIME_TEST_REVOKED_USER", "")
 
 
 def eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -105,6 +108,22 @@ class UserMessagingServiceAgainstTheGateway(unittest.TestCase):
             )
 
         self.assertEqual([s.delivered for s in asyncio.run(both())], [True, True])
+
+
+@unittest.skipUnless(URL and REVOKED, "needs the e2e gateway (REALTIME_URL, REALTIME_TEST_REVOKED_USER)")
+class TerminatingConnections(unittest.TestCase):
+    def test_terminate_user_connections_closes_the_users_socket(self) -> None:
+        closed = user_online_service.terminate_user_connections(user_id=REVOKED, reason=f"revoked {MARK}")
+        self.assertEqual(closed, 1)
+
+    def test_a_block_in_the_past_is_validation_failed_naming_block_until(self) -> None:
+        with self.assertRaises(ValidationFailed) as caught:
+            user_online_service.terminate_user_connections(user_id=ghost(), block_until="2000-01-01T00:00:00Z")
+        self.assertEqual(caught.exception.details.get("field"), "block_until")
+
+    def test_a_naive_datetime_is_refused_before_any_call(self) -> None:
+        with self.assertRaises(ValueError):
+            user_online_service.terminate_user_connections(user_id=ghost(), block_until=datetime(2030, 1, 1))
 
 
 @unittest.skipUnless(URL and USER and GROUP and MARK, "needs the e2e gateway (REALTIME_URL, REALTIME_TEST_*)")

@@ -4,7 +4,7 @@ import {
   blockedError,
   blockedUntil,
   DEFAULT_TERMINATION_REASON,
-  type TerminationPorts,
+  type TerminationTargets,
   terminateConnections,
 } from "../../../src/core/termination.ts";
 
@@ -15,7 +15,7 @@ function fakeUser(options: { own?: number; leases?: Lease[]; failingRooms?: stri
   const leases = [...(options.leases ?? [])];
   const frames: string[] = [];
   const closedInRooms: { room: string; ids: string[] }[] = [];
-  const ports: TerminationPorts = {
+  const targets: TerminationTargets = {
     store: {
       get: async <T>(key: string) => stored.get(key) as T | undefined,
       put: async (key, value) => void stored.set(key, value),
@@ -38,7 +38,7 @@ function fakeUser(options: { own?: number; leases?: Lease[]; failingRooms?: stri
       );
     },
   };
-  return { ports, stored, leases, frames, closedInRooms };
+  return { targets, stored, leases, frames, closedInRooms };
 }
 
 const lease = (connectionId: string, room: string): Lease => ({
@@ -57,7 +57,7 @@ describe("terminating a user's connections", () => {
         lease("c", "consultation_2"),
       ],
     });
-    expect(await terminateConnections(user.ports, { reason: null, blockUntil: null })).toEqual({
+    expect(await terminateConnections(user.targets, { reason: null, blockUntil: null })).toEqual({
       closed: 5,
     });
     expect(user.closedInRooms).toEqual([
@@ -77,23 +77,23 @@ describe("terminating a user's connections", () => {
 
   it("fails with unavailable when a room cannot be reached, keeping its leases for a retry", async () => {
     const user = fakeUser({ leases: [lease("a", "consultation_1"), lease("c", "consultation_2")] });
-    user.ports.closeLeased = async (room, ids) => {
+    user.targets.closeLeased = async (room, ids) => {
       if (room === "consultation_2") throw new Error("room unreachable");
       return ids.length;
     };
     await expect(
-      terminateConnections(user.ports, { reason: "bye", blockUntil: NOW + 1_000 }),
+      terminateConnections(user.targets, { reason: "bye", blockUntil: NOW + 1_000 }),
     ).rejects.toMatchObject({ code: "unavailable", details: { closed: 1, rooms_failed: 1 } });
     expect(user.leases.map((l) => l.connectionId)).toEqual(["c"]);
     // The block was stored before anything closed.
-    expect(await blockedUntil(user.ports.store, NOW)).toBe(NOW + 1_000);
+    expect(await blockedUntil(user.targets.store, NOW)).toBe(NOW + 1_000);
   });
 
   it("blocks until the given time, then forgets the block", async () => {
     const user = fakeUser();
-    await terminateConnections(user.ports, { reason: null, blockUntil: NOW + 60_000 });
-    expect(await blockedUntil(user.ports.store, NOW + 59_999)).toBe(NOW + 60_000);
-    expect(await blockedUntil(user.ports.store, NOW + 60_000)).toBeNull();
+    await terminateConnections(user.targets, { reason: null, blockUntil: NOW + 60_000 });
+    expect(await blockedUntil(user.targets.store, NOW + 59_999)).toBe(NOW + 60_000);
+    expect(await blockedUntil(user.targets.store, NOW + 60_000)).toBeNull();
     expect(user.stored.size).toBe(0);
   });
 
