@@ -146,9 +146,11 @@ export class RoomHub extends DurableObject<Env> {
 
   /** Users in the room: members who joined from user sockets and room sockets' users. */
   memberCount(): number {
-    const members = this.memberIds();
-    for (const userId of this.roomSockets.onlineUserIds()) members.add(userId);
-    return members.size;
+    let count = this.members.count();
+    for (const userId of this.roomSockets.onlineUserIds()) {
+      if (!this.members.isMember(userId)) count++;
+    }
+    return count;
   }
 
   /** A room message to every socket of the room; resolves with the number of users reached. */
