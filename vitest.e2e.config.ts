@@ -4,13 +4,19 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 /**
  * The load tests run last: the overload test (DMs at several times what the gateway delivers),
  * the scale tests (720 users flipping online and offline within
- * seconds) and the Postgres crowd (400). After them the mirrors can still be catching up for a
+ * seconds), the Postgres crowd (400) and the presence storm (2,000 sockets closing at once, on
+ * its own gateway). After them the mirrors can still be catching up for a
  * moment, and a write that failed under the load (retried until done) makes `/health` say
  * `degraded` until it is; a test right after them asserting a healthy gateway would then fail
  * for a reason it is not about (seen once in CI: connect.test.ts "reports health" right after
  * scale.test.ts).
  */
-const LOAD_TESTS = ["overload.test.ts", "scale.test.ts", "postgres-crowd.test.ts"];
+const LOAD_TESTS = [
+  "overload.test.ts",
+  "scale.test.ts",
+  "postgres-crowd.test.ts",
+  "presence-storm.test.ts",
+];
 /**
  * The fuzz runs after everything: should it find a hole (say a string Postgres cannot store that
  * passed validation and now blocks a notification outbox), the stack it leaves behind must not

@@ -19,6 +19,9 @@ const SMALL_BUDGETS = {
   NEW_TARGETS_PER_MINUTE: "5",
 };
 const BUDGET_TESTS = "test/workers/budgets.test.ts";
+/** A room limit small enough to cross with a few sockets. */
+const SMALL_ROOMS = { ROOM_PRESENCE_MAX_MEMBERS: "3" };
+const ROOM_PRESENCE_TESTS = "test/workers/room-presence.test.ts";
 
 /** A fan-out bound small enough to need two levels of shards in a test, and the bench meter. */
 const SMALL_FANOUT = {
@@ -44,7 +47,7 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
-          exclude: [BUDGET_TESTS, FANOUT_TESTS],
+          exclude: [BUDGET_TESTS, ROOM_PRESENCE_TESTS, FANOUT_TESTS],
         },
       },
       {
@@ -56,6 +59,16 @@ export default defineConfig({
           }),
         ],
         test: { name: "workers-budgets", include: [BUDGET_TESTS] },
+      },
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ...BINDINGS, ...SMALL_ROOMS } },
+          }),
+        ],
+        test: { name: "workers-room-presence", include: [ROOM_PRESENCE_TESTS] },
       },
       {
         extends: true,

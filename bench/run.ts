@@ -1,4 +1,4 @@
-// npm run bench [-- --tiny | --full] [--servers=a,b] [--project-var NAME=VALUE] [--inspect]
+// npm run bench [-- --tiny | --full] [--servers=a,b] [--only=storm] [--project-var NAME=VALUE] [--inspect]
 //
 // Starts each server on a free loopback port, drives the same scenarios against it, stops it,
 // and writes the side-by-side report: bench/results/latest.{md,json,svg} (quick and full runs)
@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench [-- options]
   --tiny                 a few seconds per server, for CI: fails only on loss or a crash
   --full                 the issue's sizes (2,000 sockets, 500 msg/s and up, 2,000-member fan-out)
   --servers=a,b          only these servers (${TARGETS.map((t) => t.id).join(", ")}, or "all")
+  --only=storm           only the presence storm scenario (after the warmup)
   --project-var N=V      extra var for the project (repeatable), e.g. PRESENCE_GRACE_MS=0
   --inspect              start workerd with its DevTools inspector (for profiling)
   --help`;
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     tiny: { type: "boolean", default: false },
     full: { type: "boolean", default: false },
     servers: { type: "string" },
+    only: { type: "string" },
     "project-var": { type: "string", multiple: true, default: [] },
     inspect: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -60,6 +62,7 @@ if (values.help) {
   process.exit(0);
 }
 if (values.tiny && values.full) fail("--tiny and --full exclude each other");
+if (values.only !== undefined && values.only !== "storm") fail(`unknown scenario ${values.only}`);
 const mode: Mode = values.tiny ? "tiny" : values.full ? "full" : "quick";
 const parameters = PARAMETERS[mode];
 
@@ -232,9 +235,11 @@ async function main(): Promise<number> {
           tag: `${tag}${report.servers.length}`,
           deadline,
           log: (line) => log(`${target.label}: ${line}`),
+          onServerLine: (listener) => running?.process.onLine(listener),
           meter: await billedMeter(running.httpBase),
         },
         parameters,
+        values.only === "storm" ? "storm" : undefined,
       );
       entry.cpu = cpuShare();
       entry.disturbances = running.disturbances();

@@ -2,7 +2,8 @@
 // apart: warmup (proves the server accepts sockets; a warmup whose messages went astray is
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
 // so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
-// with one socket each, fan-out to room sockets, and fanout (last: its members all close at once). After each
+// with one socket each, fan-out to room sockets, fanout (its members all close at once), and the
+// presence storm (`only` runs just that one, after the warmup). After each
 // scenario the server must answer /health within a second, or the run counts as failed (the
 // remaining scenarios still run once it answers again, up to 3 minutes later).
 
@@ -15,6 +16,7 @@ import { sleep } from "./scenario.ts";
 import { crowd } from "./scenarios/crowd.ts";
 import { dm } from "./scenarios/dm.ts";
 import { broadcastToUsers, fanout, fanoutRoom } from "./scenarios/fanout.ts";
+import { storm } from "./scenarios/storm.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
@@ -52,6 +54,7 @@ export type MeasureResult =
 export async function measureServer(
   context: ScenarioContext,
   parameters: BenchParameters,
+  only?: "storm",
 ): Promise<MeasureResult> {
   context.log("warmup");
   const warm = await warmup(context, parameters);
@@ -72,6 +75,7 @@ export async function measureServer(
     fanout: notRun,
     fanoutRoom: notRun,
     broadcastUsers: notRun,
+    storm: notRun,
   };
   const steps: Array<[string, () => Promise<void>]> = [
     [
@@ -104,9 +108,21 @@ export async function measureServer(
         scenarios.fanout = await fanout(context, parameters);
       },
     ],
+    [
+      "storm",
+      async () => {
+        scenarios.storm = await storm(context, parameters);
+      },
+    ],
   ];
+  if (only === "storm") {
+    const skipped = { status: "n/a", reason: "not selected (--only)" } as const;
+    for (const name of Object.keys(scenarios) as (keyof ScenarioOutcomes)[]) {
+      if (name !== "storm") scenarios[name] = skipped;
+    }
+  }
   const failures: string[] = [];
-  for (const [name, run] of steps) {
+  for (const [name, run] of steps.filter(([name]) => only === undefined || name === only)) {
     await sleep(BETWEEN_SCENARIOS_MS);
     await run();
     const unhealthy = await healthAfter(context, name);

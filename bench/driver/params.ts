@@ -32,6 +32,14 @@ export interface BenchParameters {
     readonly drainMs: number;
   };
   readonly fanout: { readonly members: number; readonly sends: number };
+  /** The presence storm: `members` sockets of as many users close at once. */
+  readonly storm: {
+    readonly members: number;
+    /** Milliseconds /health is probed after the closes, at least. */
+    readonly watchMs: number;
+    /** Milliseconds the gateway's flips may take to reach the room, at most. */
+    readonly settleTimeoutMs: number;
+  };
   /** Staff broadcasts to this many users, one socket each. */
   readonly broadcastUsers: { readonly users: number; readonly sends: number };
   /** Wall-clock budget of the whole run, milliseconds; past it the run stops. */
@@ -55,6 +63,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 5_000,
     },
     fanout: { members: 20, sends: 3 },
+    storm: { members: 20, watchMs: 8_000, settleTimeoutMs: 20_000 },
     broadcastUsers: { users: 20, sends: 3 },
     budgetMs: 4 * 60_000,
   },
@@ -75,6 +84,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 10_000,
     },
     fanout: { members: 200, sends: 10 },
+    storm: { members: 500, watchMs: 15_000, settleTimeoutMs: 60_000 },
     broadcastUsers: { users: 200, sends: 5 },
     budgetMs: 15 * 60_000,
   },
@@ -94,6 +104,7 @@ export const PARAMETERS: Record<Mode, BenchParameters> = {
       drainMs: 15_000,
     },
     fanout: { members: 2_000, sends: 20 },
+    storm: { members: 2_000, watchMs: 30_000, settleTimeoutMs: 180_000 },
     broadcastUsers: { users: 2_000, sends: 10 },
     budgetMs: 45 * 60_000,
   },

@@ -20,6 +20,8 @@ export interface ScenarioContext {
   /** performance.now() after which the run must stop. */
   readonly deadline: number;
   readonly log: (line: string) => void;
+  /** Hears every later line the server prints (absent when its output is not followed). */
+  readonly onServerLine?: (listener: (line: string) => void) => void;
   /** The gateway's count of billed work (bench build only); null for other servers. */
   readonly meter: BilledMeter | null;
 }

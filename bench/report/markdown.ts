@@ -30,6 +30,7 @@ function describeParameters(report: BenchReport): string[] {
     `- **connect**: ${p.crowd.sockets} sockets for ${p.crowd.users} users (one per user first, then the rest), ${p.connectConcurrency} opening at once.`,
     `- **dm**: pairs of users, one socket each, open-loop at ${p.dm.baseRate} msg/s for ${p.dm.baseDurationMs / 1000} s (latency), then ${p.dm.ladder.length > 0 ? `${p.dm.ladder.join(", ")} msg/s for ${p.dm.stepDurationMs / 1000} s each until a step is not kept up (throughput)` : "no ladder"}; at most ${p.dm.maxPerSocketRate} msg/s per socket.`,
     `- **fanout**: ${p.fanout.members} users in one group, ${p.fanout.sends} server-side sends (HTTP API), one at a time.`,
+    `- **storm**: ${p.storm.members} users in one group, 3 group sends, then every socket closed at once without leaving; /health probed every 250 ms for at least ${p.storm.watchMs / 1000} s (the gateway: until every offline flip reached the room, then 3 s).`,
     `- **fanoutRoom**: ${p.fanout.members} users, one room socket each (\`/ws/group/{name}/\`, held by the room's actor; servers without room sockets open a socket and join), ${p.fanout.sends} server-side sends, one at a time.`,
     `- **broadcastUsers**: ${p.broadcastUsers.users} users, one socket each, ${p.broadcastUsers.sends} staff broadcasts (HTTP API), one at a time.`,
     `- **broadcast**: ${p.crowd.broadcasts} server-side broadcasts to the ${p.crowd.sockets} connect sockets.`,

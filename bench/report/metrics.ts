@@ -138,6 +138,24 @@ export const METRIC_ROWS: readonly MetricRow[] = [
   ...timeToLastRows("broadcastUsers", "user"),
   ...workRows("broadcastUsers"),
   {
+    scenario: "storm",
+    label: "/health during the presence storm, max (ms)",
+    better: "lower",
+    digits: 0,
+    value: (o) => ok(o, "storm")?.healthMs?.max ?? null,
+  },
+  {
+    scenario: "storm",
+    label: "presence calls per member in the storm",
+    better: "lower",
+    digits: 2,
+    value: (o) => {
+      const storm = ok(o, "storm");
+      if (!storm || storm.roomCalls === null || storm.memberCalls === null) return null;
+      return (storm.roomCalls + storm.memberCalls) / Math.max(1, storm.members);
+    },
+  },
+  {
     scenario: "broadcast",
     label: "time to last socket p50 (ms)",
     better: "lower",

@@ -7,6 +7,7 @@ import type { Outcome } from "../driver/scenario.ts";
 import type { BroadcastMetrics, ConnectMetrics, IdleMetrics } from "../driver/scenarios/crowd.ts";
 import type { DmMetrics } from "../driver/scenarios/dm.ts";
 import type { FanoutMetrics } from "../driver/scenarios/fanout.ts";
+import type { StormMetrics } from "../driver/scenarios/storm.ts";
 import type { ModelCheck } from "./fanout-model.ts";
 
 export interface ScenarioOutcomes {
@@ -19,6 +20,7 @@ export interface ScenarioOutcomes {
   broadcastUsers: Outcome<FanoutMetrics>;
   /** Group sends to room sockets (held by the room's actor). */
   fanoutRoom: Outcome<FanoutMetrics>;
+  storm: Outcome<StormMetrics>;
 }
 
 export type ScenarioName = keyof ScenarioOutcomes;
@@ -30,6 +32,7 @@ export const SCENARIOS: readonly ScenarioName[] = [
   "broadcastUsers",
   "broadcast",
   "idle",
+  "storm",
 ];
 
 export interface ServerReport {

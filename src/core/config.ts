@@ -79,6 +79,11 @@ export interface Config {
    */
   roomFanoutWindow: number;
   /**
+   * ROOM_PRESENCE_MAX_MEMBERS: above this many members a room sends counts-only presence
+   * (`room_presence`) instead of per-user `status_changed`. Default 100.
+   */
+  roomPresenceMaxMembers: number;
+  /**
    * FANOUT_MAX_CALLS_PER_MESSAGE: calls one actor makes for one message at most; more
    * recipients go through fan-out shards (src/core/fanout-tree.ts). Default 500.
    */
@@ -99,8 +104,14 @@ export interface Config {
   webhook: WebhookConfig | null;
 }
 
-/** The event types a webhook can carry; only the user ones are implemented (see parseWebhook). */
-export type WebhookEventType = "user.online" | "user.offline";
+/** The event types a webhook can carry. */
+export type WebhookEventType = "user.online" | "user.offline" | "room.occupied" | "room.vacated";
+const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  "user.online",
+  "user.offline",
+  "room.occupied",
+  "room.vacated",
+];
 
 export interface WebhookConfig {
   url: string;
@@ -209,20 +220,14 @@ function parseWebhook(env: RawEnv): WebhookConfig | null {
   }
   const events: WebhookEventType[] = [];
   for (const name of list(env, "WEBHOOK_EVENTS", ["user.online", "user.offline"])) {
-    if (name === "user.online" || name === "user.offline") {
-      if (!events.includes(name)) events.push(name);
-    } else if (name === "room.occupied" || name === "room.vacated") {
-      // Refused rather than ignored: a receiver waiting for them would wait forever.
+    const type = WEBHOOK_EVENT_TYPES.find((known) => known === name);
+    if (type === undefined) {
       throw new ConfigError(
         "WEBHOOK_EVENTS",
-        `lists "${name}", which this version does not send yet; use user.online and/or user.offline`,
-      );
-    } else {
-      throw new ConfigError(
-        "WEBHOOK_EVENTS",
-        `has an unknown event "${name.slice(0, 32)}"; use user.online and/or user.offline`,
+        `has an unknown event "${name.slice(0, 32)}"; use ${WEBHOOK_EVENT_TYPES.join(", ")}`,
       );
     }
+    if (!events.includes(type)) events.push(type);
   }
   if (events.length === 0) throw new ConfigError("WEBHOOK_EVENTS", "must list at least one event");
   return {
@@ -347,6 +352,7 @@ export function parseConfig(env: RawEnv): Config {
       retryAfterMs: integer(env, "OVERLOAD_RETRY_AFTER_MS", 1_000, 1, 600_000),
     },
     roomFanoutWindow: integer(env, "ROOM_FANOUT_WINDOW", 512, 1, 100_000),
+    roomPresenceMaxMembers: integer(env, "ROOM_PRESENCE_MAX_MEMBERS", 100, 0, 100_000),
     fanoutMaxCalls: integer(env, "FANOUT_MAX_CALLS_PER_MESSAGE", 500, 2, 100_000),
     benchMeter: boolean(env, "BENCH_METER", false),
     groupPrefixes,

@@ -67,6 +67,20 @@ export class RoomMembers {
     return new Set(rows.map((row) => row.user_id));
   }
 
+  /** How many users are members, counted in SQLite (no row reaches JavaScript). */
+  count(): number {
+    const [row] = this.sql
+      .exec<{ n: number }>("SELECT COUNT(DISTINCT user_id) AS n FROM members")
+      .toArray();
+    return row?.n ?? 0;
+  }
+
+  isMember(userId: string): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM members WHERE user_id = ? LIMIT 1", userId).toArray().length > 0
+    );
+  }
+
   /** Remember a participant (a later socket of theirs updates the username). */
   addParticipant(participant: Participant): void {
     this.sql.exec(

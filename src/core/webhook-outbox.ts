@@ -1,6 +1,6 @@
 /**
- * One user's pending presence webhook events, kept in that user's actor storage and sent in
- * order until the receiver answers 2xx (docs/protocol.md, "Presence webhooks").
+ * One user's (or one room's) pending presence webhook events, kept in that actor's storage and
+ * sent in order until the receiver answers 2xx (docs/protocol.md, "Presence webhooks").
  *
  * Unlike the presence outbox (outbox.ts), which holds no payload because a mirror only needs the
  * latest state, a webhook receiver is promised every flip: the events themselves are stored.
@@ -14,15 +14,31 @@
 import type { KeyValueStore } from "./cached-store.ts";
 import type { WebhookEventType } from "./config.ts";
 
-export interface WebhookEvent {
+interface EventCommon {
   /** Unique per event; a receiver dedupes on it (delivery is at least once). */
   id: string;
-  type: WebhookEventType;
-  user_id: string;
-  /** The user's presence version after this flip; increases per user. */
+  /** The user's presence version (or the room's occupancy version) after this change. */
   version: number;
-  /** When the flip happened (ISO 8601, UTC). */
+  /** When the change happened (ISO 8601, UTC). */
   occurred_at: string;
+}
+
+export interface UserEvent extends EventCommon {
+  type: "user.online" | "user.offline";
+  user_id: string;
+}
+
+/** A room's first online member arrived (occupied), or its last one left (vacated). */
+export interface RoomEvent extends EventCommon {
+  type: "room.occupied" | "room.vacated";
+  group_name: string;
+}
+
+export type WebhookEvent = UserEvent | RoomEvent;
+
+/** Whose events these are, for logs and the health monitor: a user id, or `room:{name}`. */
+export function subjectOf(event: WebhookEvent): string {
+  return "user_id" in event ? event.user_id : `room:${event.group_name}`;
 }
 
 export interface WebhookQueue {
@@ -173,19 +189,39 @@ export class WebhookOutbox {
     version: number,
     at: number,
   ): Promise<void> {
-    const type: WebhookEventType = flip === "online" ? "user.online" : "user.offline";
-    if (!this.options.types.includes(type) || userId === "") return;
-    const event: WebhookEvent = {
+    if (userId === "") return;
+    const type = flip === "online" ? "user.online" : "user.offline";
+    await this.append({ id: this.newId(), type, user_id: userId, ...this.stamp(version, at) });
+  }
+
+  /** The room's occupancy changed: store the event (if its type is configured). */
+  async recordRoom(
+    type: RoomEvent["type"],
+    groupName: string,
+    version: number,
+    at: number,
+  ): Promise<void> {
+    if (groupName === "") return;
+    await this.append({
       id: this.newId(),
       type,
-      user_id: userId,
-      version,
-      occurred_at: new Date(at).toISOString(),
-    };
+      group_name: groupName,
+      ...this.stamp(version, at),
+    });
+  }
+
+  private stamp(version: number, at: number) {
+    return { version, occurred_at: new Date(at).toISOString() };
+  }
+
+  private async append(event: WebhookEvent): Promise<void> {
+    if (!this.options.types.includes(event.type)) return;
     const before = await this.queue();
     const next = appendEvent(before, event, this.now());
     await this.options.storage.put(QUEUE_KEY, next);
-    if (next.dropped > before.dropped) await this.dropped(userId, next.dropped, "over the cap");
+    if (next.dropped > before.dropped) {
+      await this.dropped(subjectOf(event), next.dropped, "over the cap");
+    }
   }
 
   /** The next time the alarm must fire to send, or null when nothing is pending. */
@@ -206,7 +242,8 @@ export class WebhookOutbox {
     for (;;) {
       const now = this.now();
       const stored = await this.queue();
-      const userId = stored.events[0]?.user_id ?? null;
+      const head = stored.events[0];
+      const userId = head === undefined ? null : subjectOf(head);
       const { queue, dropped } = dropExpired(stored, now, this.options.maxAgeMs);
       if (dropped > 0 && userId !== null) {
         await this.options.storage.put(QUEUE_KEY, queue);
@@ -222,7 +259,7 @@ export class WebhookOutbox {
         const report = !failed.reported;
         await this.options.storage.put(QUEUE_KEY, { ...failed, reported: true });
         this.options.log?.(
-          `webhook delivery failed for user ${userId} (attempt ${failed.attempts}, ${failed.events.length} pending, retrying): ${err instanceof Error ? err.message : String(err)}`,
+          `webhook delivery failed for ${userId} (attempt ${failed.attempts}, ${failed.events.length} pending, retrying): ${err instanceof Error ? err.message : String(err)}`,
         );
         if (report) await this.lag(userId, Date.parse(batch[0]?.occurred_at ?? "") || now);
         return;
@@ -230,14 +267,14 @@ export class WebhookOutbox {
       const before = await this.queue();
       await this.options.storage.put(QUEUE_KEY, batchDelivered(before, batch, this.now()));
       if (before.reported) {
-        this.options.log?.(`webhook delivery caught up for user ${userId}`);
+        this.options.log?.(`webhook delivery caught up for ${userId}`);
         await this.lag(userId, null);
       }
     }
   }
 
   private async dropped(userId: string, total: number, why: string): Promise<void> {
-    this.options.log?.(`webhook events dropped for user ${userId} (${why}); ${total} in all`);
+    this.options.log?.(`webhook events dropped for ${userId} (${why}); ${total} in all`);
     try {
       await this.options.reportDropped?.(userId, total);
     } catch (err) {

@@ -77,11 +77,15 @@ export interface WebhookMonitor {
   reportWebhookDropped(userId: string, total: number): Promise<void>;
 }
 
-/** One user's webhook outbox in `storage`, or null when webhooks are off. */
+/**
+ * One actor's webhook outbox in `storage` (a user's, or a room's), or null when webhooks are
+ * off; `actor` names it in log lines.
+ */
 export function createWebhookOutbox(
   config: WebhookConfig | null,
   storage: KeyValueStore,
   monitor: () => WebhookMonitor,
+  actor = "UserHub",
 ): WebhookOutbox | null {
   if (config === null) return null;
   return new WebhookOutbox({
@@ -91,6 +95,6 @@ export function createWebhookOutbox(
     maxAgeMs: config.maxAgeMs,
     reportLag: (userId, since) => monitor().report("webhook", userId, since),
     reportDropped: (userId, total) => monitor().reportWebhookDropped(userId, total),
-    log: (message) => console.warn(`UserHub:webhook: ${message}`),
+    log: (message) => console.warn(`${actor}:webhook: ${message}`),
   });
 }

@@ -149,6 +149,12 @@ export interface StatusChanged {
   last_seen: string | null;
 }
 
+/** Counts-only presence of a room above ROOM_PRESENCE_MAX_MEMBERS members. */
+export interface RoomPresence {
+  group_name: string;
+  online_count: number;
+}
+
 export interface UserMessage {
   message_id: string;
   from_user_id: string;
@@ -260,6 +266,7 @@ export interface ServerData {
   group_left: GroupLeft;
   resumed: Resumed;
   token_refreshed: { expires_at: string };
+  room_presence: RoomPresence;
   error: ErrorData;
 }
 

@@ -17,12 +17,14 @@ import { groupOfRoomActor } from "../core/groups.ts";
 import { type InflightLimit, inflightLimit } from "../core/overload.ts";
 import { RoomHistory, type RoomSince, type UnplacedRoomData } from "../core/room-history.ts";
 import { RoomMembers } from "../core/room-members.ts";
-import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
 import type { RoomMessageType, StatusChanged } from "../protocol/messages.ts";
+
 import { actorsFromEnv } from "./actors-from-env.ts";
 import { fanOutToUsers } from "./fanout-shard.ts";
 import { consultationData, groupData } from "./room-message-data.ts";
+import { RoomPresenceHost } from "./room-presence-host.ts";
+
 import { RoomSockets } from "./room-sockets.ts";
 
 /** UserHubs the reconciliation asks at once. */
@@ -44,6 +46,8 @@ export class RoomHub extends DurableObject<Env> {
   private readonly messages: InflightLimit;
   /** Member deliveries in flight across all those messages (ROOM_FANOUT_WINDOW). */
   private readonly window: Window;
+  /** Members' flips told in batches, and room occupancy webhook events. */
+  private readonly presence: RoomPresenceHost;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,24 +75,39 @@ export class RoomHub extends DurableObject<Env> {
       nextAt: async () => (await ctx.storage.get<number>(RECONCILE_AT)) ?? null,
       run: () => this.reconcile(),
     });
+    this.presence = new RoomPresenceHost(ctx, env, config, {
+      name: () => this.groupName,
+      memberIds: () => this.memberIds(),
+      onlineCount: () => this.memberCount(),
+      broadcastLocal: (frame, exceptUserId) => this.roomSockets.broadcast(frame, exceptUserId),
+      reschedule: () => this.deadlines.reschedule(),
+    });
+    this.deadlines.register("room webhooks", {
+      nextAt: () => this.presence.nextWakeAt(),
+      run: () => this.presence.onAlarm(),
+    });
   }
 
   // --- room sockets (platform hooks) ---------------------------------------------------------
 
-  override fetch(request: Request): Promise<Response> {
-    return this.roomSockets.upgrade(request);
+  override async fetch(request: Request): Promise<Response> {
+    const response = await this.roomSockets.upgrade(request);
+    await this.presence.changed();
+    return response;
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     return this.roomSockets.host.message(ws, message);
   }
 
-  override webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    return this.roomSockets.host.closed(ws, code, reason);
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    await this.roomSockets.host.closed(ws, code, reason);
+    await this.presence.changed();
   }
 
-  override webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    return this.roomSockets.host.failed(ws, error);
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    await this.roomSockets.host.failed(ws, error);
+    await this.presence.changed();
   }
 
   override alarm(): Promise<void> {
@@ -110,11 +129,13 @@ export class RoomHub extends DurableObject<Env> {
       await this.ctx.storage.put(RECONCILE_AT, Date.now() + RECONCILE_MS);
       await this.deadlines.reschedule();
     }
+    await this.presence.changed();
     return { memberCount: this.memberCount(), history };
   }
 
-  leave(_groupName: string, userId: string, connectionId: string): number {
+  async leave(_groupName: string, userId: string, connectionId: string): Promise<number> {
     this.members.leave(userId, connectionId);
+    await this.presence.changed();
     return this.memberCount();
   }
 
@@ -125,9 +146,11 @@ export class RoomHub extends DurableObject<Env> {
 
   /** Users in the room: members who joined from user sockets and room sockets' users. */
   memberCount(): number {
-    const members = this.memberIds();
-    for (const userId of this.roomSockets.onlineUserIds()) members.add(userId);
-    return members.size;
+    let count = this.members.count();
+    for (const userId of this.roomSockets.onlineUserIds()) {
+      if (!this.members.isMember(userId)) count++;
+    }
+    return count;
   }
 
   /** A room message to every socket of the room; resolves with the number of users reached. */
@@ -144,15 +167,9 @@ export class RoomHub extends DurableObject<Env> {
     }
   }
 
-  /**
-   * A member flipped online or offline: tell the room sockets of other users,
-   * and return the other members' user ids so the caller can tell their user sockets.
-   */
-  announce(_groupName: string, status: StatusChanged): string[] {
-    this.roomSockets.broadcast(encodeFrame("status_changed", status), status.user_id);
-    const members = this.memberIds();
-    members.delete(status.user_id);
-    return [...members];
+  /** A member flipped online or offline: the other members hear it at the window's end. */
+  announce(_groupName: string, status: StatusChanged): void {
+    this.presence.announce(status, Date.now());
   }
 
   // --- internals ------------------------------------------------------------------------------
@@ -217,6 +234,7 @@ export class RoomHub extends DurableObject<Env> {
       const live = new Set(await this.env.USER_HUB.getByName(userId).joinedConnections(name));
       this.members.keepOnly(userId, live);
     });
+    await this.presence.changed();
     if (this.memberIds().size > 0) {
       await this.ctx.storage.put(RECONCILE_AT, Date.now() + RECONCILE_MS);
     } else await this.ctx.storage.delete(RECONCILE_AT);

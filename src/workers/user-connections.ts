@@ -3,7 +3,7 @@
  * RoomHubs, the presence rules and mirrors (through PresenceKeeper), and announcing flips to
  * co-members of the user's groups.
  */
-import { announceToCoMembers } from "../core/announce.ts";
+import { announceToRooms } from "../core/announce.ts";
 import { CachedStore } from "../core/cached-store.ts";
 import type { Config } from "../core/config.ts";
 import type { Connection } from "../core/connection.ts";
@@ -228,7 +228,7 @@ export class UserConnections {
     await this.changed({ leftGroups: connection.groups, now: true });
   }
 
-  /** The "rooms" mirror: on a flip, tell every co-member (retried by the outbox until done). */
+  /** The "rooms" mirror: on a flip, tell each room once (retried by the outbox until done). */
   private async announceFlip(snapshot: PresenceSnapshot): Promise<void> {
     const announced = (await this.store.get<boolean>("announced_online")) ?? false;
     if (announced === snapshot.isOnline) return;
@@ -241,10 +241,9 @@ export class UserConnections {
       connection_count: snapshot.connectionCount,
       last_seen: snapshot.lastSeen,
     };
-    await announceToCoMembers(groups, status, {
-      announce: (group, s) => this.env.ROOM_HUB.getByName(`room:${group}`).announce(group, s),
-      push: (userId, s, shared) => this.env.USER_HUB.getByName(userId).pushStatus(s, shared),
-    });
+    await announceToRooms(groups, status, (group, s) =>
+      this.env.ROOM_HUB.getByName(`room:${group}`).announce(group, s),
+    );
     await this.store.put("announced_online", snapshot.isOnline);
   }
 }

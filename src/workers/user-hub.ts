@@ -12,14 +12,15 @@ import { KnownUser } from "../core/known-user.ts";
 import type { Lease } from "../core/leases.ts";
 import { Mailbox } from "../core/mailbox.ts";
 import { NewTargets } from "../core/new-targets.ts";
+import type { RoomPresenceUpdate } from "../core/room-presence.ts";
 import type { Termination } from "../core/termination.ts";
 import { UserBudget } from "../core/user-budget.ts";
-import { encodeFrame } from "../protocol/codec.ts";
 import { forRpc } from "../protocol/errors.ts";
-import type { NotificationMessage, StatusChanged } from "../protocol/messages.ts";
+import type { NotificationMessage } from "../protocol/messages.ts";
+import { CoMemberPresence } from "./co-member-presence.ts";
 import { queuedPostgres } from "./postgres-queue.ts";
 import { type HolderPart, type SocketHooks, SocketHost } from "./socket-host.ts";
-import { AUTO_PING, AUTO_PONG, SocketSet } from "./socket-set.ts";
+import { AUTO_PING, AUTO_PONG } from "./socket-set.ts";
 import { UserConnections, type UserSnapshot } from "./user-connections.ts";
 import { deliverToUser, type UserDeliveryParts } from "./user-delivery.ts";
 import { userDetails } from "./user-details.ts";
@@ -39,6 +40,7 @@ export class UserHub extends DurableObject<Env> {
   private readonly termination: UserTermination;
   /** What a command on any of this user's sockets may ask of this actor. */
   private readonly commands: HolderPart;
+  private readonly coMembers = new CoMemberPresence(() => this.host.sockets.entries());
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -222,12 +224,9 @@ export class UserHub extends DurableObject<Env> {
       .map((e) => e.connection.connectionId);
   }
 
-  /** A co-member flipped: tell each socket of this user that joined a shared group, once. */
-  pushStatus(status: StatusChanged, groups: string[]): void {
-    const frame = encodeFrame("status_changed", status);
-    for (const { ws, connection } of this.host.sockets.entries()) {
-      if (connection.groups.some((g) => groups.includes(g))) SocketSet.send(ws, frame);
-    }
+  /** A room's window of co-members' flips, or a large room's count: to this user's sockets in it. */
+  pushRoomPresence(groupName: string, update: RoomPresenceUpdate): void {
+    this.coMembers.tell(groupName, update);
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -21,13 +21,24 @@ export interface OwnServer {
   stop(options?: { keepDir?: boolean }): Promise<void>;
 }
 
+export interface OwnServerOptions {
+  /** Hears every line workerd prints. */
+  onWorkerdOutput?: (line: string) => void;
+  /** Where the data directory goes. Default the system's temporary directory (disk). */
+  dataRoot?: string;
+  /** Plain vars over the e2e ones (E2E_VARS), e.g. the default grace period back. */
+  vars?: Record<string, string>;
+}
+
 /** `name` labels the database, directory and key prefix; `env` adds settings (secrets too). */
 export async function startOwnServer(
   name: string,
   env: Record<string, string> = {},
+  options: OwnServerOptions = {},
 ): Promise<OwnServer> {
+  const { onWorkerdOutput, dataRoot = tmpdir(), vars: extraVars = {} } = options;
   const database = await createDatabase(name);
-  const workDir = mkdtempSync(join(tmpdir(), `gateway-${name}-`));
+  const workDir = mkdtempSync(join(dataRoot, `gateway-${name}-`));
   const redisKeyPrefix = `${name}:${Date.now().toString(36)}:`;
   const { JWT_SECRET: _secret, API_KEY: _key, ...vars } = E2E_VARS;
   try {
@@ -43,7 +54,8 @@ export async function startOwnServer(
         ...env,
       },
       redisUrl: REDIS_URL,
-      vars,
+      vars: { ...vars, ...extraVars },
+      ...(onWorkerdOutput ? { onWorkerdOutput } : {}),
     });
     return {
       stack,

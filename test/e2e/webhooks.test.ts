@@ -23,7 +23,14 @@ const WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef";
 interface Received {
   body: string;
   signature: string;
-  events: { id: string; type: string; user_id: string; version: number; occurred_at: string }[];
+  events: {
+    id: string;
+    type: string;
+    user_id?: string;
+    group_name?: string;
+    version: number;
+    occurred_at: string;
+  }[];
 }
 
 /**
@@ -74,6 +81,14 @@ class Receiver {
       .flatMap((r) => r.events)
       .filter((e) => e.user_id === userId && !seen.has(e.id) && seen.add(e.id));
   }
+
+  /** A room's events in arrival order, each id once. */
+  roomEventsOf(groupName: string) {
+    const seen = new Set<string>();
+    return this.accepted
+      .flatMap((r) => r.events)
+      .filter((e) => e.group_name === groupName && !seen.has(e.id) && seen.add(e.id));
+  }
 }
 
 let server: OwnServer;
@@ -88,6 +103,7 @@ beforeAll(async () => {
   server = await startOwnServer("webhooks", {
     WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hooks/realtime`,
     WEBHOOK_SECRET,
+    WEBHOOK_EVENTS: "user.online,user.offline,room.occupied,room.vacated",
   });
   stack = server.stack;
 }, 120_000);
@@ -147,6 +163,52 @@ describe("presence webhooks", () => {
       expect(Math.abs(Date.now() - Date.parse(event.occurred_at))).toBeLessThan(60_000);
     }
     expect(await health()).toMatchObject({ status: "ok", webhook: "ok" });
+  });
+
+  it("tell when a room gets its first online member and when its last one is gone, in order", async () => {
+    const group = `group_${uniqueUser("wh-room")}`;
+    const [erin, frank] = [uniqueUser("wh-erin"), uniqueUser("wh-frank")];
+    const token = { groups: ["group_*"] };
+    const first = await connectAs(erin, token, { gateway: stack.url });
+    const second = await connectAs(frank, token, { gateway: stack.url });
+    sockets.push(first, second);
+    expect((await first.request("join_group", { group_name: group })).type).toBe("group_joined");
+    expect((await second.request("join_group", { group_name: group })).type).toBe("group_joined");
+    await eventually(() => receiver.roomEventsOf(group).length >= 1);
+    // The second member neither occupies nor vacates; the last one leaving (by leave_group)
+    // vacates, and a member coming back (then disconnecting) occupies and vacates again.
+    await first.request("leave_group", { group_name: group });
+    await second.close();
+    const third = await connectAs(erin, token, { gateway: stack.url });
+    sockets.push(third);
+    await third.request("join_group", { group_name: group });
+    await third.close();
+    await eventually(() => receiver.roomEventsOf(group).length >= 4, 15_000);
+    await sleep(500);
+    const events = receiver.roomEventsOf(group);
+    expect(events.map((e) => e.type)).toEqual([
+      "room.occupied",
+      "room.vacated",
+      "room.occupied",
+      "room.vacated",
+    ]);
+    expect(events.map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    for (const event of events) {
+      expect(Object.keys(event).sort()).toEqual([
+        "group_name",
+        "id",
+        "occurred_at",
+        "type",
+        "version",
+      ]);
+      expect(event.id).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const carrying = receiver.accepted.filter((r) => r.events.some((e) => e.group_name === group));
+    for (const request of carrying) {
+      expect(await verifyWebhookSignature(WEBHOOK_SECRET, request.body, request.signature)).toBe(
+        true,
+      );
+    }
   });
 
   it("sign each POST so that our verifier and the Python client's accept it", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { announceToCoMembers, type RoomsAndCoMembers } from "../../../src/core/announce.ts";
+import { announceToRooms, StatusMemory } from "../../../src/core/announce.ts";
 import type { StatusChanged } from "../../../src/protocol/messages.ts";
 
 const ONLINE: StatusChanged = {
@@ -8,80 +8,63 @@ const ONLINE: StatusChanged = {
   connection_count: 1,
   last_seen: null,
 };
+const OFFLINE: StatusChanged = {
+  user_id: "alice",
+  is_online: false,
+  connection_count: 0,
+  last_seen: "2026-12-05T12:00:00.000Z",
+};
 
-/** Rooms answering their members (the flipping user included, as a room does), recording calls. */
-function rooms(members: Record<string, string[]>) {
-  const asked: string[] = [];
-  const pushed: { userId: string; status: StatusChanged; groups: string[] }[] = [];
-  const reach: RoomsAndCoMembers = {
-    async announce(group) {
-      asked.push(group);
-      return members[group] ?? [];
-    },
-    async push(userId, status, groups) {
-      pushed.push({ userId, status, groups });
-    },
-  };
-  return { reach, asked, pushed };
-}
-
-const byUser = (pushed: { userId: string; groups: string[] }[]) =>
-  Object.fromEntries(pushed.map((p) => [p.userId, [...p.groups].sort()]));
-
-describe("announceToCoMembers", () => {
-  it("pushes each co-member once with every group it shares with the user", async () => {
-    const { reach, pushed } = rooms({
-      group_a: ["alice", "bob", "carol"],
-      group_b: ["alice", "bob"],
-      team_x: ["alice", "dave", "bob"],
+describe("announceToRooms", () => {
+  it("tells each room once, even when a group is listed twice, with the status given", async () => {
+    const told: [string, StatusChanged][] = [];
+    const rooms = await announceToRooms(["group_a", "group_b", "group_a"], ONLINE, async (g, s) => {
+      told.push([g, s]);
     });
-    const reached = await announceToCoMembers(["group_a", "group_b", "team_x"], ONLINE, reach);
-    expect(reached).toBe(3);
-    expect(pushed).toHaveLength(3);
-    expect(byUser(pushed)).toEqual({
-      bob: ["group_a", "group_b", "team_x"],
-      carol: ["group_a"],
-      dave: ["team_x"],
-    });
+    expect(rooms).toBe(2);
+    expect(told).toEqual([
+      ["group_a", ONLINE],
+      ["group_b", ONLINE],
+    ]);
   });
 
-  it("pushes the status it was given", async () => {
-    const { reach, pushed } = rooms({ group_a: ["alice", "bob"] });
-    await announceToCoMembers(["group_a"], ONLINE, reach);
-    expect(pushed[0]?.status).toEqual(ONLINE);
-  });
-
-  it("never pushes the user whose status flipped", async () => {
-    const { reach, pushed } = rooms({ group_a: ["alice"], group_b: ["alice", "bob"] });
-    await announceToCoMembers(["group_a", "group_b"], ONLINE, reach);
-    expect(pushed.map((p) => p.userId)).toEqual(["bob"]);
-  });
-
-  it("asks each room once even when a group is listed twice", async () => {
-    const { reach, asked, pushed } = rooms({ group_a: ["alice", "bob"] });
-    await announceToCoMembers(["group_a", "group_a", "group_a"], ONLINE, reach);
-    expect(asked).toEqual(["group_a"]);
-    expect(byUser(pushed)).toEqual({ bob: ["group_a"] });
-  });
-
-  it("pushes nobody and asks no room when the user is in no group", async () => {
-    const { reach, asked, pushed } = rooms({});
-    expect(await announceToCoMembers([], ONLINE, reach)).toBe(0);
-    expect(asked).toEqual([]);
-    expect(pushed).toEqual([]);
-  });
-
-  it("pushes nobody when the user is alone in its rooms", async () => {
-    const { reach, pushed } = rooms({ group_a: ["alice"] });
-    expect(await announceToCoMembers(["group_a"], ONLINE, reach)).toBe(0);
-    expect(pushed).toEqual([]);
+  it("tells no room when the user is in none", async () => {
+    const told: string[] = [];
+    expect(await announceToRooms([], ONLINE, async (g) => void told.push(g))).toBe(0);
+    expect(told).toEqual([]);
   });
 
   it("fails when a room cannot be told, so the outbox retries the announcement", async () => {
-    const { reach } = rooms({ group_a: ["alice", "bob"] });
-    reach.announce = async () => {
+    const failing = async () => {
       throw new Error("room evicted");
     };
-    await expect(announceToCoMembers(["group_a"], ONLINE, reach)).rejects.toThrow("room evicted");
+    await expect(announceToRooms(["group_a"], ONLINE, failing)).rejects.toThrow("room evicted");
+  });
+});
+
+describe("StatusMemory", () => {
+  it("lets a flip through once per socket, whichever room it came from", () => {
+    const memory = new StatusMemory();
+    expect(memory.firstTime(ONLINE, "c1")).toBe(true);
+    expect(memory.firstTime(ONLINE, "c1")).toBe(false);
+    expect(memory.firstTime(ONLINE, "c2")).toBe(true);
+  });
+
+  it("treats the next flip of the same user as new", () => {
+    const memory = new StatusMemory();
+    expect(memory.firstTime(ONLINE, "c1")).toBe(true);
+    expect(memory.firstTime(OFFLINE, "c1")).toBe(true);
+    const again = { ...ONLINE, last_seen: OFFLINE.last_seen };
+    expect(memory.firstTime(again, "c1")).toBe(true);
+  });
+
+  it("forgets the oldest flips beyond its capacity", () => {
+    const memory = new StatusMemory(2);
+    const flip = (userId: string) => ({ ...ONLINE, user_id: userId });
+    memory.firstTime(flip("u1"), "c1");
+    memory.firstTime(flip("u2"), "c1");
+    memory.firstTime(flip("u3"), "c1");
+    expect(memory.firstTime(flip("u3"), "c1")).toBe(false);
+    expect(memory.firstTime(flip("u1"), "c1")).toBe(true);
   });
 });

@@ -68,6 +68,7 @@ describe("parseConfig: defaults", () => {
     expect(parseConfig(base)).toMatchObject({
       overload: { maxInflight: 64, maxWaitMs: 2_000, retryAfterMs: 1_000 },
       roomFanoutWindow: 512,
+      roomPresenceMaxMembers: 100,
       fanoutMaxCalls: 500,
       benchMeter: false,
     });
@@ -77,9 +78,14 @@ describe("parseConfig: defaults", () => {
       DELIVERY_MAX_WAIT_MS: "500",
       OVERLOAD_RETRY_AFTER_MS: "250",
       ROOM_FANOUT_WINDOW: "32",
+      ROOM_PRESENCE_MAX_MEMBERS: "7",
     });
     expect(set.overload).toEqual({ maxInflight: 8, maxWaitMs: 500, retryAfterMs: 250 });
     expect(set.roomFanoutWindow).toBe(32);
+    expect(set.roomPresenceMaxMembers).toBe(7);
+    expect(configError({ ROOM_PRESENCE_MAX_MEMBERS: "-1" }).setting).toBe(
+      "ROOM_PRESENCE_MAX_MEMBERS",
+    );
     expect(configError({ ACTOR_MAX_INFLIGHT: "0" }).setting).toBe("ACTOR_MAX_INFLIGHT");
     expect(configError({ ROOM_FANOUT_WINDOW: "0" }).setting).toBe("ROOM_FANOUT_WINDOW");
     expect(parseConfig({ ...base, FANOUT_MAX_CALLS_PER_MESSAGE: "4" }).fanoutMaxCalls).toBe(4);
@@ -326,20 +332,21 @@ describe("parseConfig: presence webhooks", () => {
     );
   });
 
-  it("refuses room events (not sent by this version) and unknown ones, naming WEBHOOK_EVENTS", () => {
-    const room = configError({
+  it("accepts the room events and refuses unknown ones, naming WEBHOOK_EVENTS", () => {
+    const config = parseConfig({
+      ...base,
       WEBHOOK_URL: URL_,
       WEBHOOK_SECRET: SECRET,
-      WEBHOOK_EVENTS: "user.online,room.occupied",
+      WEBHOOK_EVENTS: "user.online,room.occupied,room.vacated,room.occupied",
     });
-    expect(room.setting).toBe("WEBHOOK_EVENTS");
-    expect(room.message).toContain("room.occupied");
+    expect(config.webhook?.events).toEqual(["user.online", "room.occupied", "room.vacated"]);
     const unknown = configError({
       WEBHOOK_URL: URL_,
       WEBHOOK_SECRET: SECRET,
       WEBHOOK_EVENTS: "user.away",
     });
     expect(unknown.setting).toBe("WEBHOOK_EVENTS");
+    expect(unknown.message).toContain("room.vacated");
   });
 
   it("reads WEBHOOK_EVENTS and WEBHOOK_MAX_AGE_SECONDS", () => {

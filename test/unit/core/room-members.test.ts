@@ -22,6 +22,9 @@ describe("RoomMembers", () => {
     members.join("2", "c3");
     expect([...members.userIds()].sort()).toEqual(["1", "2"]);
     expect(members.connectionsOf("1")).toEqual(["c1", "c2"]);
+    expect(members.count()).toBe(2);
+    expect(members.isMember("1")).toBe(true);
+    expect(members.isMember("3")).toBe(false);
   });
 
   it("keeps a user a member until their last connection leaves", () => {
@@ -32,6 +35,8 @@ describe("RoomMembers", () => {
     expect([...members.userIds()]).toEqual(["1"]);
     members.leave("1", "c2");
     expect([...members.userIds()]).toEqual([]);
+    expect(members.count()).toBe(0);
+    expect(members.isMember("1")).toBe(false);
   });
 
   it("drops every connection of a user at once", () => {

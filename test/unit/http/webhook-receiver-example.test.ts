@@ -22,12 +22,13 @@ app.post("/hooks/realtime", async (c) => {
     return c.json({ error: "invalid signature" }, 400);
   }
   const { events } = JSON.parse(body) as {
-    events: { id: string; type: string; user_id: string; version: number }[];
+    events: { id: string; type: string; user_id?: string; group_name?: string; version: number }[];
   };
   for (const event of events) {
     if (seen.has(event.id)) continue;
     seen.add(event.id);
-    console.log(`${event.user_id} ${event.type} (version ${event.version})`);
+    // user.online / user.offline carry user_id; room.occupied / room.vacated carry group_name.
+    console.log(`${event.user_id ?? event.group_name} ${event.type} (version ${event.version})`);
   }
   return c.body(null, 204);
 });
@@ -62,6 +63,25 @@ describe("the Hono webhook receiver of docs/webhooks.md", () => {
     expect((await post(BODY, await signWebhook(SECRET, BODY, now))).status).toBe(204);
     expect((await post(BODY, await signWebhook(SECRET, BODY, now))).status).toBe(204);
     expect(log.mock.calls).toEqual([["42 user.online (version 1)"]]);
+    log.mockRestore();
+  });
+
+  it("names the room of a room event", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const body = JSON.stringify({
+      events: [
+        {
+          id: "r1",
+          type: "room.occupied",
+          group_name: "group_lobby",
+          version: 1,
+          occurred_at: "2026-12-05T10:00:00Z",
+        },
+      ],
+    });
+    const now = Math.floor(Date.now() / 1000);
+    expect((await post(body, await signWebhook(SECRET, body, now))).status).toBe(204);
+    expect(log.mock.calls).toEqual([["group_lobby room.occupied (version 1)"]]);
     log.mockRestore();
   });
 
