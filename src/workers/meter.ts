@@ -1,8 +1,8 @@
 /**
  * The counters of the actors in this isolate (src/core/metrics.ts). One Meter per isolate:
- * every UserHub and RoomHub in it counts into it, and whichever of their alarms comes first
- * after the flush interval hands the deltas to a PresenceShard, in one call. A socket event
- * never waits on it; an actor with deltas pending only makes sure its alarm is due by then.
+ * every UserHub and RoomHub in it counts into it, and one of them (`flushAlarmFor`) has its
+ * alarm hand the deltas to a PresenceShard after the flush interval, in one call. A socket
+ * event never waits on it.
  */
 import { loadConfig } from "../core/config.ts";
 import { METRICS_FLUSH_MS, Meter } from "../core/metrics.ts";
