@@ -9,11 +9,9 @@
  * the sockets (`ctx.getWebSockets()`), their attachments and storage are the truth.
  */
 import type { HandlerTable, HoldingActor } from "../app/socket/index.ts";
-import { CLOCK_TOLERANCE_SECONDS } from "../core/auth.ts";
 import type { Config } from "../core/config.ts";
 import { type Connection, newConnection } from "../core/connection.ts";
 import type { Deadlines } from "../core/deadlines.ts";
-
 import { decodeIdentity, IDENTITY_HEADER } from "../core/identity.ts";
 import type { NewTargets } from "../core/new-targets.ts";
 import type { UserBudget } from "../core/user-budget.ts";
@@ -24,6 +22,7 @@ import type { RoomPosition } from "../protocol/messages.ts";
 import { InboundFrames } from "./inbound-frames.ts";
 import { flushAlarmFor, flushMeter } from "./meter.ts";
 import { SocketSet } from "./socket-set.ts";
+import { TokenExpiries } from "./token-expiries.ts";
 
 /** A new socket let in: what its `connection_established` frame reports. */
 export interface Admission {
@@ -76,16 +75,12 @@ export class SocketHost {
   private readonly frames: InboundFrames;
   /** Sockets whose end was already handled (an error then a close, our close then theirs). */
   private readonly ended = new WeakSet<WebSocket>();
-  /**
-   * No open socket's token expires before this (ms; null: no socket), undefined until counted.
-   * A socket's end leaves it as it is, so ending N sockets does not walk the others N times: at
-   * worst the alarm comes early once, and `expireTokens` counts again.
-   */
-  private earliestExpiry: number | null | undefined;
+  private readonly expiries: TokenExpiries;
 
   constructor(options: SocketHostOptions) {
     this.options = options;
     this.sockets = new SocketSet(options.ctx, options.label);
+    this.expiries = new TokenExpiries(this.sockets, (ws) => this.gone(ws));
     this.frames = new InboundFrames(
       options.config,
       options.handlers,
@@ -93,8 +88,8 @@ export class SocketHost {
       options.budget,
     );
     options.deadlines.register("token expiries", {
-      nextAt: () => this.nextExpiry(),
-      run: (now) => this.expireTokens(now),
+      nextAt: () => this.expiries.next(),
+      run: (now) => this.expiries.expire(now),
     });
     options.deadlines.register("metrics", {
       nextAt: () => this.flushAlarm(),
@@ -141,10 +136,7 @@ export class SocketHost {
       return new Response(null, { status: 101, webSocket: client, headers });
     }
     this.sockets.accept(server, connection);
-    if (this.earliestExpiry !== undefined) {
-      const at = expiryOf(connection);
-      this.earliestExpiry = this.earliestExpiry === null ? at : Math.min(this.earliestExpiry, at);
-    }
+    this.expiries.added(connection);
     SocketSet.send(
       server,
       encodeFrame("connection_established", {
@@ -213,7 +205,7 @@ export class SocketHost {
     return {
       saveConnection: (changed) => {
         this.sockets.save(changed);
-        this.earliestExpiry = undefined;
+        this.expiries.recount();
       },
       reschedule: () => deadlines.reschedule(),
       ...this.options.hooks.onCommand(connection),
@@ -229,32 +221,4 @@ export class SocketHost {
     await this.options.hooks.onGone(connection);
     await this.options.deadlines.reschedule();
   }
-
-  private nextExpiry(): number | null {
-    if (this.earliestExpiry !== undefined) return this.earliestExpiry;
-    let next: number | null = null;
-    for (const { connection } of this.sockets.entries()) {
-      const at = expiryOf(connection);
-      next = next === null ? at : Math.min(next, at);
-    }
-    this.earliestExpiry = next;
-    return next;
-  }
-
-  /** Tell each socket whose token expired (tolerance included) why, then close it. */
-  private async expireTokens(now: number): Promise<void> {
-    this.earliestExpiry = undefined;
-    for (const { ws, connection } of this.sockets.entries()) {
-      if (connection.expiresAt + CLOCK_TOLERANCE_SECONDS <= now / 1000) {
-        SocketSet.send(ws, encodeError(new GatewayError("token_expired", "token expired")));
-        SocketSet.close(ws, Disconnects.tokenExpired);
-        await this.gone(ws);
-      }
-    }
-  }
-}
-
-/** When a connection's token expires, tolerance included (ms since epoch). */
-function expiryOf(connection: Connection): number {
-  return (connection.expiresAt + CLOCK_TOLERANCE_SECONDS) * 1000;
 }

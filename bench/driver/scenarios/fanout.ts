@@ -27,11 +27,12 @@ export interface FanoutMetrics {
 
 const JOIN_CONCURRENCY = 50;
 /**
- * fanout, fanoutRoom and broadcastUsers open sockets for the same users (one after the other):
- * every user is an actor with its storage open, and workerd serve keeps them all open for the
- * run, so three crowds of 2,000 distinct users would exhaust its file descriptors.
+ * fanout, fanoutRoom, broadcastUsers and storm open sockets for the same users (one after the
+ * other): every user is an actor with its storage open, and workerd serve keeps them all open
+ * for the run, so a crowd of 2,000 distinct users per scenario would exhaust its file
+ * descriptors (SQLITE_CANTOPEN, upgrades answered 500).
  */
-const SHARED_USERS = "fan";
+export const SHARED_USERS = "fan";
 const GROUP_CLAIMS = ["group_bench_*", "group_room_*"];
 /** Broadcast bodies sent until every user is listed online; their deliveries are ignored. */
 const PROBE_PREFIX = "probe-";

@@ -10,6 +10,7 @@ import type { BenchParameters } from "../params.ts";
 import { checkDeadline, type Outcome, type ScenarioContext, sleep } from "../scenario.ts";
 import { type Percentiles, percentiles, roundPercentiles } from "../stats.ts";
 import { benchUser } from "../tokens.ts";
+import { SHARED_USERS } from "./fanout.ts";
 
 export interface StormMetrics {
   readonly members: number;
@@ -39,7 +40,7 @@ export async function storm(
   const { members, watchMs, settleTimeoutMs } = parameters.storm;
   const group = `group_storm_${context.tag}`;
   const users = Array.from({ length: members }, (_, i) =>
-    benchUser(`storm-${context.tag}-${i}`, ["group_storm_*"]),
+    benchUser(`${SHARED_USERS}-${context.tag}-${i}`, ["group_storm_*"]),
   );
   const room = { announced: 0, memberCalls: 0, seen: false };
   context.onServerLine?.((line) => {
