@@ -8,13 +8,15 @@ import { dirname, join, resolve } from "node:path";
 import {
   LocalStackError,
   type RedisMirrorMode,
+  type StackConfigOptions,
   type StackFaults,
+  type StackServices,
   startStackServices,
 } from "./stack-services.ts";
 import { configFromProcessEnv, readVarsFile, type WorkerVars, writeEnvFile } from "./worker-env.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
-export interface LocalStackOptions {
+export interface LocalStackOptions extends StackConfigOptions {
   /** Repository root (node_modules, wrangler.toml). Default: the folder above dev/. */
   root?: string;
   /** The Worker's wrangler config. Default `<root>/wrangler.toml`. */
@@ -27,34 +29,14 @@ export interface LocalStackOptions {
   port?: number;
   /** Ports of the helpers; 0 (the default) picks free ones. */
   ports?: { postgres?: number; neonProxy?: number; upstashBridge?: number };
-  /** Settings as in .dev.vars. Default: `.dev.vars` beside the wrangler config, if present. */
-  devVars?: WorkerVars;
-  /** Where configuration overrides come from (CONFIG_VARIABLES only). Default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Worker vars that win over everything (tests: short grace periods and the like). */
-  vars?: WorkerVars;
-  /** Redis behind the bridge. Default: REDIS_URL from env or .dev.vars, else 127.0.0.1:6379. */
-  redisUrl?: string;
-  /** Progress and notices of the stack. Default: silent. Never receives secrets. */
-  log?: (line: string) => void;
   /** Lines printed by wrangler and the Worker. Default: silent. */
   onWranglerOutput?: (line: string) => void;
-  /** How long wrangler may take to be ready, in milliseconds. Default 60000. */
-  readyTimeoutMs?: number;
 }
 
-export interface LocalStack {
+export interface LocalStack extends Pick<StackServices, "postgres" | "redis"> {
   /** The gateway, e.g. "http://127.0.0.1:8787". */
   url: string;
   port: number;
-  postgres: {
-    /** DATABASE_URL as the Worker got it (may hold a password: do not print it). */
-    url: string;
-    embedded: boolean;
-    /** NEON_WS_PROXY as the Worker got it; null for a real Neon database. */
-    neonWsProxy: string | null;
-  };
-  redis: { mode: RedisMirrorMode; restUrl: string | null; redisUrl: string | null };
   /** Every var the Worker was started with (secrets included: for tests, never for logs). */
   workerVars: WorkerVars;
   /** The generated env file passed with --env-file (mode 0600). */

@@ -22,6 +22,22 @@ export type RedisMirrorMode =
   /** No Redis answered: the Worker runs without the Redis mirror. */
   | "off";
 
+/** What `npm run dev` and `npm start` both take besides their runtime's own options. */
+export interface StackConfigOptions {
+  /** Settings as in .dev.vars. Default: `.dev.vars` beside the wrangler config, if present. */
+  devVars?: WorkerVars;
+  /** Where configuration overrides come from (CONFIG_VARIABLES only). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Worker vars that win over everything (tests: short grace periods and the like). */
+  vars?: WorkerVars;
+  /** Redis behind the bridge. Default: REDIS_URL from env or .dev.vars, else 127.0.0.1:6379. */
+  redisUrl?: string;
+  /** Progress and notices of the stack. Default: silent. Never receives secrets. */
+  log?: (line: string) => void;
+  /** How long the runtime may take to be ready, in milliseconds. Default 60000. */
+  readyTimeoutMs?: number;
+}
+
 export interface StackServicesOptions {
   /** Embedded Postgres keeps its data in `<dataDir>/pglite`. */
   dataDir: string;

@@ -11,7 +11,11 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { freePort, type ServerProcess, waitForHttp } from "./server-process.ts";
-import { type StackServices, startStackServices } from "./stack-services.ts";
+import {
+  type StackConfigOptions,
+  type StackServices,
+  startStackServices,
+} from "./stack-services.ts";
 import {
   configFromProcessEnv,
   exampleSecretsInUse,
@@ -29,7 +33,7 @@ export const DATA_LAYOUT = {
   pglite: "pglite",
 } as const;
 
-export interface WorkerdServerOptions {
+export interface WorkerdServerOptions extends StackConfigOptions {
   /** Repository root (wrangler.toml). Default: the folder above dev/. */
   root?: string;
   /** The Worker's wrangler config. Default `<root>/wrangler.toml`. */
@@ -40,20 +44,8 @@ export interface WorkerdServerOptions {
   port?: number;
   /** Interface to listen on. Default "127.0.0.1". */
   host?: string;
-  /** Settings as in .dev.vars. Default: `.dev.vars` beside the wrangler config, if present. */
-  devVars?: WorkerVars;
-  /** Where configuration overrides come from (CONFIG_VARIABLES only). Default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Plain (non-secret) vars that win over everything, e.g. short grace periods in tests. */
-  vars?: WorkerVars;
-  /** Redis behind the bridge. Default: REDIS_URL from env or .dev.vars, else 127.0.0.1:6379. */
-  redisUrl?: string;
-  /** Progress of the stack. Never receives secrets. Default: silent. */
-  log?: (line: string) => void;
   /** Every line workerd prints, across restarts. Default: only into the log file. */
   onWorkerdOutput?: (line: string) => void;
-  /** How long workerd may take to answer /health, in milliseconds. Default 60000. */
-  readyTimeoutMs?: number;
 }
 
 export interface WorkerdServer {
