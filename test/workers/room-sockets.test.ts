@@ -92,6 +92,28 @@ describe("room sockets", () => {
     expect(second.seq).toBeGreaterThan(first.seq as number);
   });
 
+  it("receives what the RealtimeService's sendToGroup sends, as a joined user socket does", async () => {
+    const group = `team_${uniqueUser("g")}`;
+    const socket = await roomSocket(group, uniqueUser("listener"));
+    const member = uniqueUser("member");
+    const tab = await connectAs(member);
+    tab.send({ type: "join_group", id: "j", data: { group_name: group } });
+    await tab.frames.next((f) => f.id === "j");
+
+    const sent = await exports.RealtimeService.sendToGroup(group, {
+      messageType: "note",
+      data: { text: "over rpc" },
+    });
+    expect(sent.recipients).toBe(2);
+    for (const receiver of [socket, tab]) {
+      expect((await receiver.frames.next("group_message")).data).toMatchObject({
+        message_id: sent.messageId,
+        group_name: group,
+        data: { text: "over rpc" },
+      });
+    }
+  });
+
   it("closes with 4003 when a refreshed token no longer allows the group", async () => {
     const group = `group_${uniqueUser("g")}`;
     const user = uniqueUser();
