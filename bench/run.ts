@@ -1,4 +1,4 @@
-// npm run bench [-- --tiny | --full] [--servers=a,b] [--only=storm] [--project-var NAME=VALUE] [--inspect]
+// npm run bench [-- --tiny | --full] [--servers=a,b] [--only=storm,fanout] [--project-var NAME=VALUE] [--inspect]
 //
 // Starts each server on a free loopback port, drives the same scenarios against it, stops it,
 // and writes the side-by-side report: bench/results/latest.{md,json,svg} (quick and full runs)
@@ -15,7 +15,7 @@ import { killAllChildren } from "../dev/server-process.ts";
 import { REPO_ROOT } from "../dev/workerd-runtime.ts";
 import { billedMeter } from "./driver/billed.ts";
 import { isClean } from "./driver/ledger.ts";
-import { measureServer } from "./driver/measure-server.ts";
+import { measureServer, STEPS } from "./driver/measure-server.ts";
 import { type Mode, PARAMETERS } from "./driver/params.ts";
 import { cpuShareSince, treeSummary } from "./driver/proc.ts";
 import { TokenMint } from "./driver/tokens.ts";
@@ -35,7 +35,7 @@ const USAGE = `usage: npm run bench [-- options]
   --tiny                 a few seconds per server, for CI: fails only on loss or a crash
   --full                 the issue's sizes (2,000 sockets, 500 msg/s and up, 2,000-member fan-out)
   --servers=a,b          only these servers (${TARGETS.map((t) => t.id).join(", ")}, or "all")
-  --only=storm           only the presence storm scenario (after the warmup)
+  --only=a,b             only these steps, after the warmup (${STEPS.join(", ")})
   --project-var N=V      extra var for the project (repeatable), e.g. PRESENCE_GRACE_MS=0
   --inspect              start workerd with its DevTools inspector (for profiling)
   --help`;
@@ -62,7 +62,10 @@ if (values.help) {
   process.exit(0);
 }
 if (values.tiny && values.full) fail("--tiny and --full exclude each other");
-if (values.only !== undefined && values.only !== "storm") fail(`unknown scenario ${values.only}`);
+const only = values.only?.split(",").map((step) => step.trim());
+for (const step of only ?? []) {
+  if (!(STEPS as readonly string[]).includes(step)) fail(`unknown step ${step}`);
+}
 const mode: Mode = values.tiny ? "tiny" : values.full ? "full" : "quick";
 const parameters = PARAMETERS[mode];
 
@@ -239,7 +242,7 @@ async function main(): Promise<number> {
           meter: await billedMeter(running.httpBase),
         },
         parameters,
-        values.only === "storm" ? "storm" : undefined,
+        only,
       );
       entry.cpu = cpuShare();
       entry.disturbances = running.disturbances();

@@ -3,7 +3,7 @@
 // noted, and the dm scenario then reports it as broken), the crowd (connect, idle, broadcast) on a fresh server
 // so memory is measured before other scenarios leave garbage, then dm, the broadcast to users
 // with one socket each, fan-out to room sockets, fanout (its members all close at once), and the
-// presence storm (`only` runs just that one, after the warmup). After each
+// presence storm (`only` runs just the steps it names, after the warmup). After each
 // scenario the server must answer /health within a second, or the run counts as failed (the
 // remaining scenarios still run once it answers again, up to 3 minutes later).
 
@@ -20,6 +20,21 @@ import { storm } from "./scenarios/storm.ts";
 import { warmup } from "./scenarios/warmup.ts";
 
 const BETWEEN_SCENARIOS_MS = 1_000;
+
+/** The steps `--only` selects, in the order they run; `crowd` measures connect, idle and broadcast. */
+export const STEPS = ["crowd", "dm", "broadcastUsers", "fanoutRoom", "fanout", "storm"] as const;
+
+/** The step that measures each scenario of the report. */
+const STEP_OF: Record<keyof ScenarioOutcomes, (typeof STEPS)[number]> = {
+  connect: "crowd",
+  idle: "crowd",
+  broadcast: "crowd",
+  dm: "dm",
+  broadcastUsers: "broadcastUsers",
+  fanoutRoom: "fanoutRoom",
+  fanout: "fanout",
+  storm: "storm",
+};
 /** After every scenario the server must answer `GET /health` within this, in milliseconds. */
 const HEALTH_WITHIN_MS = 1_000;
 /** How long a server that missed that check may take to answer again before the run stops. */
@@ -54,7 +69,7 @@ export type MeasureResult =
 export async function measureServer(
   context: ScenarioContext,
   parameters: BenchParameters,
-  only?: "storm",
+  only?: readonly string[],
 ): Promise<MeasureResult> {
   context.log("warmup");
   const warm = await warmup(context, parameters);
@@ -115,14 +130,15 @@ export async function measureServer(
       },
     ],
   ];
-  if (only === "storm") {
+  const selected = (step: string) => only === undefined || only.includes(step);
+  if (only !== undefined) {
     const skipped = { status: "n/a", reason: "not selected (--only)" } as const;
     for (const name of Object.keys(scenarios) as (keyof ScenarioOutcomes)[]) {
-      if (name !== "storm") scenarios[name] = skipped;
+      if (!selected(STEP_OF[name])) scenarios[name] = skipped;
     }
   }
   const failures: string[] = [];
-  for (const [name, run] of steps.filter(([name]) => only === undefined || name === only)) {
+  for (const [name, run] of steps.filter(([name]) => selected(name))) {
     await sleep(BETWEEN_SCENARIOS_MS);
     await run();
     const unhealthy = await healthAfter(context, name);

@@ -386,12 +386,20 @@ export function parseConfig(env: RawEnv): Config {
 
 const cache = new WeakMap<object, Config>();
 
+/**
+ * A wrapper of the environment (the bench meter's, src/workers/bench-meter.ts) answers this
+ * property with the environment it wraps, so wrapping it per actor or per request does not
+ * parse the configuration (and build its clients) again each time.
+ */
+export const WRAPPED_ENV = Symbol.for("realtime-gateway.wrapped-env");
+
 /** Parse once per environment object (one per isolate in Workers). */
 export function loadConfig(env: object): Config {
-  let config = cache.get(env);
+  const key = (env as { [WRAPPED_ENV]?: object })[WRAPPED_ENV] ?? env;
+  let config = cache.get(key);
   if (config === undefined) {
     config = parseConfig(env as RawEnv);
-    cache.set(env, config);
+    cache.set(key, config);
   }
   return config;
 }

@@ -8,6 +8,8 @@
  * leaves them off.
  */
 
+import { WRAPPED_ENV } from "../core/config.ts";
+
 export const METER_PATH = "/__bench/meter";
 /** The caller name of the Worker's own requests (not an actor). */
 const WORKER = "worker";
@@ -81,6 +83,7 @@ function isNamespace(value: unknown): value is DurableObjectNamespace {
 export function meteredEnv(env: Env, caller: string): Env {
   return new Proxy(env, {
     get(target, property) {
+      if (property === WRAPPED_ENV) return target;
       const value = Reflect.get(target, property);
       if (typeof property !== "string" || !isNamespace(value)) return value;
       return new Proxy(value, {

@@ -11,6 +11,7 @@ import { Fleet, inPool } from "../fleet.ts";
 import { addIntegrity, emptyIntegrity, isClean, Ledger, note } from "../ledger.ts";
 import type { BenchParameters } from "../params.ts";
 import { checkDeadline, type Outcome, type ScenarioContext, sleep } from "../scenario.ts";
+import { settle } from "../settle.ts";
 import { type Percentiles, percentiles, roundPercentiles } from "../stats.ts";
 import { benchUser } from "../tokens.ts";
 
@@ -37,6 +38,8 @@ const GROUP_CLAIMS = ["group_bench_*", "group_room_*"];
 /** Broadcast bodies sent until every user is listed online; their deliveries are ignored. */
 const PROBE_PREFIX = "probe-";
 const ONLINE_WITHIN_MS = 60_000;
+/** At most this long waiting for the server to go quiet before the sends (then they start anyway). */
+const SETTLE_MAX_MS = 30_000;
 
 interface Plan {
   readonly name: string;
@@ -169,6 +172,11 @@ async function sendToMany(
     const current = new Ledger();
     fleet.integrity = current.integrity;
     await sleep(500);
+    // The setup's background work (presence, mirrors) is not part of the fan-out.
+    const settled = await settle(context.server, SETTLE_MAX_MS);
+    context.log(
+      `${plan.name}: ${settled.quiet ? "server quiet" : "server still busy"} after ${settled.waitedMs} ms`,
+    );
     ledger = current;
     const recipients = new Set(fleet.openIndexes);
     context.log(`${plan.name}: ${plan.sends} sends to ${recipients.size} users`);
@@ -190,6 +198,7 @@ async function sendToMany(
       await current.drain(parameters.dm.drainMs);
       await sleep(100);
     }
+    context.log(`${plan.name}: ${sent} sends done`);
     const work = (await context.meter?.perMessage(sent)) ?? null;
     const integrity = current.settle();
     addIntegrity(integrity, setup);

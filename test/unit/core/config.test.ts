@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseConfig, type RawEnv } from "../../../src/core/config.ts";
+import {
+  ConfigError,
+  loadConfig,
+  parseConfig,
+  type RawEnv,
+  WRAPPED_ENV,
+} from "../../../src/core/config.ts";
 import { TEST_JWT_SECRET } from "../../helpers/secrets.ts";
 
 const base: RawEnv = { JWT_SECRET: TEST_JWT_SECRET };
@@ -295,6 +301,18 @@ describe("loadConfig", () => {
     const b = loadConfig({ ...base, MAX_CONNECTIONS_PER_USER: "4" });
     expect(a).not.toBe(b);
     expect([a.maxConnectionsPerUser, b.maxConnectionsPerUser]).toEqual([3, 4]);
+  });
+
+  it("parses once for every wrapper of one environment (the bench meter wraps it per actor)", () => {
+    const env = { ...base };
+    const wrap = () =>
+      new Proxy(env, {
+        get: (target, property) =>
+          property === WRAPPED_ENV ? target : Reflect.get(target, property),
+      });
+    const first = loadConfig(wrap());
+    expect(loadConfig(wrap())).toBe(first);
+    expect(loadConfig(env)).toBe(first);
   });
 
   it("does not cache a failure: a bad environment throws every time", () => {
