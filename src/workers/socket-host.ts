@@ -75,6 +75,8 @@ export class SocketHost {
   private readonly frames: InboundFrames;
   /** Sockets whose end was already handled (an error then a close, our close then theirs). */
   private readonly ended = new WeakSet<WebSocket>();
+  /** This actor's id as text (asked on every delivery, for the meter's flush alarm). */
+  private actorId: string | undefined;
   private readonly expiries: TokenExpiries;
 
   constructor(options: SocketHostOptions) {
@@ -164,7 +166,8 @@ export class SocketHost {
 
   /** When this actor's alarm must hand the isolate's meter over (null: another actor's does). */
   flushAlarm(): number | null {
-    return flushAlarmFor(this.options.ctx.id.toString(), Date.now());
+    this.actorId ??= this.options.ctx.id.toString();
+    return flushAlarmFor(this.actorId, Date.now());
   }
 
   /** Send `frame` on these sockets (default: all), close them as terminated; how many were open. */
@@ -215,6 +218,7 @@ export class SocketHost {
   private async gone(ws: WebSocket): Promise<void> {
     if (this.ended.has(ws)) return;
     this.ended.add(ws);
+    this.sockets.forget(ws);
     const connection = this.sockets.connectionOf(ws);
     if (connection === null) return;
     this.frames.forget(connection.connectionId);

@@ -1,6 +1,8 @@
 /**
  * The hibernatable sockets of one actor and their parsed attachments. The runtime's list
- * (`ctx.getWebSockets()`) is the truth; the parsed attachments are a cache rebuilt on wake.
+ * (`ctx.getWebSockets()`) is the truth; the open sockets with their parsed attachments are a
+ * cache built from it on wake and kept by accept, save and forget, so a message to a room's
+ * 2,000 sockets walks a Map instead of asking the runtime for 2,000 new socket handles.
  */
 import { type Connection, parseConnection } from "../core/connection.ts";
 import { type Disconnect, Disconnects } from "../protocol/errors.ts";
@@ -10,9 +12,14 @@ import { meter } from "./meter.ts";
 export const AUTO_PING = '{"type":"ping"}';
 export const AUTO_PONG = '{"type":"pong"}';
 
+/** `getWebSockets()` may still list CLOSING ones (workerd does). */
+const isOpen = (ws: WebSocket) => ws.readyState === WebSocket.OPEN;
+
 export class SocketSet {
   private readonly ctx: DurableObjectState;
   private readonly parsed = new WeakMap<WebSocket, Connection>();
+  /** The sockets accepted and not yet forgotten, in accept order; null until built after a wake. */
+  private live: Map<WebSocket, Connection> | null = null;
   private readonly label: string;
 
   constructor(ctx: DurableObjectState, label: string) {
@@ -24,21 +31,32 @@ export class SocketSet {
     this.ctx.acceptWebSocket(ws, [connection.connectionId]);
     ws.serializeAttachment(connection);
     this.parsed.set(ws, connection);
+    this.live?.set(ws, connection);
   }
 
-  /** Open sockets; `getWebSockets()` may still list CLOSING ones (workerd does). */
+  /** The socket ended (closed, failed, expired or terminated): no longer listed. */
+  forget(ws: WebSocket): void {
+    this.live?.delete(ws);
+  }
+
+  /** Open sockets; a socket closing (or closed) whose end was not handled yet is left out. */
   open(except?: WebSocket, tag?: string): WebSocket[] {
-    return this.ctx
-      .getWebSockets(tag)
-      .filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+    return this.entries(except, tag).map((entry) => entry.ws);
   }
 
   /** Open sockets with their connections; sockets whose attachment cannot be read are closed. */
   entries(except?: WebSocket, tag?: string): { ws: WebSocket; connection: Connection }[] {
     const result: { ws: WebSocket; connection: Connection }[] = [];
-    for (const ws of this.open(except, tag)) {
-      const connection = this.connectionOf(ws);
-      if (connection) result.push({ ws, connection });
+    if (tag !== undefined) {
+      // One connection's socket: asked of the runtime, which indexes its tags.
+      for (const ws of this.ctx.getWebSockets(tag)) {
+        const connection = ws !== except && isOpen(ws) ? this.connectionOf(ws) : null;
+        if (connection) result.push({ ws, connection });
+      }
+      return result;
+    }
+    for (const [ws, connection] of this.liveSockets()) {
+      if (ws !== except && isOpen(ws)) result.push({ ws, connection });
     }
     return result;
   }
@@ -63,7 +81,21 @@ export class SocketSet {
     if (ws) {
       ws.serializeAttachment(connection);
       this.parsed.set(ws, connection);
+      if (this.live?.has(ws)) this.live.set(ws, connection);
     }
+  }
+
+  /** The runtime's open sockets with readable attachments, listed once per wake. */
+  private liveSockets(): Map<WebSocket, Connection> {
+    if (this.live === null) {
+      const live = new Map<WebSocket, Connection>();
+      for (const ws of this.ctx.getWebSockets()) {
+        const connection = isOpen(ws) ? this.connectionOf(ws) : null;
+        if (connection) live.set(ws, connection);
+      }
+      this.live = live;
+    }
+    return this.live;
   }
 
   /** Write a frame, counted in the isolate's meter (workers/meter.ts). */
