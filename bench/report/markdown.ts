@@ -34,6 +34,7 @@ function describeParameters(report: BenchReport): string[] {
     `- **fanoutRoom**: ${p.fanout.members} users, one room socket each (\`/ws/group/{name}/\`, held by the room's actor; servers without room sockets open a socket and join), ${p.fanout.sends} server-side sends, one at a time.`,
     `- **broadcastUsers**: ${p.broadcastUsers.users} users, one socket each, ${p.broadcastUsers.sends} staff broadcasts (HTTP API), one at a time.`,
     `- **broadcast**: ${p.crowd.broadcasts} server-side broadcasts to the ${p.crowd.sockets} connect sockets.`,
+    "- fanout, fanoutRoom and broadcastUsers start their sends once the server is quiet (its processes under 10 % of a core for 500 ms, at most 30 s after the sockets opened and joined), so the setup's background work (presence, mirror writes) is not measured as fan-out; the wait is in the run's log.",
     "- **billed work** (gateway only, counted by its bench build with BENCH_METER): Durable Object calls and storage rows written during the sends, divided by the messages sent; background work in that window (presence, mirrors) is included.",
     `- **idle**: the same sockets held ${p.crowd.idleMs / 1000} s; RSS of the server's whole process tree.`,
   ];

@@ -42,6 +42,14 @@ export interface ReplayResult {
 /** How many messages a single resume replays at most; the client resumes again from to_seq. */
 export const MAX_REPLAY = 1_000;
 
+/**
+ * Finds the oldest notifications (their quota's pruning) without scanning the other messages.
+ * Partial, so a direct message or a broadcast writes two rows (itself and its message_id), not
+ * three; the other quota's oldest is found in seq order, passing at most the notifications.
+ */
+const NOTIFICATIONS_INDEX =
+  "CREATE INDEX IF NOT EXISTS mailbox_notifications ON mailbox (seq) WHERE type = 'notification'";
+
 /** The two quotas messages are counted against. */
 type Quota = "notifications" | "others";
 
@@ -88,8 +96,7 @@ export class Mailbox {
       `CREATE TABLE IF NOT EXISTS mailbox (
         seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
         data TEXT NOT NULL, created_at INTEGER NOT NULL)`,
-      // Finds a quota's oldest message without scanning the other quota's rows.
-      "CREATE INDEX IF NOT EXISTS mailbox_type_seq ON mailbox (type, seq)",
+      NOTIFICATIONS_INDEX,
       // last_seq survives a mailbox pruned empty.
       "CREATE TABLE IF NOT EXISTS mailbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     ]);
@@ -107,6 +114,7 @@ export class Mailbox {
       };
       return this.state;
     }
+    this.upgradeIndexes();
     const [range] = this.sql
       .exec<{ lo: number | null; hi: number | null; notifications: number; total: number }>(
         `SELECT min(seq) AS lo, max(seq) AS hi, count(*) AS total,
@@ -142,6 +150,21 @@ export class Mailbox {
       oldestAt: oldest?.created_at ?? null,
     };
     return this.state;
+  }
+
+  /**
+   * Mailboxes created before the notifications index was partial have an index on (type, seq)
+   * that every stored message writes to: replaced once, on the first load after the upgrade.
+   */
+  private upgradeIndexes(): void {
+    const [old] = this.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'mailbox_type_seq'",
+      )
+      .toArray();
+    if ((old?.n ?? 0) === 0) return;
+    this.sql.exec("DROP INDEX mailbox_type_seq");
+    this.sql.exec(NOTIFICATIONS_INDEX);
   }
 
   lastSeq(): number {

@@ -332,3 +332,50 @@ describe("Mailbox cost per message", () => {
     expect(statements).toEqual(["INSERT", "DELETE", "SELECT"]);
   });
 });
+
+describe("Mailbox indexes", () => {
+  const indexes = (sql: TestSql) =>
+    sql.db
+      .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'mailbox'")
+      .all()
+      .map((row) => String(row.name));
+
+  it("indexes only the notifications by seq, and the notification quota is pruned through it", () => {
+    const { sql, mailbox } = mailboxWith({ notificationsMax: 2 });
+    fill(mailbox, 1);
+    expect(indexes(sql)).toContain("mailbox_notifications");
+    expect(indexes(sql)).not.toContain("mailbox_type_seq");
+    const plan = sql.db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT seq FROM mailbox WHERE type = 'notification' ORDER BY seq LIMIT 1",
+      )
+      .all()
+      .map((row) => String(row.detail))
+      .join("; ");
+    expect(plan).toContain("mailbox_notifications");
+    for (const id of ["n1", "n2", "n3"]) {
+      mailbox.append(id, "notification", JSON.stringify({ id }), T0 + 10 * SECOND);
+    }
+    // The direct message stays; the oldest notification went for the third.
+    expect(mailbox.replay(0, T0 + 20 * SECOND).messages.map((m) => m.type)).toEqual([
+      "user_message",
+      "notification",
+      "notification",
+    ]);
+  });
+
+  it("replaces the (type, seq) index of a mailbox made before, keeping every message and seq", () => {
+    const sql = memorySql();
+    sql.db.exec(`CREATE TABLE mailbox (
+      seq INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+      data TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE INDEX mailbox_type_seq ON mailbox (type, seq);
+      CREATE TABLE mailbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT INTO mailbox VALUES (1, 'a', 'user_message', '{}', ${T0}), (2, 'b', 'notification', '{}', ${T0});`);
+    const mailbox = new Mailbox(sql, LIMITS);
+    expect(mailbox.append("c", "system_broadcast", "{}", T0 + SECOND).seq).toBe(3);
+    expect(indexes(sql)).toContain("mailbox_notifications");
+    expect(indexes(sql)).not.toContain("mailbox_type_seq");
+    expect(seqs(mailbox, 0, T0 + 2 * SECOND)).toEqual([1, 2, 3]);
+  });
+});
