@@ -23,9 +23,10 @@ const BETWEEN_SCENARIOS_MS = 1_000;
 
 /** The steps `--only` selects, in the order they run; `crowd` measures connect, idle and broadcast. */
 export const STEPS = ["crowd", "dm", "broadcastUsers", "fanoutRoom", "fanout", "storm"] as const;
+type Step = (typeof STEPS)[number];
 
 /** The step that measures each scenario of the report. */
-const STEP_OF: Record<keyof ScenarioOutcomes, (typeof STEPS)[number]> = {
+const STEP_OF: Record<keyof ScenarioOutcomes, Step> = {
   connect: "crowd",
   idle: "crowd",
   broadcast: "crowd",
@@ -92,44 +93,15 @@ export async function measureServer(
     broadcastUsers: notRun,
     storm: notRun,
   };
-  const steps: Array<[string, () => Promise<void>]> = [
-    [
-      "crowd",
-      async () => {
-        Object.assign(scenarios, await crowd(context, parameters));
-      },
-    ],
-    [
-      "dm",
-      async () => {
-        scenarios.dm = await dm(context, parameters);
-      },
-    ],
-    [
-      "broadcastUsers",
-      async () => {
-        scenarios.broadcastUsers = await broadcastToUsers(context, parameters);
-      },
-    ],
-    [
-      "fanoutRoom",
-      async () => {
-        scenarios.fanoutRoom = await fanoutRoom(context, parameters);
-      },
-    ],
-    [
-      "fanout",
-      async () => {
-        scenarios.fanout = await fanout(context, parameters);
-      },
-    ],
-    [
-      "storm",
-      async () => {
-        scenarios.storm = await storm(context, parameters);
-      },
-    ],
-  ];
+  // What each step measured, merged into `scenarios` as it ends.
+  const steps: Record<Step, () => Promise<Partial<ScenarioOutcomes>>> = {
+    crowd: () => crowd(context, parameters),
+    dm: async () => ({ dm: await dm(context, parameters) }),
+    broadcastUsers: async () => ({ broadcastUsers: await broadcastToUsers(context, parameters) }),
+    fanoutRoom: async () => ({ fanoutRoom: await fanoutRoom(context, parameters) }),
+    fanout: async () => ({ fanout: await fanout(context, parameters) }),
+    storm: async () => ({ storm: await storm(context, parameters) }),
+  };
   const selected = (step: string) => only === undefined || only.includes(step);
   if (only !== undefined) {
     const skipped = { status: "n/a", reason: "not selected (--only)" } as const;
@@ -138,9 +110,9 @@ export async function measureServer(
     }
   }
   const failures: string[] = [];
-  for (const [name, run] of steps.filter(([name]) => selected(name))) {
+  for (const name of STEPS.filter(selected)) {
     await sleep(BETWEEN_SCENARIOS_MS);
-    await run();
+    Object.assign(scenarios, await steps[name]());
     const unhealthy = await healthAfter(context, name);
     if (unhealthy === null) continue;
     // The run has failed; the next scenarios still run once the server answers again, so

@@ -2,12 +2,12 @@
 // writes its Redis and Postgres mirrors and its presence for every socket that just opened or
 // joined) before the measured sends start, so a fan-out is measured on its own. The same
 // rule for every server: its process tree's CPU, read from /proc.
-import { CLOCK_TICKS_PER_SECOND, treeCpuTicks } from "./proc.ts";
+import { cpuShareSince } from "./proc.ts";
 import type { ServerProbe } from "./scenario.ts";
 import { sleep } from "./scenario.ts";
 
-/** A window in which the server used less than this share of one core counts as quiet. */
-const QUIET_SHARE_OF_CORE = 0.1;
+/** A window in which the server used less than this percent of one core counts as quiet. */
+const QUIET_PERCENT_OF_CORE = 10;
 const WINDOW_MS = 500;
 
 export interface Settled {
@@ -21,12 +21,10 @@ export interface Settled {
 export async function settle(server: ServerProbe, maxMs: number): Promise<Settled> {
   const started = performance.now();
   while (performance.now() - started < maxMs) {
-    const ticks = treeCpuTicks(server.pid);
-    const windowStarted = performance.now();
+    // Measured as a share of one core: the server's busiest thread is what the sends wait for.
+    const window = cpuShareSince(server.pid, 1);
     await sleep(WINDOW_MS);
-    const seconds = (performance.now() - windowStarted) / 1000;
-    const share = (treeCpuTicks(server.pid) - ticks) / CLOCK_TICKS_PER_SECOND / seconds;
-    if (share < QUIET_SHARE_OF_CORE) {
+    if (window().serverPercent < QUIET_PERCENT_OF_CORE) {
       return { waitedMs: Math.round(performance.now() - started), quiet: true };
     }
   }

@@ -76,12 +76,13 @@ export class SocketHost {
   /** Sockets whose end was already handled (an error then a close, our close then theirs). */
   private readonly ended = new WeakSet<WebSocket>();
   /** This actor's id as text (asked on every delivery, for the meter's flush alarm). */
-  private actorId: string | undefined;
+  private readonly actorId: string;
   private readonly expiries: TokenExpiries;
 
   constructor(options: SocketHostOptions) {
     this.options = options;
     this.sockets = new SocketSet(options.ctx, options.label);
+    this.actorId = options.ctx.id.toString();
     this.expiries = new TokenExpiries(this.sockets, (ws) => this.gone(ws));
     this.frames = new InboundFrames(
       options.config,
@@ -166,7 +167,6 @@ export class SocketHost {
 
   /** When this actor's alarm must hand the isolate's meter over (null: another actor's does). */
   flushAlarm(): number | null {
-    this.actorId ??= this.options.ctx.id.toString();
     return flushAlarmFor(this.actorId, Date.now());
   }
 
